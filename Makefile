@@ -1,0 +1,42 @@
+# The two commands of the README. Everything else here serves them.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+WEB_HOST ?= 127.0.0.1
+WEB_PORT ?= 8000
+export WEB_HOST WEB_PORT
+
+.PHONY: run test lint setup migrate
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+setup: $(VENV)/.installed
+	$(BIN)/python scripts/ensure_secret_key.py
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py ensureadmin
+
+## make run: install into .venv, migrate, create an admin if none, start web + worker + beat (Ctrl-C stops all)
+run: setup
+	@echo ""
+	@echo "  OpsPortal is starting: open http://$(WEB_HOST):$(WEB_PORT)/admin/"
+	@echo ""
+	$(BIN)/honcho --procfile Procfile --app-root . start
+
+## make test: install dev requirements into .venv if needed, run the whole pytest suite and ruff
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .

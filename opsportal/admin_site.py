@@ -1,0 +1,19 @@
+"""The admin site: titled OpsPortal, with the operations overview on its index page."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+
+class OpsPortalAdminSite(admin.AdminSite):
+    site_header = _("OpsPortal")
+    site_title = _("OpsPortal")
+    index_title = _("Operations overview")
+    index_template = "admin/opsportal_index.html"
+
+    def index(self, request, extra_context=None):
+        from monitoring.selectors import worker_heartbeats_recent
+
+        context = {"worker_heartbeats": worker_heartbeats_recent(limit=10), **(extra_context or {})}
+        return super().index(request, extra_context=context)

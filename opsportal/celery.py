@@ -1,0 +1,43 @@
+"""The Celery application: two queues, routed by task.
+
+- `backups`: long jobs (backup, restore, drill). One task at a time per worker process (prefetch 1), acks late so a
+  message survives a lost worker; a redelivered message finds its run already claimed and does nothing, and the
+  reaper marks the lost run failed, so a half-finished backup is never re-run forever.
+- `monitoring`: short periodic jobs (snapshots, probes, heartbeats, alert evaluation).
+
+In production run one worker per queue so a long backup never delays a health snapshot (docs/guides/operations.md).
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsportal.settings")
+
+BACKUPS_QUEUE = "backups"
+MONITORING_QUEUE = "monitoring"
+
+app = Celery("opsportal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_queues=[Queue(BACKUPS_QUEUE), Queue(MONITORING_QUEUE)],
+    task_default_queue=MONITORING_QUEUE,
+    task_routes={
+        "backups.*": {"queue": BACKUPS_QUEUE},
+        "monitoring.*": {"queue": MONITORING_QUEUE},
+        "performance.*": {"queue": MONITORING_QUEUE},
+    },
+    worker_prefetch_multiplier=1,
+    task_acks_late=False,
+    # Outcomes are written on records (BackupRun, HealthSnapshot, ...), never read from a result backend.
+    task_ignore_result=True,
+    task_store_errors_even_if_ignored=False,
+    broker_connection_retry_on_startup=True,
+    beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
+    worker_send_task_events=False,
+    timezone="UTC",
+)
+app.autodiscover_tasks()

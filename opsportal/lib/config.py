@@ -1,0 +1,121 @@
+"""Reading settings from the environment loudly: a bad value raises ImproperlyConfigured naming the variable."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false (1/0, yes/no, on/off), not {raw!r}.")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value}.")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value}.")
+    return value
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse '90s', '5m', '26h', '7d', '2w', '250ms' or a bare number of seconds; raise ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 26h, 7d")
+    number, unit = match.groups()
+    return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
+
+
+def env_duration(name: str, default: str) -> timedelta:
+    raw = os.environ.get(name)
+    text = default if raw is None or raw.strip() == "" else raw
+    try:
+        value = parse_duration(text)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a duration such as 30s, 5m, 26h or 7d, not {raw!r}.") from None
+    if value <= timedelta(0):
+        raise ImproperlyConfigured(f"{name} must be longer than zero, not {raw!r}.")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def read_secret(name: str, *, default_file: Path | None = None) -> str:
+    """A secret from NAME, or from the file named by NAME_FILE, or from default_file if it exists."""
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    file_name = os.environ.get(f"{name}_FILE", "")
+    if file_name:
+        path = Path(file_name)
+        if not path.is_file():
+            raise ImproperlyConfigured(f"{name}_FILE points to {file_name!r}, which is not a readable file.")
+        return path.read_text().strip()
+    if default_file is not None and default_file.is_file():
+        return default_file.read_text().strip()
+    return ""
+
+
+def broker_transport_options(broker_url: str, folder: Path) -> dict:
+    """Transport options per broker: the filesystem transport keeps its queue folders under var/celery."""
+    if broker_url.startswith("filesystem://"):
+        queue = folder / "queue"
+        processed = folder / "processed"
+        for path in (queue, processed):
+            path.mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(queue),
+            "data_folder_out": str(queue),
+            "processed_folder": str(processed),
+            "store_processed": False,
+        }
+    if broker_url.startswith(("redis://", "rediss://", "sentinel://")):
+        # A backup may run for hours; a shorter visibility timeout would hand its unacked message to another
+        # worker mid-run. (The claim in the backup service makes such a redelivery harmless anyway.)
+        return {"visibility_timeout": 12 * 3600}
+    return {}

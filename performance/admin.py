@@ -1,0 +1,1 @@
+# Admin modules arrive with their models.

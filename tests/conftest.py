@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(
+    predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.2, what: str = ""
+) -> object:
+    """Poll until predicate() is truthy; fail loudly with `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
+
+
+@pytest.fixture
+def celery_worker_process(django_db_blocker, settings) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start real Celery worker subprocesses against the test database and the test broker; stop them after."""
+    from django.db import connection
+
+    started: list[subprocess.Popen] = []
+
+    def start(*, queues: str = "backups,monitoring", extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        db = connection.settings_dict
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        if db.get("PASSWORD"):
+            env["PGPASSWORD"] = db["PASSWORD"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "opsportal",
+            "worker",
+            "-Q",
+            queues,
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"test{len(started)}@%h",
+        ]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        started.append(process)
+        return process
+
+    from opsportal.celery import app
+
+    with django_db_blocker.unblock():
+        app.control.purge()  # messages left by an earlier, interrupted run must not reach this test's worker
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,0 +1,57 @@
+"""The admin shell: titled OpsPortal, everything behind a staff login, the operations overview on the index."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from monitoring.models import WorkerHeartbeat
+
+
+@pytest.mark.django_db
+def test_login_page_is_titled_opsportal(client):
+    response = client.get("/admin/login/")
+    assert response.status_code == 200
+    assert "<title>Log in | OpsPortal</title>" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_index_requires_a_staff_login(client, django_user_model):
+    assert client.get("/admin/").status_code == 302
+    django_user_model.objects.create_user("visitor", password="pw-visitor-1")
+    client.login(username="visitor", password="pw-visitor-1")
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.django_db
+def test_index_shows_the_operations_overview_with_workers(admin_client):
+    WorkerHeartbeat.objects.create(hostname="worker@host-a", queue="backups", last_seen=timezone.now())
+    page = admin_client.get("/admin/").content.decode()
+    assert 'id="operations-overview"' in page
+    assert "Operations overview" in page
+    assert "worker@host-a" in page
+
+
+@pytest.mark.django_db
+def test_root_redirects_to_the_admin(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+
+
+def test_liveness_answers_without_touching_the_database(client):
+    # No django_db mark: any database access here raises, so a 200 proves liveness needs no database.
+    response = client.get("/api/system/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert client.post("/api/system/health/live").status_code == 405
+
+
+@pytest.mark.django_db
+def test_admin_static_files_are_served_without_debug(client, settings):
+    settings.DEBUG = False
+    response = client.get("/static/admin/css/base.css")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content)

@@ -1,0 +1,64 @@
+"""`make run`'s processes (the Procfile under honcho) on the embedded default: the login page answers, a worker
+and beat come up, and one interrupt stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import wait_for
+from tests.opsportal.embedded import ROOT, clean_env, prepare
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_procfile_serves_the_login_page_and_runs_worker_and_beat(tmp_path: Path):
+    prepare(tmp_path)
+    port = free_port()
+    bin_dir = str(Path(sys.executable).parent)
+    env = clean_env(tmp_path, WEB_PORT=str(port), WEB_WORKERS="1", PATH=f"{bin_dir}:{os.environ['PATH']}")
+    honcho = subprocess.Popen(
+        [f"{bin_dir}/honcho", "--procfile", "Procfile", "--app-root", ".", "--no-prefix", "start"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(honcho.stdout.readline, b"")), daemon=True)
+    reader.start()
+
+    def seen(text: str) -> bool:
+        return any(text in line.decode(errors="replace") for line in list(lines))
+
+    try:
+
+        def login_page():
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=2)
+            except httpx.HTTPError:
+                return None
+
+        response = wait_for(login_page, timeout=90, interval=0.5, what="the login page from gunicorn")
+        wait_for(lambda: seen(" ready."), timeout=60, what="the Celery worker to be ready")
+        wait_for(lambda: seen("beat: Starting..."), timeout=60, what="Celery beat to start")
+        assert response.status_code == 200
+        assert "OpsPortal" in response.text
+        css = httpx.get(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=5)
+        assert css.status_code == 200  # admin CSS served with DEBUG off (whitenoise)
+    finally:
+        os.killpg(honcho.pid, signal.SIGINT)
+        honcho.wait(timeout=60)
+        reader.join(timeout=10)
+    assert seen("worker.1 stopped") and seen("beat.1 stopped") and seen("web.1 stopped")
+    # one Ctrl-C stops everything: nothing of ours still listens on the port
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0

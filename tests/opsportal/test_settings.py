@@ -1,0 +1,119 @@
+"""Settings load from the environment: the embedded default with nothing set, production with URLs, and loud
+errors naming the variable for bad values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.opsportal.embedded import ROOT, clean_env
+
+SHOW = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
+    "'broker': s.CELERY_BROKER_URL, 'folders': s.CELERY_BROKER_TRANSPORT_OPTIONS, 'debug': s.DEBUG}))"
+)
+
+
+def load_settings(var_dir, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", SHOW],
+        cwd=ROOT,
+        env=clean_env(var_dir, DJANGO_SETTINGS_MODULE="opsportal.settings", **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_embedded_default_uses_sqlite_and_filesystem_broker_under_var(tmp_path):
+    (tmp_path / "secret_key").write_text("k" * 50)
+    result = load_settings(tmp_path)
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.sqlite3"
+    assert loaded["name"] == str(tmp_path / "opsportal.sqlite3")
+    assert loaded["broker"] == "filesystem://"
+    assert loaded["folders"]["data_folder_in"].startswith(str(tmp_path))
+    assert loaded["debug"] is False
+
+
+def test_production_urls_switch_to_postgresql_and_redis(tmp_path):
+    result = load_settings(
+        tmp_path,
+        SECRET_KEY="x" * 50,
+        DATABASE_URL="postgres://ops@db.example:5432/opsportal",
+        CELERY_BROKER_URL="redis://redis.example:6379/0",
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["name"] == "opsportal"
+    assert loaded["broker"] == "redis://redis.example:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("DATABASE_URL", "nonsense://what"),
+        ("CELERY_BROKER_URL", "localhost:6379"),
+        ("BACKUP_RPO", "soon"),
+        ("HEALTH_DEADLINE", "-3s"),
+        ("LOG_LEVEL", "LOUD"),
+        ("TIME_ZONE", "Mars/Olympus"),
+        ("DATABASE_CONN_MAX_AGE", "ten"),
+        ("SECRET_KEY_FILE", "/nonexistent/secret"),
+    ],
+)
+def test_bad_value_fails_at_start_naming_the_variable(tmp_path, variable, value):
+    env = {"SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://ops@db.example/opsportal", variable: value}
+    if variable == "SECRET_KEY_FILE":
+        env.pop("SECRET_KEY")
+    result = load_settings(tmp_path, **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert variable in result.stderr.strip().splitlines()[-1]
+
+
+def test_secret_key_is_required_when_debug_is_off(tmp_path):
+    result = load_settings(tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is required when DEBUG is off" in result.stderr
+    assert load_settings(tmp_path, DEBUG="true").returncode == 0
+
+
+def test_dotenv_file_is_read_and_the_environment_wins(tmp_path):
+    dotenv = tmp_path / "portal.env"
+    dotenv.write_text("SECRET_KEY=" + "s" * 50 + "\nDATABASE_URL=postgres://fromfile@db/one\nDEBUG=true\n")
+    result = load_settings(tmp_path, ENV_FILE=str(dotenv), DEBUG="false")
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["debug"] is False
+
+
+def test_check_deploy_passes_with_production_settings(tmp_path):
+    production = {
+        "SECRET_KEY": "a-long-random-production-secret-key-with-enough-entropy-0123456789",
+        "DATABASE_URL": "postgres://ops@db.example:5432/opsportal",
+        "CELERY_BROKER_URL": "redis://redis.example:6379/0",
+        "ALLOWED_HOSTS": "ops.example.com",
+        "SECURE_SSL_REDIRECT": "true",
+        "SESSION_COOKIE_SECURE": "true",
+        "CSRF_COOKIE_SECURE": "true",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "DJANGO_SETTINGS_MODULE": "opsportal.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=clean_env(tmp_path, **production),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

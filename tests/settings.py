@@ -1,0 +1,17 @@
+"""Test settings: the real PostgreSQL and Redis of this machine, overridable through the environment.
+
+TEST_DATABASE_URL / TEST_REDIS_URL point the suite elsewhere; pytest-django creates and drops the test database.
+A developer's `.env` is not read, so the suite sees the same configuration everywhere.
+"""
+
+import os
+
+os.environ.setdefault("ENV_FILE", "")
+os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsportal")
+os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+
+from opsportal.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
