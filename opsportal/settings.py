@@ -104,7 +104,8 @@ except Exception as exc:  # django-environ raises several types for bad URLs
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
 if DATABASES["default"].get("ENGINE") not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
     raise ImproperlyConfigured(
-        f"DATABASE_URL must start with postgres:// (production) or sqlite:/// (embedded), not {DATABASE_URL.split(':')[0]}:"
+        "DATABASE_URL must start with postgres:// (production) or sqlite:/// (embedded), "
+        f"not {DATABASE_URL.split(':')[0]}:"
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

@@ -30,7 +30,11 @@ def test_procfile_serves_the_login_page_and_runs_worker_and_beat(tmp_path: Path)
     env = clean_env(tmp_path, WEB_PORT=str(port), WEB_WORKERS="1", PATH=f"{bin_dir}:{os.environ['PATH']}")
     honcho = subprocess.Popen(
         [f"{bin_dir}/honcho", "--procfile", "Procfile", "--app-root", ".", "--no-prefix", "start"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(honcho.stdout.readline, b"")), daemon=True)

@@ -106,6 +106,7 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         "SESSION_COOKIE_SECURE": "true",
         "CSRF_COOKIE_SECURE": "true",
         "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_PRELOAD": "true",
         "DJANGO_SETTINGS_MODULE": "opsportal.settings",
     }
     result = subprocess.run(
