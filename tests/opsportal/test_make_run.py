@@ -1,5 +1,5 @@
-"""`make run`'s processes (the Procfile under honcho) on the embedded default: the login page answers, a worker
-and beat come up, and one interrupt stops them all."""
+"""`make run` itself on the embedded default, as a newcomer runs it: with nothing configured it migrates, creates
+an admin, prints the URL, the login page answers there, a worker and beat come up, and one interrupt stops all."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import wait_for
-from tests.opsportal.embedded import ROOT, clean_env, prepare
+from tests.opsportal.embedded import ROOT, clean_env
 
 
 def free_port() -> int:
@@ -23,13 +23,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_procfile_serves_the_login_page_and_runs_worker_and_beat(tmp_path: Path):
-    prepare(tmp_path)
+def test_make_run_serves_the_login_page_and_runs_worker_and_beat(tmp_path: Path):
     port = free_port()
-    bin_dir = str(Path(sys.executable).parent)
-    env = clean_env(tmp_path, WEB_PORT=str(port), WEB_WORKERS="1", PATH=f"{bin_dir}:{os.environ['PATH']}")
-    honcho = subprocess.Popen(
-        [f"{bin_dir}/honcho", "--procfile", "Procfile", "--app-root", ".", "--no-prefix", "start"],
+    venv_bin = str(Path(sys.executable).parent)
+    # the shell a newcomer has: no virtualenv on PATH, no configuration, only a private var/ folder
+    path = ":".join(p for p in os.environ["PATH"].split(":") if p != venv_bin)
+    env = clean_env(tmp_path, WEB_PORT=str(port), WEB_WORKERS="1", PATH=path)
+    make_run = subprocess.Popen(
+        ["make", "run"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -37,7 +38,7 @@ def test_procfile_serves_the_login_page_and_runs_worker_and_beat(tmp_path: Path)
         start_new_session=True,
     )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(honcho.stdout.readline, b"")), daemon=True)
+    reader = threading.Thread(target=lambda: lines.extend(iter(make_run.stdout.readline, b"")), daemon=True)
     reader.start()
 
     def seen(text: str) -> bool:
@@ -56,11 +57,13 @@ def test_procfile_serves_the_login_page_and_runs_worker_and_beat(tmp_path: Path)
         wait_for(lambda: seen("beat: Starting..."), timeout=60, what="Celery beat to start")
         assert response.status_code == 200
         assert "OpsPortal" in response.text
+        assert seen(f"open http://127.0.0.1:{port}/admin/")
+        assert seen("Its password, shown only this once:")
         css = httpx.get(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=5)
         assert css.status_code == 200  # admin CSS served with DEBUG off (whitenoise)
     finally:
-        os.killpg(honcho.pid, signal.SIGINT)
-        honcho.wait(timeout=60)
+        os.killpg(make_run.pid, signal.SIGINT)
+        make_run.wait(timeout=60)
         reader.join(timeout=10)
     assert seen("worker.1 stopped") and seen("beat.1 stopped") and seen("web.1 stopped")
     # one Ctrl-C stops everything: nothing of ours still listens on the port
