@@ -55,3 +55,13 @@ def test_admin_static_files_are_served_without_debug(client, settings):
     response = client.get("/static/admin/css/base.css")
     assert response.status_code == 200
     assert b"".join(response.streaming_content)
+
+
+@pytest.mark.django_db
+def test_language_switcher_in_the_header_switches_the_language(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    assert 'id="language-switcher"' in page
+    response = admin_client.post("/i18n/setlang/", {"language": "ja", "next": "/admin/"})
+    assert response.status_code == 302
+    assert response.cookies["django_language"].value == "ja"
+    assert "ログアウト" in admin_client.get("/admin/").content.decode()  # Django's own admin, now in Japanese
