@@ -3,7 +3,7 @@
 - `backups`: long jobs (backup, restore, drill). One task at a time per worker process (prefetch 1), acks late so a
   message survives a lost worker; a redelivered message finds its run already claimed and does nothing, and the
   reaper marks the lost run failed, so a half-finished backup is never re-run forever.
-- `monitoring`: short periodic jobs (snapshots, probes, heartbeats, alert evaluation).
+- `monitoring`: short periodic jobs (snapshots, probes, heartbeats, alert evaluation and notifications).
 
 In production run one worker per queue so a long backup never delays a health snapshot (docs/guides/operations.md).
 """
@@ -29,6 +29,7 @@ app.conf.update(
         "backups.*": {"queue": BACKUPS_QUEUE},
         "monitoring.*": {"queue": MONITORING_QUEUE},
         "performance.*": {"queue": MONITORING_QUEUE},
+        "alerting.*": {"queue": MONITORING_QUEUE},
     },
     worker_prefetch_multiplier=1,
     task_acks_late=False,

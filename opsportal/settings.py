@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "backups.apps.BackupsConfig",
     "monitoring.apps.MonitoringConfig",
     "performance.apps.PerformanceConfig",
+    "alerting.apps.AlertingConfig",
     *env_list("EXTRA_APPS", []),
 ]
 
@@ -212,3 +213,5 @@ BACKUP_RPO = env_duration("BACKUP_RPO", "26h")
 HEALTH_DEADLINE = env_duration("HEALTH_DEADLINE", "3s")
 
 # --- Performance (see docs/guides/performance.md) -------------------------------------------------------------
+
+# --- Alerting (see docs/guides/alerting.md) -------------------------------------------------------------------

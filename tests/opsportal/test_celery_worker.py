@@ -32,6 +32,7 @@ def test_routes_send_backups_and_monitoring_tasks_to_their_queues():
     assert router.route({}, "backups.tasks.backup_run_execute")["queue"].name == "backups"
     assert router.route({}, "monitoring.tasks.record_heartbeat")["queue"].name == "monitoring"
     assert router.route({}, "performance.tasks.probe_targets")["queue"].name == "monitoring"
+    assert router.route({}, "alerting.tasks.evaluate")["queue"].name == "monitoring"
     assert app.conf.worker_prefetch_multiplier == 1
 
 

@@ -14,7 +14,7 @@ NOT_CONFIGURATION = {"DJANGO_SETTINGS_MODULE"}
 
 def variables_read_by_the_portal() -> set[str]:
     names: set[str] = set()
-    for folder in ("opsportal", "backups", "monitoring", "performance"):
+    for folder in ("opsportal", "backups", "monitoring", "performance", "alerting"):
         for path in (ROOT / folder).rglob("*.py"):
             names |= set(READERS.findall(path.read_text()))
     return names - NOT_CONFIGURATION
