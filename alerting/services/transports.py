@@ -28,6 +28,8 @@ def _send_with_apprise(url: str, message: Message) -> str:
         body=message.body,
         title=message.title,
         notify_type=message.level,
+        # Plain text in, so email keeps the line breaks and Slack/Teams do not reinterpret markup.
+        body_format=apprise.NotifyFormat.TEXT,
         timeout=settings.ALERTING_DELIVERY_TIMEOUT.total_seconds(),
         log_level=logging.WARNING,
     )
