@@ -16,9 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def states(rule) -> list[tuple[str, str]]:
-    return list(
-        AlertTransition.objects.filter(alert__rule=rule).order_by("pk").values_list("old_state", "new_state")
-    )
+    return list(AlertTransition.objects.filter(alert__rule=rule).order_by("pk").values_list("old_state", "new_state"))
 
 
 def evaluate(*observations):

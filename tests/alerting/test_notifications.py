@@ -21,8 +21,9 @@ def observe(value: float, **labels: str) -> None:
     notify_unprocessed(now)
 
 
-def test_firing_and_resolved_messages_say_what_where_since_value_and_link(make_rule, webhook_channel, httpserver,
-                                                                          settings):
+def test_firing_and_resolved_messages_say_what_where_since_value_and_link(
+    make_rule, webhook_channel, httpserver, settings
+):
     settings.PORTAL_URL = "https://ops.example.com"
     make_rule(name="Disk almost full", for_duration=timedelta(minutes=5), resolve_after=timedelta(0))
     with time_machine.travel(T0, tick=False) as clock:
@@ -92,8 +93,11 @@ def test_only_the_rules_channels_are_notified_and_all_enabled_ones_when_it_names
     )
     notify_unprocessed(now)
     received = sorted((request.path, request.get_json()["title"].split(" (")[0]) for request, _ in httpserver.log)
-    assert received == [("/hook", "[FIRING] to everyone"), ("/other", "[FIRING] to everyone"),
-                        ("/other", "[FIRING] to other")]
+    assert received == [
+        ("/hook", "[FIRING] to everyone"),
+        ("/other", "[FIRING] to everyone"),
+        ("/other", "[FIRING] to other"),
+    ]
 
 
 def test_a_japanese_channel_gets_its_message_rendered_in_japanese(make_rule, webhook_channel, httpserver):
