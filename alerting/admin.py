@@ -189,15 +189,19 @@ class AlertAdmin(ReadOnlyAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description=_("Silence for 1 h"), permissions=["view"])
+    def has_silence_permission(self, request) -> bool:
+        # Silencing and acknowledging need the right to create silences, not merely to look at alerts.
+        return request.user.has_perm("alerting.add_silence")
+
+    @admin.action(description=_("Silence for 1 h"), permissions=["silence"])
     def silence_1h(self, request, queryset):
         self._silence(request, queryset, 1)
 
-    @admin.action(description=_("Silence for 24 h"), permissions=["view"])
+    @admin.action(description=_("Silence for 24 h"), permissions=["silence"])
     def silence_24h(self, request, queryset):
         self._silence(request, queryset, 24)
 
-    @admin.action(description=_("Acknowledge (no more reminders until resolved)"), permissions=["view"])
+    @admin.action(description=_("Acknowledge (no more reminders until resolved)"), permissions=["silence"])
     def acknowledge(self, request, queryset):
         count = alert_acknowledge(alerts=queryset, user=request.user, now=timezone.now())
         self.message_user(

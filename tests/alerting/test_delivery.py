@@ -122,3 +122,16 @@ def test_an_http_error_of_the_peer_is_recorded(make_rule, httpserver):
     assert delivery.status == "retrying"
     assert "503" in delivery.error
     assert Delivery.objects.get().error == delivery.error
+
+
+@pytest.mark.security
+def test_a_failing_channel_never_shows_the_secret_of_its_url(make_rule, admin_client):
+    NotificationChannel.objects.create(
+        name="mail", url=f"mailto://alerts:s3cr3t-pw@127.0.0.1:{free_port()}?to=ops@example.com&mode=insecure"
+    )
+    fire_disk_alert(make_rule)
+    (delivery,) = notify_unprocessed(T0)
+    assert delivery.status == "retrying" and delivery.error
+    assert "s3cr3t-pw" not in delivery.error
+    assert "s3cr3t-pw" not in admin_client.get("/admin/alerting/notificationchannel/").content.decode()
+    assert "s3cr3t-pw" not in admin_client.get("/admin/alerting/delivery/").content.decode()
