@@ -42,6 +42,8 @@ def process_transition(transition_id: int) -> None:
 @shared_task(bind=True, name="alerting.tasks.deliver", max_retries=None)
 def deliver(self, delivery_id: int) -> str:
     delivery = delivery_attempt(delivery_id=delivery_id)
+    if delivery is None:
+        return "gone"
     if delivery.status == DeliveryStatus.RETRYING and delivery.next_attempt_at is not None:
         # The attempt count lives on the Delivery (ALERTING_DELIVERY_ATTEMPTS), so Celery's own limit is off.
         raise self.retry(countdown=max(0.0, (delivery.next_attempt_at - timezone.now()).total_seconds()))

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from alerting.models import (
     Alert,
@@ -69,7 +70,7 @@ def silence_matching(*, alert: Alert, at: datetime) -> Silence | None:
     return next((s for s in candidates if s.matches(rule_id=alert.rule_id, labels=alert.labels)), None)
 
 
-def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delivery:
+def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
     """Send the delivery once if it is due (claimed by a conditional UPDATE); record the outcome on it and its channel.
 
     A failure leaves it `retrying` with next_attempt_at (exponential backoff) until ALERTING_DELIVERY_ATTEMPTS, then
@@ -79,8 +80,8 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delive
     claimed = Delivery.objects.filter(
         pk=delivery_id, status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
     ).update(status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, last_attempt_at=now, next_attempt_at=None)
-    delivery = Delivery.objects.select_related("channel", "transition__alert__rule").get(pk=delivery_id)
-    if claimed != 1:
+    delivery = Delivery.objects.select_related("channel", "transition__alert__rule").filter(pk=delivery_id).first()
+    if claimed != 1 or delivery is None:  # not due, or deleted with its channel or rule meanwhile
         return delivery
     channel = delivery.channel
     started = time.perf_counter()
@@ -120,7 +121,7 @@ def channel_test_send(*, channel: NotificationChannel) -> Delivery:
 def deliveries_due(*, now: datetime, stuck_after: timedelta = timedelta(minutes=10)) -> list[int]:
     """Deliveries a lost task message left behind: retries overdue, or `sending` for far too long (worker died)."""
     Delivery.objects.filter(status=DeliveryStatus.SENDING, last_attempt_at__lt=now - stuck_after).update(
-        status=DeliveryStatus.RETRYING, next_attempt_at=now, error="worker lost during the attempt"
+        status=DeliveryStatus.RETRYING, next_attempt_at=now, error=gettext("worker lost during the attempt")
     )
     overdue = Q(status=DeliveryStatus.RETRYING, next_attempt_at__lt=now - stuck_after) | Q(
         status=DeliveryStatus.PENDING, created_at__lt=now - stuck_after

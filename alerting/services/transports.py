@@ -7,6 +7,7 @@ import logging
 import apprise
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.utils.translation import gettext
 
 from alerting.models import ChannelKind, NotificationChannel
 from alerting.services.messages import Message
@@ -23,7 +24,7 @@ def channel_send(*, channel: NotificationChannel, message: Message) -> str:
 def _send_with_apprise(url: str, message: Message) -> str:
     sender = apprise.Apprise()
     if not sender.add(url):
-        return "Apprise does not understand the channel's URL."
+        return gettext("Apprise does not understand the channel's URL.")
     result = sender.notify(
         body=message.body,
         title=message.title,
@@ -44,7 +45,7 @@ def _send_with_apprise(url: str, message: Message) -> str:
 def _send_to_admins(message: Message) -> str:
     recipients = [address for _, address in settings.ADMINS]
     if not recipients:
-        return "ADMINS is empty: set ADMINS to the addresses that should receive alerts."
+        return gettext("ADMINS is empty: set ADMINS to the addresses that should receive alerts.")
     timeout = settings.ALERTING_DELIVERY_TIMEOUT.total_seconds()
     try:
         EmailMessage(
