@@ -136,3 +136,26 @@ def test_an_alert_page_shows_its_transitions_and_the_list_searches_labels(admin_
     assert "host=db1" in found
     missing = admin_client.get("/admin/alerting/alert/", {"q": "web9"}).content.decode()
     assert "host=db1" not in missing
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/alerting/alertrule/",
+        "/admin/alerting/alertrule/add/",
+        "/admin/alerting/notificationchannel/add/",
+        "/admin/alerting/silence/",
+        "/admin/alerting/silence/add/",
+        "/admin/alerting/delivery/",
+        "/admin/alerting/alerttransition/",
+        "/admin/alerting/alertevent/",
+    ],
+)
+def test_every_alerting_admin_page_renders(admin_client, url):
+    assert admin_client.get(url).status_code == 200
+
+
+def test_a_default_rule_opens_in_the_form_with_the_known_metrics_listed(admin_client):
+    rule = AlertRule.objects.get(key="disk-full")
+    page = admin_client.get(f"/admin/alerting/alertrule/{rule.pk}/change/").content.decode()
+    assert "Known metrics: backup_last_success_age_seconds, cpu_percent, disk_used_percent" in page
