@@ -50,8 +50,13 @@ def alerts_evaluate(
             transitions += rule_apply(rule=rule, conditions=conditions, now=now)
         else:
             conditions = observation_conditions(rule=rule, observations=observations)
-            observed = None if resolve_unobserved else _observed_keys(rule, observations)
-            transitions += rule_apply(rule=rule, conditions=conditions, now=now, observed_keys=observed)
+            transitions += rule_apply(
+                rule=rule,
+                conditions=conditions,
+                now=now,
+                observed=_observed(rule, observations),
+                resolve_unobserved=resolve_unobserved,
+            )
     return transitions
 
 
@@ -86,9 +91,17 @@ def event_conditions(*, rule: AlertRule, now: datetime) -> list[Condition]:
 
 
 def rule_apply(
-    *, rule: AlertRule, conditions: list[Condition], now: datetime, observed_keys: set[str] | None = None
+    *,
+    rule: AlertRule,
+    conditions: list[Condition],
+    now: datetime,
+    observed: dict[str, Condition] | None = None,
+    resolve_unobserved: bool = True,
 ) -> list[AlertTransition]:
     """Move the rule's alerts according to which label sets hold now; return the transitions recorded.
+
+    `observed`: the latest observation of every label set the rule matched, holding or not (their values go on the
+    alerts that clear). Without `resolve_unobserved`, alerts of label sets not observed at all stay as they are.
 
     One transaction per rule: one commit instead of one per alert. Alerts are visited in labels_key order, so two
     evaluators racing lock the same rows in the same order and never deadlock; the loser's conditional UPDATEs then
@@ -103,8 +116,8 @@ def rule_apply(
             if condition is not None:
                 alert = open_alerts.get(key) or _alert_for(rule, key, condition.labels)
                 transitions += _step_holding(rule, alert, condition, now)
-            elif observed_keys is None or key in observed_keys:
-                transitions += _step_clear(rule, alert=open_alerts[key], now=now)
+            elif resolve_unobserved or key in (observed or {}):
+                transitions += _step_clear(rule, alert=open_alerts[key], now=now, last=(observed or {}).get(key))
     return transitions
 
 
@@ -161,10 +174,20 @@ def _step_holding(rule: AlertRule, alert: Alert, condition: Condition, now: date
     return []
 
 
-def _step_clear(rule: AlertRule, *, alert: Alert, now: datetime) -> list[AlertTransition]:
+def _step_clear(rule: AlertRule, *, alert: Alert, now: datetime, last: Condition | None) -> list[AlertTransition]:
+    # The value that shows the condition cleared (none when the label set is simply no longer observed).
+    seen = (
+        {"last_value": last.value, "last_message": last.message, "last_observed_at": last.at}
+        if last
+        else {"last_value": None, "last_message": ""}
+    )
     if alert.state == AlertState.PENDING:
         gone = _transition(
-            alert, AlertState.RESOLVED, happened_at=now, fields={"active_since": None, "resolved_at": now}
+            alert,
+            AlertState.RESOLVED,
+            happened_at=now,
+            condition=last,
+            fields={**seen, "active_since": None, "resolved_at": now},
         )
         return [gone] if gone else []
     # Event rules already waited `resolve_after` without events before their condition cleared.
@@ -175,11 +198,11 @@ def _step_clear(rule: AlertRule, *, alert: Alert, now: datetime) -> list[AlertTr
             alert,
             AlertState.RESOLVED,
             happened_at=clear_since,
-            fields={"resolved_at": clear_since, "active_since": None, "clear_since": None},
+            condition=last,
+            fields={**seen, "resolved_at": clear_since, "active_since": None, "clear_since": None},
         )
         return [resolved] if resolved else []
-    if alert.clear_since is None:
-        _update(alert, {"clear_since": now})
+    _update(alert, {**seen, "clear_since": clear_since})
     return []
 
 
@@ -210,7 +233,7 @@ def _transition(
             old_state="" if alert.version == 0 else alert.state,
             new_state=new_state,
             happened_at=happened_at,
-            value=condition.value if condition else alert.last_value,
+            value=condition.value if condition else None,
             message=condition.message if condition else "",
         )
 
@@ -242,5 +265,10 @@ def _rule_labels(rule: AlertRule, observation: Observation) -> dict[str, str] | 
     return {"check": observation.name, **observation.labels}
 
 
-def _observed_keys(rule: AlertRule, observations: list[Observation]) -> set[str]:
-    return {labels_key(labels) for o in observations if (labels := _rule_labels(rule, o)) is not None}
+def _observed(rule: AlertRule, observations: list[Observation]) -> dict[str, Condition]:
+    observed: dict[str, Condition] = {}
+    for observation in observations:
+        labels = _rule_labels(rule, observation)
+        if labels is not None and labels_match(labels, rule.label_matchers or {}):
+            observed[labels_key(labels)] = Condition(labels, observation.value, observation.message, observation.at)
+    return observed

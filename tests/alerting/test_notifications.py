@@ -46,6 +46,7 @@ def test_firing_and_resolved_messages_say_what_where_since_value_and_link(
     assert resolved["title"] == "[RESOLVED] Disk almost full (host=web1, path=/data)"
     assert resolved["type"] == "success"
     assert "Resolved at: 2026-03-02 09:08:00 UTC" in resolved["message"]
+    assert "Observed value: 42" in resolved["message"]
 
 
 def test_no_resolve_notification_when_the_rule_says_so(make_rule, webhook_channel, httpserver):
