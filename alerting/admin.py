@@ -215,6 +215,7 @@ class AlertAdmin(ReadOnlyAdmin):
 class SilenceAdmin(admin.ModelAdmin):
     list_display = ["__str__", "starts_at", "ends_at", "active", "created_by", "comment"]
     list_filter = ["rule"]
+    list_select_related = ["rule", "created_by"]
     readonly_fields = ["created_by"]
 
     @admin.display(description=_("active"), boolean=True)
@@ -230,6 +231,7 @@ class SilenceAdmin(admin.ModelAdmin):
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "channel", "transition", "status", "attempts", "duration_ms", "error"]
+    list_select_related = ["channel", "transition__alert__rule"]
     list_filter = ["status", "channel"]
 
 
@@ -237,6 +239,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 class AlertTransitionAdmin(ReadOnlyAdmin):
     list_display = ["happened_at", "alert", "old_state", "new_state", "value", "silenced", "notified", "processed_at"]
     list_filter = ["new_state", "silenced"]
+    list_select_related = ["alert__rule"]
 
 
 @admin.register(AlertEvent)
