@@ -109,3 +109,12 @@ def test_a_disabled_event_rule_records_the_event_but_does_not_alert():
     alert_event_record(event=EVENT_BACKUP_FAILED, labels={}, message="x", now=timezone.now())
     assert AlertEvent.objects.count() == 1
     assert not AlertTransition.objects.exists()
+
+
+def test_the_apps_signals_are_connected_only_when_their_modules_exist():
+    from alerting.signals import _optional_signal
+
+    assert _optional_signal("backups.no_such_module", "backup_failed") is None
+    assert _optional_signal("tests.alerting.signals_fixture", "backup_failed") is signals_fixture.backup_failed
+    with pytest.raises(ModuleNotFoundError):  # a missing import inside an existing module is a bug, not absence
+        _optional_signal("tests.alerting.broken_signals_fixture", "backup_failed")
