@@ -58,3 +58,21 @@ def test_a_worker_retries_a_failing_channel_with_backoff_until_it_gives_up(celer
     assert delivery.last_attempt_at - delivery.created_at >= timedelta(seconds=3)
     channel.refresh_from_db()
     assert channel.consecutive_failures == 3 and channel.is_failing
+
+
+def test_evaluate_keeps_alerts_firing_while_a_provider_is_broken(make_rule):
+    make_rule(for_duration=timedelta(0), resolve_after=timedelta(0))
+    now = timezone.now()
+    alerts_evaluate(observations=[metric("disk_used_percent", 95, now, path="/")], now=now)
+
+    def broken(now):
+        raise ConnectionError("monitoring database unreachable")
+
+    observations.register_provider(broken)
+    try:
+        assert evaluate() == 0
+    finally:
+        observations.unregister_provider(broken)
+    assert AlertTransition.objects.filter(new_state="resolved").count() == 0
+    assert evaluate() == 1  # with the provider gone, the unobserved label set counts as clear
+    assert AlertTransition.objects.filter(new_state="resolved").count() == 1
