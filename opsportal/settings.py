@@ -215,3 +215,13 @@ HEALTH_DEADLINE = env_duration("HEALTH_DEADLINE", "3s")
 # --- Performance (see docs/guides/performance.md) -------------------------------------------------------------
 
 # --- Alerting (see docs/guides/alerting.md) -------------------------------------------------------------------
+# How often beat re-evaluates the rules as a safety net (monitoring also triggers an evaluation after each snapshot).
+ALERTING_EVALUATE_EVERY = env_duration("ALERTING_EVALUATE_EVERY", "1m")
+# Attempts per notification before its delivery is marked failed.
+ALERTING_DELIVERY_ATTEMPTS = env_int("ALERTING_DELIVERY_ATTEMPTS", 5, minimum=1, maximum=50)
+# Wait before the first retry of a failed delivery; it doubles with every further attempt.
+ALERTING_RETRY_BACKOFF = env_duration("ALERTING_RETRY_BACKOFF", "30s")
+# Longest a single delivery attempt may take.
+ALERTING_DELIVERY_TIMEOUT = env_duration("ALERTING_DELIVERY_TIMEOUT", "30s")
+# How long recorded events (backup failed, budget breached) are kept for event rules and the admin.
+ALERTING_EVENT_RETENTION = env_duration("ALERTING_EVENT_RETENTION", "7d")

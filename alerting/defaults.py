@@ -1,0 +1,96 @@
+"""The default rules, created once (post_migrate) and never overwritten: an admin's edits and deletions stand."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils.translation import gettext_noop
+
+from alerting.models import AlertRule, CheckStatus, Comparator, RuleKind, Severity
+from alerting.observations import (
+    EVENT_BACKUP_FAILED,
+    EVENT_BUDGET_BREACHED,
+    METRIC_BACKUP_AGE,
+    METRIC_DISK_USED,
+    METRIC_MEMORY_USED,
+)
+
+
+def default_rules() -> list[dict]:
+    # Names are stored (they are data, editable); gettext_noop marks them for the catalog all the same.
+    return [
+        {
+            "key": "disk-full",
+            "name": gettext_noop("Disk almost full"),
+            "kind": RuleKind.METRIC,
+            "metric_name": METRIC_DISK_USED,
+            "comparator": Comparator.GT,
+            "threshold": 90,
+            "for_duration": timedelta(minutes=5),
+            "severity": Severity.CRITICAL,
+        },
+        {
+            "key": "memory-full",
+            "name": gettext_noop("Memory almost full"),
+            "kind": RuleKind.METRIC,
+            "metric_name": METRIC_MEMORY_USED,
+            "comparator": Comparator.GT,
+            "threshold": 90,
+            "for_duration": timedelta(minutes=5),
+            "severity": Severity.WARNING,
+        },
+        {
+            "key": "check-critical",
+            "name": gettext_noop("Health check critical"),
+            "kind": RuleKind.CHECK,
+            "check_name": "",
+            "check_status": CheckStatus.CRITICAL,
+            "for_duration": timedelta(minutes=2),
+            "severity": Severity.CRITICAL,
+        },
+        {
+            "key": "backup-failed",
+            "name": gettext_noop("Backup failed"),
+            "kind": RuleKind.EVENT,
+            "event_name": EVENT_BACKUP_FAILED,
+            # Fires at once; resolves after a day without further failures (a daily backup that works again).
+            "for_duration": timedelta(0),
+            "resolve_after": timedelta(hours=24),
+            "repeat_interval": None,
+            "severity": Severity.CRITICAL,
+        },
+        {
+            "key": "backup-rpo",
+            "name": gettext_noop("No successful backup within the RPO"),
+            "kind": RuleKind.METRIC,
+            "metric_name": METRIC_BACKUP_AGE,
+            "comparator": Comparator.GT,
+            "threshold": settings.BACKUP_RPO.total_seconds(),
+            "for_duration": timedelta(0),
+            "severity": Severity.CRITICAL,
+            "description": gettext_noop("The threshold is BACKUP_RPO in seconds when the rule was created."),
+        },
+        {
+            "key": "performance-budget",
+            "name": gettext_noop("Performance budget breached"),
+            "kind": RuleKind.EVENT,
+            "event_name": EVENT_BUDGET_BREACHED,
+            # Probes report a breach on every run; gaps shorter than 5 min keep the episode going.
+            "for_duration": timedelta(minutes=10),
+            "resolve_after": timedelta(minutes=5),
+            "severity": Severity.WARNING,
+        },
+    ]
+
+
+def create_default_rules(**_: object) -> list[AlertRule]:
+    """Create the default rules that do not exist yet (by key); return the ones created."""
+    created = []
+    existing_keys = set(AlertRule.objects.exclude(key=None).values_list("key", flat=True))
+    taken_names = set(AlertRule.objects.values_list("name", flat=True))
+    for spec in default_rules():
+        if spec["key"] in existing_keys or spec["name"] in taken_names:
+            continue
+        created.append(AlertRule.objects.create(**spec))
+    return created

@@ -1,0 +1,115 @@
+"""What the evaluator looks at: observations from providers, and the names of metrics and events rules may use.
+
+Providers are functions `provider(now) -> Iterable[Observation]` registered with `register_provider`; the monitoring
+app registers one that reads its latest snapshot. Metric and event names are declared here so that the rule form can
+refuse a rule watching something nobody ever reports (a typo would otherwise never fire).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
+
+ObservationKind = Literal["metric", "check"]
+Provider = Callable[[datetime], Iterable["Observation"]]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One metric value or one check outcome, at one moment, for one label set (host, path, container, ...)."""
+
+    kind: ObservationKind
+    name: str
+    labels: dict[str, str]
+    value: float | None
+    status: str | None  # "ok", "warning" or "critical" for checks
+    at: datetime
+    message: str = ""
+
+
+@dataclass
+class _Registry:
+    providers: list[Provider] = field(default_factory=list)
+    metrics: dict[str, str] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict)
+
+
+_registry = _Registry()
+
+# The contract with the monitoring and backups apps (the lead wires their providers): the metric names the default
+# rules watch. Declared here so the defaults are valid before any provider is registered.
+METRIC_DISK_USED = "disk_used_percent"
+METRIC_MEMORY_USED = "memory_used_percent"
+METRIC_CPU = "cpu_percent"
+METRIC_BACKUP_AGE = "backup_last_success_age_seconds"
+EVENT_BACKUP_FAILED = "backup_failed"
+EVENT_BUDGET_BREACHED = "performance_budget_breached"
+
+
+def declare_metric(name: str, description: str = "") -> None:
+    """Make `name` a metric rules may watch; providers call this for every metric they report."""
+    _registry.metrics.setdefault(name, str(description))
+
+
+def declare_event(name: str, description: str = "") -> None:
+    """Make `name` an event rules may watch (see alerting.services.alert_event_record)."""
+    _registry.events.setdefault(name, str(description))
+
+
+def known_metrics() -> dict[str, str]:
+    return dict(sorted(_registry.metrics.items()))
+
+
+def known_events() -> dict[str, str]:
+    return dict(sorted(_registry.events.items()))
+
+
+def register_provider(func: Provider, *, metrics: Iterable[str] = ()) -> Provider:
+    """Register a provider (usable as a decorator); `metrics` declares the metric names it reports."""
+    for name in metrics:
+        declare_metric(name)
+    if func not in _registry.providers:
+        _registry.providers.append(func)
+    return func
+
+
+def unregister_provider(func: Provider) -> None:
+    if func in _registry.providers:
+        _registry.providers.remove(func)
+
+
+def collect(now: datetime) -> list[Observation]:
+    """All observations of all providers (a failing provider is logged and skipped)."""
+    return collect_reporting_failures(now)[0]
+
+
+def collect_reporting_failures(now: datetime) -> tuple[list[Observation], list[str]]:
+    """All observations, and the names of providers that failed.
+
+    The evaluator must know about failures: a failed provider's label sets look unobserved, and resolving their
+    alerts on a provider's crash would announce "all clear" exactly when nobody can see.
+    """
+    observations: list[Observation] = []
+    failed: list[str] = []
+    for provider in list(_registry.providers):
+        try:
+            observations.extend(provider(now))
+        except Exception:
+            logger.exception("alert observation provider %r failed", provider)
+            failed.append(getattr(provider, "__qualname__", repr(provider)))
+    return observations, failed
+
+
+declare_metric(METRIC_DISK_USED, _("Used space of a file system, in percent (labels: host, path)"))
+declare_metric(METRIC_MEMORY_USED, _("Used memory, in percent (labels: host)"))
+declare_metric(METRIC_CPU, _("CPU use, in percent (labels: host)"))
+declare_metric(METRIC_BACKUP_AGE, _("Seconds since the last successful backup (labels: source)"))
+declare_event(EVENT_BACKUP_FAILED, _("A backup run failed"))
+declare_event(EVENT_BUDGET_BREACHED, _("A performance target's p95 exceeded its budget"))

@@ -1,0 +1,6 @@
+"""Signals standing in for other apps' signals (same kwargs): the alerting receivers are connected to these."""
+
+from django.dispatch import Signal
+
+backup_failed = Signal()  # kwargs: run
+budget_breached = Signal()  # kwargs: target, p95_ms, budget_ms
