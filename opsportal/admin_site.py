@@ -13,7 +13,13 @@ class OpsPortalAdminSite(admin.AdminSite):
     index_template = "admin/opsportal_index.html"
 
     def index(self, request, extra_context=None):
+        from alerting.selectors import channels_failing, firing_alerts
         from monitoring.selectors import worker_heartbeats_recent
 
-        context = {"worker_heartbeats": worker_heartbeats_recent(limit=10), **(extra_context or {})}
+        context = {
+            "worker_heartbeats": worker_heartbeats_recent(limit=10),
+            "firing_alerts": firing_alerts(),
+            "failing_channels": channels_failing(),
+            **(extra_context or {}),
+        }
         return super().index(request, extra_context=context)

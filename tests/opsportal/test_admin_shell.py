@@ -65,3 +65,14 @@ def test_language_switcher_in_the_header_switches_the_language(admin_client):
     assert response.status_code == 302
     assert response.cookies["django_language"].value == "ja"
     assert "ログアウト" in admin_client.get("/admin/").content.decode()  # Django's own admin, now in Japanese
+
+
+@pytest.mark.django_db
+def test_index_lists_firing_alerts(admin_client):
+    from alerting.models import Alert, AlertRule, AlertState
+
+    rule = AlertRule.objects.filter(enabled=True).first()
+    Alert.objects.create(rule=rule, labels={"path": "/srv"}, state=AlertState.FIRING, active_since=timezone.now())
+    page = admin_client.get("/admin/").content.decode()
+    assert 'id="firing-alerts"' in page
+    assert rule.name in page
