@@ -1,7 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
 class PerformanceConfig(AppConfig):
     name = "performance"
     verbose_name = _("Performance")
+
+    def ready(self) -> None:
+        from performance.schedules import create_default_schedules
+
+        post_migrate.connect(create_default_schedules, sender=self)
