@@ -47,8 +47,9 @@ def status_class(status: int) -> str:
 
 
 class RequestTimingAggregator:
-    def __init__(self, *, flush_interval: float = 60.0) -> None:
+    def __init__(self, *, flush_interval: float = 60.0, background: bool = True) -> None:
         self.flush_interval = flush_interval
+        self.background = background
         self._lock = threading.Lock()
         self._minutes: dict[int, dict[Key, Bucket]] = {}  # minute (epoch // 60) -> key -> bucket
         self._totals: dict[Key, Bucket] = {}  # since process start, for the Prometheus histograms
@@ -76,7 +77,7 @@ class RequestTimingAggregator:
             if ms > bucket.max_ms:
                 bucket.max_ms = ms
             bucket.buckets[index] += 1
-            if self._flusher is None and self.flush_interval > 0:
+            if self._flusher is None and self.background:
                 self._start_flusher()
 
     # --- flushing ------------------------------------------------------------------------------------------------
@@ -136,7 +137,8 @@ class RequestTimingAggregator:
 
     def _flush_at_exit(self) -> None:
         self._stop.set()
-        self._flush_quietly(include_current=True)
+        if self._pid == os.getpid():
+            self._flush_quietly(include_current=True)
 
     def _flush_quietly(self, *, include_current: bool) -> None:
         from django.db import connection
@@ -149,7 +151,9 @@ class RequestTimingAggregator:
             connection.close()  # this thread's own connection; Django would otherwise keep it open forever
 
     def stop(self) -> None:
+        """Stop the flusher thread without a final flush (tests, and the benchmark's throwaway aggregators)."""
         self._stop.set()
+        atexit.unregister(self._flush_at_exit)
 
 
 def _copy(bucket: Bucket) -> Bucket:
@@ -166,8 +170,12 @@ def get_aggregator() -> RequestTimingAggregator:
         with _aggregator_lock:
             if _aggregator is None:
                 from django.conf import settings
+                from django.core import mail
 
                 _aggregator = RequestTimingAggregator(
-                    flush_interval=settings.PERF_REQUEST_FLUSH_INTERVAL.total_seconds()
+                    flush_interval=settings.PERF_REQUEST_FLUSH_INTERVAL.total_seconds(),
+                    # Under Django's test environment (mail.outbox exists only then) nothing is written behind the
+                    # tests' back: at exit the test database is gone and DATABASES names the real one again.
+                    background=not hasattr(mail, "outbox"),
                 )
     return _aggregator
