@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from performance.timing import BUCKETS_MS, get_aggregator
 
@@ -33,7 +34,7 @@ def _request_histogram() -> HistogramMetricFamily:
         "Server time of requests by route pattern, method and status class (this process since start).",
         labels=["route", "method", "status_class"],
     )
-    bounds = [f"{ms / 1000:g}" for ms in BUCKETS_MS] + ["+Inf"]
+    bounds = [floatToGoString(ms / 1000) for ms in BUCKETS_MS] + ["+Inf"]  # "1.0", as Histogram writes it
     for (route, method, status_class), bucket in sorted(get_aggregator().snapshot_totals().items()):
         cumulative, running = [], 0
         for bound, count in zip(bounds, bucket.buckets, strict=True):
