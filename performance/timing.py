@@ -56,6 +56,8 @@ class RequestTimingAggregator:
         self._pid = os.getpid()
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
+        # A forked child (gunicorn worker) starts empty: the parent's numbers are the parent's, its thread is gone.
+        os.register_at_fork(after_in_child=self._after_fork)
 
     # --- hot path ------------------------------------------------------------------------------------------------
     def observe(self, route: str, method: str, status: int, seconds: float, *, now: float | None = None) -> None:
@@ -64,8 +66,6 @@ class RequestTimingAggregator:
         key = (route, method if method in KNOWN_METHODS else "OTHER", status_class(status))
         minute = int((now if now is not None else time.time()) // 60)
         with self._lock:
-            if self._pid != os.getpid():
-                self._after_fork()
             per_minute = self._minutes.get(minute)
             if per_minute is None:
                 per_minute = self._minutes[minute] = {}
@@ -118,7 +118,7 @@ class RequestTimingAggregator:
         return result
 
     def _after_fork(self) -> None:
-        # Called with the lock held: the parent's numbers belong to the parent, and its thread did not survive.
+        self._lock = threading.Lock()  # another thread may have held it at the moment of the fork
         self._pid = os.getpid()
         self._minutes = {}
         self._totals = {}

@@ -64,3 +64,12 @@ def test_a_spec_needs_exactly_one_address_and_a_known_kind():
         TargetSpec(name="both", url="/x", url_name="admin:index")
     with pytest.raises(ValueError, match="kind must be"):
         TargetSpec(name="odd", url="/x", kind="graphql")
+
+
+def test_a_missing_chromium_is_reported_by_manage_py_check(settings):
+    from django.core.checks import run_checks
+
+    assert "performance.W001" not in {message.id for message in run_checks()}  # /usr/bin/chromium is installed
+    settings.PERF_CHROMIUM_PATH = "/nonexistent/chromium"
+    warnings = [message for message in run_checks() if message.id == "performance.W001"]
+    assert len(warnings) == 1 and "/nonexistent/chromium" in warnings[0].msg

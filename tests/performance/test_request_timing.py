@@ -110,3 +110,21 @@ def test_the_background_flusher_writes_finished_minutes(db):
     assert set(rows) == {"2xx", "5xx"}
     assert rows["2xx"].count == 1 and rows["2xx"].sum_ms == pytest.approx(120)
     assert rows["2xx"].minute.timestamp() == int(a_minute_ago // 60) * 60
+
+
+def test_a_forked_worker_process_starts_with_empty_numbers():
+    """gunicorn forks its workers from the master: a child must not report (and flush) the parent's requests."""
+    import os
+
+    aggregator = RequestTimingAggregator(background=False)
+    aggregator.observe("before/fork/", "GET", 200, 0.01)
+    pid = os.fork()
+    if pid == 0:  # the child: exit status tells the parent what it saw
+        empty = aggregator.snapshot_totals() == {}
+        aggregator.observe("child/", "GET", 200, 0.01)
+        counted = aggregator.snapshot_totals()[("child/", "GET", "2xx")].count == 1
+        os._exit(0 if empty and counted else 1)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert aggregator.snapshot_totals()[("before/fork/", "GET", "2xx")].count == 1
