@@ -1,6 +1,6 @@
 """Overhead of the request-timing middleware per request, against the same trivial view without it, same run.
 
-    .venv/bin/python bench/middleware.py [--requests 20000] [--rounds 7]
+    .venv/bin/python bench/middleware.py [--requests 60000] [--rounds 60]
 
 Requests go through Django's real WSGI handler (no socket, so network noise does not hide the difference), once
 with the portal's MIDDLEWARE and once with the same list minus RequestTimingMiddleware; also with a bare stack

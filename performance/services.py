@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from performance.credentials import CredentialError, decrypt_password
@@ -78,7 +78,11 @@ def perf_target_measure(*, target: PerfTarget, samples: int | None = None) -> li
     """Run the probe for the target's kind; store nothing."""
     count = samples or target.samples
     timeout = settings.PERF_PROBE_TIMEOUT.total_seconds()
-    url = perf_target_absolute_url(target=target)
+    try:
+        url = perf_target_absolute_url(target=target)
+    except NoReverseMatch:
+        # The app that served it was removed; the target stays (an admin disables or deletes it) and says why.
+        return [Sample(outcome=PerfResult.Outcome.FAILED, error=f"URL name {target.url_name!r} does not resolve")]
     if target.kind == PerfTarget.Kind.API:
         return probe_api(
             url=url, method=target.method, expected_status=target.expected_status, samples=count, timeout=timeout

@@ -96,3 +96,15 @@ def test_a_disabled_or_already_claimed_target_is_not_probed(portal, make_target)
     assert perf_target_probe(target_id=disabled.pk) is None
     assert perf_target_probe(target_id=busy.pk) is None
     assert not PerfResult.objects.exists()
+
+
+def test_a_url_name_that_no_longer_resolves_is_a_failed_sample(db, make_target):
+    target = make_target(name="removed app", url_name="gone:away", samples=2)
+
+    perf_target_probe(target_id=target.pk)
+
+    result = PerfResult.objects.get(target=target)
+    assert result.outcome == PerfResult.Outcome.FAILED
+    assert result.error == "URL name 'gone:away' does not resolve"
+    target.refresh_from_db()
+    assert target.probing_since is None  # the claim is released
