@@ -228,3 +228,5 @@ PERF_ROLLUP_RETENTION = env_duration("PERF_ROLLUP_RETENTION", "365d")
 PERF_REQUEST_STAT_RETENTION = env_duration("PERF_REQUEST_STAT_RETENTION", "14d")
 PERF_REQUEST_TIMING = env_bool("PERF_REQUEST_TIMING", True)
 PERF_REQUEST_FLUSH_INTERVAL = env_duration("PERF_REQUEST_FLUSH_INTERVAL", "60s")
+# One line per probe request at INFO would flood the worker's log every few minutes; errors still show.
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}

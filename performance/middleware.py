@@ -2,7 +2,8 @@
 
 Put it right after SecurityMiddleware so it times almost the whole stack. The route is the URL pattern
 (`admin/<app_label>/<model>/<path:object_id>/change/`), never the raw path, so the number of series stays bounded;
-requests that match no pattern (404s of random paths) share one label.
+requests that match no pattern share one label (404s of random paths), static files served by WhiteNoise before
+URL resolution another.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from time import perf_counter
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 
-from performance.timing import UNMATCHED_ROUTE, get_aggregator
+from performance.timing import STATIC_ROUTE, UNMATCHED_ROUTE, get_aggregator
 
 
 class RequestTimingMiddleware:
@@ -21,12 +22,18 @@ class RequestTimingMiddleware:
             raise MiddlewareNotUsed
         self.get_response = get_response
         self.observe = get_aggregator().observe
+        self.static_prefix = "/" + settings.STATIC_URL.lstrip("/") if settings.STATIC_URL else None
 
     def __call__(self, request):
         started = perf_counter()
         response = self.get_response(request)
         elapsed = perf_counter() - started
         match = request.resolver_match
-        route = (match.route or "/") if match is not None else UNMATCHED_ROUTE
+        if match is not None:
+            route = match.route or "/"
+        elif self.static_prefix and request.path.startswith(self.static_prefix):
+            route = STATIC_ROUTE
+        else:
+            route = UNMATCHED_ROUTE
         self.observe(route, request.method, response.status_code, elapsed)
         return response

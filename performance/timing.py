@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 # Upper bounds in ms, aligned to the budgets (1 s API, 3 s page); the last bucket counts everything slower.
 BUCKETS_MS: tuple[float, ...] = (25, 50, 100, 250, 500, 1000, 2000, 3000, 5000, 10000)
 UNMATCHED_ROUTE = "<unmatched>"
+STATIC_ROUTE = "<static>"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 

@@ -11,7 +11,7 @@ import pytest
 
 from performance.models import RequestStat
 from performance.selectors import request_stats_summary
-from performance.timing import BUCKETS_MS, UNMATCHED_ROUTE, RequestTimingAggregator, get_aggregator
+from performance.timing import BUCKETS_MS, STATIC_ROUTE, UNMATCHED_ROUTE, RequestTimingAggregator, get_aggregator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,6 +47,7 @@ def test_unmatched_paths_share_one_label_and_status_classes_are_kept_apart(porta
     with httpx.Client(base_url=portal.url) as client:
         for index in range(5):
             assert client.get(f"/no/such/page/{index}").status_code == 404
+
         assert client.get("/perf-test/fails/").status_code == 500
         assert client.options("/api/system/health/live").status_code == 405
 
@@ -56,6 +57,17 @@ def test_unmatched_paths_share_one_label_and_status_classes_are_kept_apart(porta
     assert rows[(UNMATCHED_ROUTE, "GET", "4xx")] == 5
     assert rows[("perf-test/fails/", "GET", "5xx")] == 1
     assert rows[("api/system/health/live", "OPTIONS", "4xx")] == 1
+
+
+def test_static_files_served_by_whitenoise_share_one_label(client, aggregator):
+    # The test client runs the full middleware stack, where WhiteNoise answers before URL resolution (the live
+    # server fixture serves static files before any middleware, so it cannot show this).
+    assert client.get("/static/admin/css/base.css").status_code == 200
+    assert client.get("/static/admin/css/login.css").status_code == 200
+
+    aggregator.flush()
+
+    assert list(RequestStat.objects.values_list("route", "status_class", "count")) == [(STATIC_ROUTE, "2xx", 2)]
 
 
 def test_histogram_buckets_put_a_slow_request_above_the_api_budget(portal, aggregator):
