@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -25,6 +26,37 @@ def test_targets_list_shows_p95_against_budget_and_marks_breaches_red(admin_clie
     assert page.count("perf-breached") == 1
 
 
+def test_probe_now_queues_one_probe_per_selected_target_on_the_monitoring_queue(
+    admin_client, make_target, django_capture_on_commit_callbacks
+):
+    import redis
+    from django.conf import settings
+
+    from opsportal.celery import app
+
+    first = make_target(name="first", url="/a")
+    second = make_target(name="second", url="/b")
+    make_target(name="not selected", url="/c")
+    app.control.purge()
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the probes are queued once the request commits
+        response = admin_client.post(
+            reverse("admin:performance_perftarget_changelist"),
+            {"action": "probe_now", "_selected_action": [first.pk, second.pk]},
+            follow=True,
+        )
+
+    assert "2 probe(s) queued." in response.content.decode()
+    try:
+        messages = [json.loads(raw) for raw in broker.lrange("monitoring", 0, -1)]
+        assert sorted(m["headers"]["task"] for m in messages) == ["performance.tasks.probe_target"] * 2
+        assert sorted(m["headers"]["argsrepr"] for m in messages) == sorted([f"({first.pk},)", f"({second.pk},)"])
+    finally:
+        app.control.purge()
+
+
+@pytest.mark.security
 def test_a_password_entered_in_the_admin_is_stored_encrypted_and_never_shown(admin_client):
     response = admin_client.post(
         reverse("admin:performance_perftarget_add"),

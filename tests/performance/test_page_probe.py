@@ -64,6 +64,7 @@ def test_without_credentials_the_same_page_is_refused(portal, make_target):
     assert result.http_status == 403
 
 
+@pytest.mark.security
 def test_a_wrong_password_fails_the_login_without_revealing_it(portal, make_target, service_user, caplog):
     target = make_target(
         name="members page, wrong password",
