@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from performance.credentials import encrypt_password
@@ -55,7 +55,8 @@ def probe_now(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
     for target_id in ids:
         transaction.on_commit(lambda target_id=target_id: probe_target.delay(target_id))
-    modeladmin.message_user(request, gettext("%(count)d probe(s) queued.") % {"count": len(ids)})
+    message = ngettext("%(count)d probe queued.", "%(count)d probes queued.", len(ids)) % {"count": len(ids)}
+    modeladmin.message_user(request, message)
 
 
 @admin.register(PerfTarget)

@@ -72,6 +72,18 @@ class PerfTarget(models.Model):
         self.method = (self.method or "GET").upper()
         super().save(*args, **kwargs)
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+        from django.urls import NoReverseMatch, reverse
+
+        if self.url_name and not self.url:
+            try:
+                reverse(self.url_name)
+            except NoReverseMatch:
+                raise ValidationError(
+                    {"url_name": _("No URL has the name %(name)s.") % {"name": self.url_name}}
+                ) from None
+
     @property
     def has_credentials(self) -> bool:
         return bool(self.login_username and self.login_password_encrypted)

@@ -47,7 +47,7 @@ def test_probe_now_queues_one_probe_per_selected_target_on_the_monitoring_queue(
             follow=True,
         )
 
-    assert "2 probe(s) queued." in response.content.decode()
+    assert "2 probes queued." in response.content.decode()
     try:
         messages = [json.loads(raw) for raw in broker.lrange("monitoring", 0, -1)]
         assert sorted(m["headers"]["task"] for m in messages) == ["performance.tasks.probe_target"] * 2
@@ -95,6 +95,19 @@ def test_a_password_entered_in_the_admin_is_stored_encrypted_and_never_shown(adm
     target.refresh_from_db()
     assert target.budget_ms == 2500
     assert decrypt_password(target.login_password_encrypted) == "Sup3r-secret-value"
+
+
+def test_the_form_refuses_a_target_without_an_address_or_with_an_unknown_url_name(admin_client):
+    fields = {"kind": "api", "method": "GET", "expected_status": "200", "budget_ms": "", "samples": "3",
+              "login_username": "", "login_password": ""}
+    url = reverse("admin:performance_perftarget_add")
+
+    nowhere = admin_client.post(url, {**fields, "name": "nowhere", "url": "", "url_name": ""})
+    unknown = admin_client.post(url, {**fields, "name": "unknown", "url": "", "url_name": "nope:missing"})
+
+    assert nowhere.status_code == unknown.status_code == 200  # the form again, with errors
+    assert "No URL has the name nope:missing." in unknown.content.decode()
+    assert not PerfTarget.objects.filter(name__in=["nowhere", "unknown"]).exists()
 
 
 def test_results_are_filterable_by_target_and_time(admin_client, make_target):
