@@ -14,13 +14,13 @@ from performance.models import PerfResult, PerfRollup, PerfTarget, RequestStat
 class PerfTargetForm(forms.ModelForm):
     # Write-only: the stored password is never rendered back, not even encrypted.
     login_password = forms.CharField(
-        label=_("service user's password"),
+        label=_("Service user's password"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("Stored encrypted. Leave empty to keep the current password."),
     )
-    clear_login_password = forms.BooleanField(label=_("forget the stored password"), required=False)
+    clear_login_password = forms.BooleanField(label=_("Forget the stored password"), required=False)
 
     class Meta:
         model = PerfTarget
@@ -59,14 +59,29 @@ def probe_now(modeladmin, request, queryset):
     modeladmin.message_user(request, message)
 
 
+class BudgetFilter(admin.SimpleListFilter):
+    title = _("budget")
+    parameter_name = "budget"
+
+    def lookups(self, request, model_admin):
+        return [("breached", _("Breached")), ("within", _("Within budget"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "breached":
+            return queryset.filter(breached_since__isnull=False)
+        if self.value() == "within":
+            return queryset.filter(breached_since__isnull=True)
+        return queryset
+
+
 @admin.register(PerfTarget)
 class PerfTargetAdmin(admin.ModelAdmin):
     form = PerfTargetForm
     list_display = ["name", "kind", "address", "p95_vs_budget", "last_evaluated_at", "enabled", "source"]
-    list_filter = ["kind", "enabled", ("breached_since", admin.EmptyFieldListFilter)]
+    list_filter = [BudgetFilter, "kind", "enabled"]
     search_fields = ["name", "url", "url_name"]
     actions = [probe_now]
-    readonly_fields = ["has_password", "source", "breached_since", "last_p95_ms", "last_evaluated_at"]
+    readonly_fields = ["has_password", "source", "p95_vs_budget", "breached_since", "last_evaluated_at"]
 
     @admin.display(description=_("URL"))
     def address(self, target: PerfTarget) -> str:
@@ -74,6 +89,8 @@ class PerfTargetAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("p95 vs budget"), ordering="last_p95_ms")
     def p95_vs_budget(self, target: PerfTarget) -> str:
+        if target.budget_ms is None:  # the add form's empty target
+            return "—"
         budget = gettext("%(budget)d ms") % {"budget": target.budget_ms}
         if target.last_p95_ms is None:
             return format_html("— / {}", budget)

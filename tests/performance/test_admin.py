@@ -25,6 +25,9 @@ def test_targets_list_shows_p95_against_budget_and_marks_breaches_red(admin_clie
     assert 'class="perf-breached" style="color:#ba2121">&#10006; 812 ms / 500 ms (breached)' in page
     assert page.count("perf-breached") == 1
 
+    breached_only = admin_client.get(reverse("admin:performance_perftarget_changelist"), {"budget": "breached"})
+    assert "sluggish" in breached_only.content.decode() and "quick" not in breached_only.content.decode()
+
 
 def test_probe_now_queues_one_probe_per_selected_target_on_the_monitoring_queue(
     admin_client, make_target, django_capture_on_commit_callbacks
