@@ -158,8 +158,12 @@ def perf_target_evaluate(*, target: PerfTarget, now: datetime | None = None) -> 
     """Compare the window's p95 with the budget; on a change of state, flip it atomically and send the signal."""
     now = now or timezone.now()
     stats = perf_target_window_stats(target=target, now=now)
-    breached = stats.p95_ms is not None and stats.p95_ms > target.budget_ms
     PerfTarget.objects.filter(pk=target.pk).update(last_p95_ms=stats.p95_ms, last_evaluated_at=now)
+    if stats.p95_ms is None:
+        # No timed sample in the window (browser unavailable, URL gone): no evidence either way, keep the state.
+        target.refresh_from_db(fields=["breached_since", "last_p95_ms", "last_evaluated_at"])
+        return stats
+    breached = stats.p95_ms > target.budget_ms
     if breached:
         # Only the evaluation that flips the row sends the signal, however many run at once.
         flipped = PerfTarget.objects.filter(pk=target.pk, breached_since__isnull=True).update(breached_since=now)

@@ -108,3 +108,19 @@ def test_a_url_name_that_no_longer_resolves_is_a_failed_sample(db, make_target):
     assert result.error == "URL name 'gone:away' does not resolve"
     target.refresh_from_db()
     assert target.probing_since is None  # the claim is released
+
+
+def test_a_window_without_timed_samples_keeps_the_budget_state(db, make_target, budget_signals):
+    from django.utils import timezone
+
+    from performance.services import perf_target_evaluate
+
+    since = timezone.now()
+    target = make_target(name="page without browser", kind="page", url="/x", breached_since=since)
+    PerfResult.objects.create(target=target, measured_at=timezone.now(), outcome="unavailable", error="no browser")
+
+    perf_target_evaluate(target=target)
+
+    target.refresh_from_db()
+    assert target.breached_since == since
+    assert budget_signals == []
