@@ -124,3 +124,30 @@ def test_a_window_without_timed_samples_keeps_the_budget_state(db, make_target, 
     target.refresh_from_db()
     assert target.breached_since == since
     assert budget_signals == []
+
+
+def test_of_many_simultaneous_claims_on_one_target_exactly_one_wins(make_target):
+    import threading
+
+    from django.db import connection
+
+    from performance.services import perf_target_claim
+
+    target = make_target(name="contended", url="/x")
+    barrier = threading.Barrier(6)
+    wins: list[bool] = []
+
+    def claim() -> None:
+        try:
+            barrier.wait()
+            wins.append(perf_target_claim(target_id=target.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(wins) == [False] * 5 + [True]
