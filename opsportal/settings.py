@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "performance.middleware.RequestTimingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -213,6 +214,23 @@ BACKUP_RPO = env_duration("BACKUP_RPO", "26h")
 HEALTH_DEADLINE = env_duration("HEALTH_DEADLINE", "3s")
 
 # --- Performance (see docs/guides/performance.md) -------------------------------------------------------------
+# How often beat probes every enabled target (the default schedule's interval; edit it later in the admin).
+PERF_PROBE_INTERVAL = env_duration("PERF_PROBE_INTERVAL", "5m")
+# Where probes send requests: the portal's own address as seen from the worker.
+PERF_BASE_URL = (os.environ.get("PERF_BASE_URL") or PORTAL_URL).rstrip("/")
+if not PERF_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"PERF_BASE_URL must start with http:// or https://, not {PERF_BASE_URL!r}.")
+# Debian's Chromium; Playwright never downloads a browser of its own.
+PERF_CHROMIUM_PATH = os.environ.get("PERF_CHROMIUM_PATH") or "/usr/bin/chromium"
+PERF_PROBE_TIMEOUT = env_duration("PERF_PROBE_TIMEOUT", "30s")
+PERF_BUDGET_WINDOW = env_duration("PERF_BUDGET_WINDOW", "30m")
+PERF_RESULT_RETENTION = env_duration("PERF_RESULT_RETENTION", "14d")
+PERF_ROLLUP_RETENTION = env_duration("PERF_ROLLUP_RETENTION", "365d")
+PERF_REQUEST_STAT_RETENTION = env_duration("PERF_REQUEST_STAT_RETENTION", "14d")
+PERF_REQUEST_TIMING = env_bool("PERF_REQUEST_TIMING", True)
+PERF_REQUEST_FLUSH_INTERVAL = env_duration("PERF_REQUEST_FLUSH_INTERVAL", "60s")
+# One line per probe request at INFO would flood the worker's log every few minutes; errors still show.
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
 
 # --- Alerting (see docs/guides/alerting.md) -------------------------------------------------------------------
 # How often beat re-evaluates the rules as a safety net (monitoring also triggers an evaluation after each snapshot).

@@ -1,1 +1,145 @@
-# Admin modules arrive with their models.
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from performance.credentials import encrypt_password
+from performance.models import PerfResult, PerfRollup, PerfTarget, RequestStat
+
+
+class PerfTargetForm(forms.ModelForm):
+    # Write-only: the stored password is never rendered back, not even encrypted.
+    login_password = forms.CharField(
+        label=_("Service user's password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Stored encrypted. Leave empty to keep the current password."),
+    )
+    clear_login_password = forms.BooleanField(label=_("Forget the stored password"), required=False)
+
+    class Meta:
+        model = PerfTarget
+        fields = [
+            "name",
+            "kind",
+            "url",
+            "url_name",
+            "method",
+            "expected_status",
+            "budget_ms",
+            "samples",
+            "enabled",
+            "login_username",
+        ]
+
+    def save(self, commit: bool = True) -> PerfTarget:
+        target = super().save(commit=False)
+        if self.cleaned_data.get("clear_login_password"):
+            target.login_password_encrypted = b""
+        elif self.cleaned_data.get("login_password"):
+            target.login_password_encrypted = encrypt_password(self.cleaned_data["login_password"])
+        if commit:
+            target.save()
+        return target
+
+
+@admin.action(description=_("Probe the selected targets now"), permissions=["change"])
+def probe_now(modeladmin, request, queryset):
+    from performance.tasks import probe_target
+
+    ids = list(queryset.values_list("pk", flat=True))
+    for target_id in ids:
+        transaction.on_commit(lambda target_id=target_id: probe_target.delay(target_id))
+    message = ngettext("%(count)d probe queued.", "%(count)d probes queued.", len(ids)) % {"count": len(ids)}
+    modeladmin.message_user(request, message)
+
+
+class BudgetFilter(admin.SimpleListFilter):
+    title = _("budget")
+    parameter_name = "budget"
+
+    def lookups(self, request, model_admin):
+        return [("breached", _("Breached")), ("within", _("Within budget"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "breached":
+            return queryset.filter(breached_since__isnull=False)
+        if self.value() == "within":
+            return queryset.filter(breached_since__isnull=True)
+        return queryset
+
+
+@admin.register(PerfTarget)
+class PerfTargetAdmin(admin.ModelAdmin):
+    form = PerfTargetForm
+    list_display = ["name", "kind", "address", "p95_vs_budget", "last_evaluated_at", "enabled", "source"]
+    list_filter = [BudgetFilter, "kind", "enabled"]
+    search_fields = ["name", "url", "url_name"]
+    actions = [probe_now]
+    readonly_fields = ["has_password", "source", "p95_vs_budget", "breached_since", "last_evaluated_at"]
+
+    @admin.display(description=_("URL"))
+    def address(self, target: PerfTarget) -> str:
+        return target.url or target.url_name
+
+    @admin.display(description=_("p95 vs budget"), ordering="last_p95_ms")
+    def p95_vs_budget(self, target: PerfTarget) -> str:
+        if target.budget_ms is None:  # the add form's empty target
+            return "—"
+        budget = gettext("%(budget)d ms") % {"budget": target.budget_ms}
+        if target.last_p95_ms is None:
+            return format_html("— / {}", budget)
+        p95 = f"{target.last_p95_ms:.0f} ms"
+        if target.breached_since:
+            return format_html(
+                '<strong class="perf-breached" style="color:#ba2121">&#10006; {} / {} ({})</strong>',
+                p95,
+                budget,
+                gettext("breached"),
+            )
+        return format_html('<span class="perf-ok" style="color:#2e7d32">{} / {}</span>', p95, budget)
+
+    @admin.display(description=_("password stored"), boolean=True)
+    def has_password(self, target: PerfTarget) -> bool:
+        return bool(target.login_password_encrypted)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PerfResult)
+class PerfResultAdmin(ReadOnlyAdmin):
+    list_display = ["measured_at", "target", "outcome", "http_status", "duration_ms", "ttfb_ms", "lcp_ms", "error"]
+    list_filter = ["target", ("measured_at", admin.DateFieldListFilter), "outcome"]
+    date_hierarchy = "measured_at"
+    list_select_related = ["target"]
+
+
+@admin.register(PerfRollup)
+class PerfRollupAdmin(ReadOnlyAdmin):
+    list_display = ["hour", "target", "count", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms"]
+    list_filter = ["target", ("hour", admin.DateFieldListFilter)]
+    date_hierarchy = "hour"
+    list_select_related = ["target"]
+
+
+@admin.register(RequestStat)
+class RequestStatAdmin(ReadOnlyAdmin):
+    list_display = ["minute", "method", "route", "status_class", "count", "mean_ms", "max_ms"]
+    list_filter = ["status_class", "method", ("minute", admin.DateFieldListFilter)]
+    search_fields = ["route"]
+    date_hierarchy = "minute"
+
+    @admin.display(description=_("mean (ms)"))
+    def mean_ms(self, stat: RequestStat) -> str:
+        return f"{stat.mean_ms:.1f}"

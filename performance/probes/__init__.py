@@ -1,0 +1,21 @@
+"""Probes measure; they never touch the database. services.py stores what they return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Sample:
+    """One measurement. `outcome` is ok, failed or unavailable (PerfResult.Outcome values)."""
+
+    outcome: str
+    duration_ms: float | None = None
+    http_status: int | None = None
+    ttfb_ms: float | None = None
+    dom_content_loaded_ms: float | None = None
+    load_ms: float | None = None
+    lcp_ms: float | None = None
+    size_bytes: int | None = None
+    error: str = ""
+    extra: dict = field(default_factory=dict)
