@@ -15,11 +15,13 @@ class OpsPortalAdminSite(admin.AdminSite):
     def index(self, request, extra_context=None):
         from alerting.selectors import channels_failing, firing_alerts
         from monitoring.selectors import worker_heartbeats_recent
+        from performance.selectors import perf_targets_enabled
 
         context = {
             "worker_heartbeats": worker_heartbeats_recent(limit=10),
             "firing_alerts": firing_alerts(),
             "failing_channels": channels_failing(),
+            "perf_targets": perf_targets_enabled(),
             **(extra_context or {}),
         }
         return super().index(request, extra_context=context)

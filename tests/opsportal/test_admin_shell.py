@@ -76,3 +76,16 @@ def test_index_lists_firing_alerts(admin_client):
     page = admin_client.get("/admin/").content.decode()
     assert 'id="firing-alerts"' in page
     assert rule.name in page
+
+
+@pytest.mark.django_db
+def test_index_shows_performance_targets_against_their_budgets(admin_client):
+    from performance.models import PerfTarget
+
+    PerfTarget.objects.create(name="orders api", kind="api", url="/api/orders", budget_ms=1000, last_p95_ms=1450,
+                              breached_since=timezone.now())
+    PerfTarget.objects.create(name="home page", kind="page", url="/", budget_ms=3000, last_p95_ms=800)
+    page = admin_client.get("/admin/").content.decode()
+    table = page.split('id="performance-targets"')[1].split("</table>")[0]
+    assert "orders api" in table and "1450 ms" in table and "over budget for" in table
+    assert "home page" in table and "within budget" in table
