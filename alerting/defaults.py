@@ -10,8 +10,8 @@ from django.utils.translation import gettext_noop
 from alerting.models import AlertRule, CheckStatus, Comparator, RuleKind, Severity
 from alerting.observations import (
     EVENT_BACKUP_FAILED,
-    EVENT_BUDGET_BREACHED,
     METRIC_BACKUP_AGE,
+    METRIC_BUDGET_BREACHED,
     METRIC_DISK_USED,
     METRIC_MEMORY_USED,
 )
@@ -74,11 +74,12 @@ def default_rules() -> list[dict]:
         {
             "key": "performance-budget",
             "name": gettext_noop("Performance budget breached"),
-            "kind": RuleKind.EVENT,
-            "event_name": EVENT_BUDGET_BREACHED,
-            # Probes report a breach on every run; gaps shorter than 5 min keep the episode going.
+            "kind": RuleKind.METRIC,
+            # 1 while a target's p95 is over its budget (performance/observations.py), per target.
+            "metric_name": METRIC_BUDGET_BREACHED,
+            "comparator": Comparator.GT,
+            "threshold": 0,
             "for_duration": timedelta(minutes=10),
-            "resolve_after": timedelta(minutes=5),
             "severity": Severity.WARNING,
         },
     ]

@@ -49,6 +49,7 @@ METRIC_DISK_USED = "disk_used_percent"
 METRIC_MEMORY_USED = "memory_used_percent"
 METRIC_CPU = "cpu_percent"
 METRIC_BACKUP_AGE = "backup_last_success_age_seconds"
+METRIC_BUDGET_BREACHED = "perf_target_breached"
 EVENT_BACKUP_FAILED = "backup_failed"
 EVENT_BUDGET_BREACHED = "performance_budget_breached"
 
@@ -111,5 +112,6 @@ declare_metric(METRIC_DISK_USED, _("Used space of a file system, in percent (lab
 declare_metric(METRIC_MEMORY_USED, _("Used memory, in percent (labels: host)"))
 declare_metric(METRIC_CPU, _("CPU use, in percent (labels: host)"))
 declare_metric(METRIC_BACKUP_AGE, _("Seconds since the last successful backup (labels: source)"))
+declare_metric(METRIC_BUDGET_BREACHED, _("1 while a target's p95 is over its budget (labels: target, kind)"))
 declare_event(EVENT_BACKUP_FAILED, _("A backup run failed"))
 declare_event(EVENT_BUDGET_BREACHED, _("A performance target's p95 exceeded its budget"))

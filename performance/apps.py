@@ -12,3 +12,8 @@ class PerformanceConfig(AppConfig):
         from performance.schedules import create_default_schedules
 
         post_migrate.connect(create_default_schedules, sender=self)
+
+        from alerting.observations import register_provider
+        from performance.observations import METRIC_BREACHED, METRIC_P95, performance_observations
+
+        register_provider(performance_observations, metrics=[METRIC_BREACHED, METRIC_P95])

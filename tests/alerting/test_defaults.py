@@ -25,7 +25,7 @@ def test_the_default_rules_watch_what_the_issue_asks(settings):
     assert rules["backup-failed"].event_name == "backup_failed"
     assert rules["backup-rpo"].metric_name == "backup_last_success_age_seconds"
     assert rules["backup-rpo"].threshold == settings.BACKUP_RPO.total_seconds()
-    assert rules["performance-budget"].event_name == "performance_budget_breached"
+    assert rules["performance-budget"].condition_text() == "perf_target_breached > 0"
     assert rules["performance-budget"].for_duration == timedelta(minutes=10)
     for rule in rules.values():
         rule.full_clean()  # every default passes the form's validation

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from alerting import observations
 from alerting.observations import collect, collect_reporting_failures, known_metrics, register_provider
 from tests.alerting.conftest import T0, metric
+
+
+@pytest.fixture(autouse=True)
+def only_this_tests_providers(monkeypatch):
+    """The installed apps register providers of their own (performance, monitoring); these tests count theirs."""
+    monkeypatch.setattr(observations._registry, "providers", [])
 
 
 def test_collect_returns_the_observations_of_every_provider():
