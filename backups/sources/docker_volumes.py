@@ -134,7 +134,10 @@ class DockerVolumeSource(Source):
             with labelled_containers_stopped(client, artifact.name, target.log):
                 # Empty it first, so files created after the backup do not survive the restore.
                 with helper_container(
-                    client, artifact.name, read_only=False, command=["sh", "-c", f"find {MOUNT} -mindepth 1 -delete"]
+                    client,
+                    artifact.name,
+                    read_only=False,
+                    command=["sh", "-c", f"find {MOUNT} -mindepth 1 -maxdepth 1 -exec rm -rf {{}} +"],
                 ) as cleaner:
                     cleaner.start()
                     result = cleaner.wait(timeout=300)
