@@ -40,16 +40,18 @@ class CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int = -1) -> bytes:
+        # zstd pulls through read(); passing the source's bytes on as they are avoids a copy per chunk.
+        data = self.inner.read(size)
+        self.count += len(data)
+        if self.on_bytes is not None and data:
+            self.on_bytes(len(data))
+        return data
+
     def readinto(self, buffer) -> int:
-        data = self.inner.read(len(buffer))
-        if not data:
-            return 0
-        size = len(data)
-        buffer[:size] = data
-        self.count += size
-        if self.on_bytes is not None:
-            self.on_bytes(size)
-        return size
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 class IterReader(io.RawIOBase):

@@ -45,6 +45,7 @@ def backup_run_create(
     *,
     trigger: str,
     user: AbstractBaseUser | None = None,
+    actor: str = "",
     only: list[str] | None = None,
 ) -> BackupRun:
     """A queued run, unless one is already queued or running (then BackupBusy, and nothing is created)."""
@@ -60,15 +61,15 @@ def backup_run_create(
         return BackupRun.objects.create(
             trigger=trigger,
             triggered_by=user if user is not None and user.pk else None,
-            triggered_by_name=user.get_username() if user is not None else "",
+            triggered_by_name=user.get_username() if user is not None else actor,
             only=list(only or []),
         )
 
 
-def backup_run_enqueue(*, trigger: str, user: AbstractBaseUser | None = None) -> BackupRun:
+def backup_run_enqueue(*, trigger: str, user: AbstractBaseUser | None = None, actor: str = "") -> BackupRun:
     from backups.tasks import run_backup
 
-    run = backup_run_create(trigger=trigger, user=user)
+    run = backup_run_create(trigger=trigger, user=user, actor=actor)
     transaction.on_commit(lambda: run_backup.delay(run.pk))
     return run
 

@@ -68,7 +68,7 @@ def _is_portal_database(artifact: BackupArtifact, target: RestoreTarget) -> bool
     return artifact.kind == "database" and not target.into and artifact.name == "default"
 
 
-def _safety_backup(artifacts: list[BackupArtifact], target: RestoreTarget, user) -> BackupRun | None:
+def _safety_backup(artifacts: list[BackupArtifact], target: RestoreTarget, user, actor: str) -> BackupRun | None:
     kinds = registry()
     # Files are protected by the `.before-restore-<timestamp>` copy kept beside them.
     only = [
@@ -79,7 +79,7 @@ def _safety_backup(artifacts: list[BackupArtifact], target: RestoreTarget, user)
     if not only:
         return None
     try:
-        safety = backup_run_create(trigger=BackupRun.Trigger.SAFETY, user=user, only=only)
+        safety = backup_run_create(trigger=BackupRun.Trigger.SAFETY, user=user, actor=actor, only=only)
     except BackupBusy as exc:
         raise RestoreRefused(str(exc)) from None
     target.log(f"safety backup #{safety.pk} of {', '.join(only)}")
@@ -96,6 +96,7 @@ def restore_run_execute(
     into: str | None = None,
     only: str | None = None,
     user: AbstractBaseUser | None = None,
+    actor: str = "",
     log: Callable[[str], None] | None = None,
 ) -> RestoreRun:
     """Restore backup `run_id`; the outcome (succeeded, refused, failed) is on the returned RestoreRun."""
@@ -113,7 +114,7 @@ def restore_run_execute(
         target=scrub_secrets(into or ""),
         only=only or "",
         triggered_by=user if user is not None and user.pk else None,
-        triggered_by_name=user.get_username() if user is not None else "",
+        triggered_by_name=user.get_username() if user is not None else actor,
         started_at=timezone.now(),
     )
     target = RestoreTarget(into=into, log=log_line)
@@ -128,7 +129,7 @@ def restore_run_execute(
             "; ".join(f"{a.kind}:{kinds[a.kind].restore_target_label(a, target)}" for a in artifacts)
         )
         restore.save(update_fields=["target"])
-        restore.safety_run = _safety_backup(artifacts, target, user)
+        restore.safety_run = _safety_backup(artifacts, target, user, actor)
         restore.save(update_fields=["safety_run"])
         storage = backup_storage()
         for artifact in artifacts:

@@ -8,6 +8,7 @@ exporting transaction counts the rows after the dump, still inside that snapshot
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +26,7 @@ from backups.models import BackupArtifact
 from backups.sources import register
 from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
 
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux only
 PG_FORMAT = "pg_dump-custom"
 SQLITE_FORMAT = "sqlite3"
 POSTGRES = "django.db.backends.postgresql"
@@ -76,6 +78,7 @@ class DatabaseSource(Source):
             # -Fc -Z0: custom format (pg_restore can select and reorder), uncompressed since zstd follows.
             command = [self.pg_dump, "-Fc", "-Z0", f"--snapshot={snapshot}", "--no-password"]
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=postgres.pg_env(db))
+            _widen_pipe(process.stdout)
             metadata = {
                 "engine": "postgresql",
                 "database": db["NAME"],
@@ -183,6 +186,12 @@ class DatabaseSource(Source):
             pg_restore_stream(db, reader, create=bool(target.into), log=target.log)
         else:
             sqlite_restore_stream(db, reader, log=target.log)
+
+
+def _widen_pipe(pipe: BinaryIO) -> None:
+    """A 1 MiB pipe instead of 64 KiB: fewer wake-ups between pg_dump and the compressor (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, 1 << 20)
 
 
 def pg_create_database(db: dict) -> None:

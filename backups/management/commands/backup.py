@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from backups.management.commands._output import human_bytes
+from backups.management.commands._output import cli_actor, human_bytes
 from backups.models import BackupRun
 from backups.selectors import backup_run_as_dict
 from backups.services.backup import BackupBusy, backup_run_create, backup_run_enqueue, backup_run_execute
@@ -31,10 +31,10 @@ class Command(BaseCommand):
             return
         try:
             if run_async:
-                run = backup_run_enqueue(trigger=BackupRun.Trigger.CLI)
+                run = backup_run_enqueue(trigger=BackupRun.Trigger.CLI, actor=cli_actor())
                 self.stdout.write(_json(backup_run_as_dict(run)) if as_json else str(run.pk))
                 return
-            run = backup_run_create(trigger=BackupRun.Trigger.CLI)
+            run = backup_run_create(trigger=BackupRun.Trigger.CLI, actor=cli_actor())
         except BackupBusy as exc:
             raise CommandError(str(exc)) from None
 

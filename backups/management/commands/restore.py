@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.utils.translation import gettext as _
 
+from backups.management.commands._output import cli_actor
 from backups.models import BackupRun, RestoreRun
 from backups.postgres import settings_dict_from_url
 from backups.services.restore import restore_run_execute
@@ -34,7 +35,7 @@ class Command(BaseCommand):
                 answer = ""
             if answer != expected:
                 raise CommandError(_("Restore cancelled; nothing was touched."))
-        restore = restore_run_execute(run_id=run_id, into=into, only=only, log=self.stdout.write)
+        restore = restore_run_execute(run_id=run_id, into=into, only=only, actor=cli_actor(), log=self.stdout.write)
         if restore.status != RestoreRun.Status.SUCCEEDED:
             raise CommandError(
                 _("Restore #%(id)s %(status)s: %(error)s")
