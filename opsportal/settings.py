@@ -209,9 +209,19 @@ BACKUP_STALE_AFTER = env_duration("BACKUP_STALE_AFTER", "10m")
 BACKUP_RPO = env_duration("BACKUP_RPO", "26h")
 # Where backup files go: any Django storage (S3 by configuration); the default keeps files 0600 in folders 0700.
 STORAGES["backups"] = {
-    "BACKEND": os.environ.get("BACKUP_STORAGE_BACKEND") or "backups.storage.BackupFileSystemStorage",
+    "BACKEND": "backups.storage.BackupFileSystemStorage",
     "OPTIONS": {"location": str(BACKUP_DIR)},
 }
+if os.environ.get("BACKUP_STORAGE_BACKEND"):
+    import json as _json
+
+    try:
+        _backup_storage_options = _json.loads(os.environ.get("BACKUP_STORAGE_OPTIONS") or "{}")
+    except ValueError:
+        _backup_storage_options = None
+    if not isinstance(_backup_storage_options, dict):
+        raise ImproperlyConfigured('BACKUP_STORAGE_OPTIONS must be a JSON object, e.g. {"bucket_name": "backups"}.')
+    STORAGES["backups"] = {"BACKEND": os.environ["BACKUP_STORAGE_BACKEND"], "OPTIONS": _backup_storage_options}
 # Django database aliases dumped by every backup.
 BACKUP_DATABASES = env_list("BACKUP_DATABASES", ["default"])
 _missing_aliases = sorted(set(BACKUP_DATABASES) - set(DATABASES))
