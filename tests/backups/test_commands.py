@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +13,7 @@ from django.core.management.base import CommandError
 
 from backups.models import BackupRun
 from tests.conftest import wait_for
-from tests.opsportal.embedded import manage
+from tests.opsportal.embedded import ROOT, clean_env, manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,7 +84,17 @@ def test_embedded_sqlite_backup_and_restore_round_trip(tmp_path):
     manage(
         var, "shell", "-c", "from django.contrib.auth.models import User; User.objects.create(username='keep')", **key
     )
-    printed = json.loads(manage(var, "backup", "--json", **key).stdout)
+    # Through the cron wrapper, as an operator's crontab would run it.
+    wrapper = subprocess.run(
+        ["bash", "scripts/server/backup.sh", "--json"],
+        cwd=ROOT,
+        env=clean_env(var, PYTHON=sys.executable, **key),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert wrapper.returncode == 0, wrapper.stderr
+    printed = json.loads(wrapper.stdout)
     assert printed["status"] == "succeeded" and printed["artifacts"][0]["name"] == "default"
     manage(var, "shell", "-c", "from django.contrib.auth.models import User; User.objects.all().delete()", **key)
 
