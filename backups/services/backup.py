@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import Storage
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,6 +22,8 @@ from backups.services.progress import Progress
 from backups.signals import backup_failed, backup_succeeded
 from backups.sources import Source, SourceError, selected
 from backups.storage import ArtifactWriter, backup_storage, delete_prefix
+
+CREATE_LOCK_KEY = 0x6F70_6261_636B  # "opback": an arbitrary, fixed advisory-lock key
 
 
 class BackupBusy(Exception):
@@ -50,6 +52,10 @@ def backup_run_create(
 ) -> BackupRun:
     """A queued run, unless one is already queued or running (then BackupBusy, and nothing is created)."""
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Serialises concurrent triggers, so the second one sees the first run and is refused right away.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CREATE_LOCK_KEY])
         busy = (
             BackupRun.objects.select_for_update()
             .filter(status__in=[BackupRun.Status.QUEUED, BackupRun.Status.RUNNING])

@@ -59,3 +59,23 @@ def test_success_sends_backup_succeeded_with_the_run(backup_dir, run_backup):
         backup_succeeded.disconnect(dispatch_uid="t-ok")
     assert [r.pk for r in received] == [run.pk]
     assert received[0].status == BackupRun.Status.SUCCEEDED
+
+
+def test_simultaneous_triggers_create_exactly_one_run(backup_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def trigger(_: int) -> str:
+        try:
+            backup_run_create(trigger=BackupRun.Trigger.API)
+            return "created"
+        except BackupBusy:
+            return "busy"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(trigger, range(4)))
+    assert outcomes == ["busy", "busy", "busy", "created"]
+    assert BackupRun.objects.count() == 1
