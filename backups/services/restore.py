@@ -70,12 +70,7 @@ def _is_portal_database(artifact: BackupArtifact, target: RestoreTarget) -> bool
 
 def _safety_backup(artifacts: list[BackupArtifact], target: RestoreTarget, user, actor: str) -> BackupRun | None:
     kinds = registry()
-    # Files are protected by the `.before-restore-<timestamp>` copy kept beside them.
-    only = [
-        f"{a.kind}:{a.name}"
-        for a in artifacts
-        if a.kind != "file" and not kinds[a.kind].restores_into_new_place(a, target)
-    ]
+    only = [f"{a.kind}:{a.name}" for a in artifacts if kinds[a.kind].has_something_to_protect(a, target)]
     if not only:
         return None
     try:

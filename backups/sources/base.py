@@ -75,6 +75,11 @@ class Source:
         return False
 
     @classmethod
+    def has_something_to_protect(cls, artifact: BackupArtifact, target: RestoreTarget) -> bool:
+        """Whether a safety backup is needed before restoring: something exists that the restore replaces."""
+        return not cls.restores_into_new_place(artifact, target)
+
+    @classmethod
     def restore(cls, artifact: BackupArtifact, reader: BinaryIO, target: RestoreTarget) -> None:
         raise NotImplementedError
 

@@ -127,6 +127,17 @@ class DockerVolumeSource(Source):
             raise RestoreRefused(str(exc)) from None
 
     @classmethod
+    def has_something_to_protect(cls, artifact: BackupArtifact, target: RestoreTarget) -> bool:
+        client = docker_client()
+        try:
+            client.volumes.get(artifact.name)
+        except docker.errors.NotFound:
+            return False  # a removed volume is simply created again
+        finally:
+            client.close()
+        return True
+
+    @classmethod
     def restore(cls, artifact: BackupArtifact, reader: BinaryIO, target: RestoreTarget) -> None:
         client = docker_client()
         try:

@@ -54,6 +54,10 @@ class FileSource(Source):
             raise RestoreRefused(_("The folder of %(path)s does not exist.") % {"path": artifact.name})
 
     @classmethod
+    def has_something_to_protect(cls, artifact: BackupArtifact, target: RestoreTarget) -> bool:
+        return False  # the replaced file is kept beside it as <name>.before-restore-<timestamp>
+
+    @classmethod
     def restore(cls, artifact: BackupArtifact, reader: BinaryIO, target: RestoreTarget) -> None:
         path = Path(artifact.name)
         incoming = path.with_name(f".{path.name}.restoring")

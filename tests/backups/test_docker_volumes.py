@@ -103,3 +103,29 @@ def test_a_missing_volume_fails_the_run_naming_it(backup_dir, settings, run_back
     run = run_backup()
     assert run.status == BackupRun.Status.FAILED
     assert settings.BACKUP_DOCKER_VOLUMES[0] in run.error and "does not exist" in run.error
+
+
+def test_a_removed_volume_is_created_again_by_restore(backup_dir, settings, client, run_backup):
+    name = f"backups-test-{secrets.token_hex(4)}"
+    client.volumes.create(name)
+    try:
+        client.containers.run(
+            django_settings.BACKUP_DOCKER_IMAGE,
+            ["sh", "-c", "echo kept > /data/file.txt"],
+            volumes={name: {"bind": "/data", "mode": "rw"}},
+            network_mode="none",
+            remove=True,
+        )
+        settings.BACKUP_DOCKER_VOLUMES = [name]
+        settings.BACKUP_DATABASES = []
+        run = run_backup()
+        assert run.status == BackupRun.Status.SUCCEEDED, run.error
+        client.volumes.get(name).remove()
+
+        restore = restore_run_execute(run_id=run.pk)
+        assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
+        assert restore.safety_run is None  # nothing existed to protect
+        assert _read(client, name, "cat /data/file.txt") == "kept\n"
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.volumes.get(name).remove(force=True)
