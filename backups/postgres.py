@@ -26,7 +26,9 @@ def settings_dict_from_url(url: str) -> dict:
 
 def pg_env(db: dict) -> dict[str, str]:
     """Environment for pg_dump/pg_restore/psql: the password goes in PGPASSWORD (or the user's passfile), never argv."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    # PG* variables already in the environment stay (libpq reads them for Django's own connection too);
+    # the settings of this database win over them.
+    env = dict(os.environ)
     mapping = {"HOST": "PGHOST", "PORT": "PGPORT", "USER": "PGUSER", "PASSWORD": "PGPASSWORD", "NAME": "PGDATABASE"}
     for key, variable in mapping.items():
         if db.get(key):

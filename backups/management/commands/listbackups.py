@@ -23,7 +23,9 @@ class Command(BaseCommand):
         if not runs:
             self.stdout.write(_("No backups yet."))
             return
-        self.stdout.write(f"{'ID':>6}  {'STATUS':<10} {'TRIGGER':<9} {'CREATED':<20} {'SIZE':>10}  VERIFIED")
+        self.stdout.write(
+            f"{_('ID'):>6}  {_('STATUS'):<10} {_('TRIGGER'):<9} {_('CREATED'):<20} {_('SIZE'):>10}  {_('VERIFIED')}"
+        )
         for run in runs:
             self.stdout.write(
                 f"{run.pk:>6}  {run.status:<10} {run.trigger:<9} {run.created_at:%Y-%m-%d %H:%M:%S}  "
