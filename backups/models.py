@@ -1,1 +1,148 @@
-# Models arrive with their issues; the app is registered so migrations and admin discovery already work.
+"""The catalog: one BackupRun per backup, one BackupArtifact per source, one RestoreRun per restore.
+
+The catalog can be rebuilt from storage alone: each succeeded run writes a manifest beside its files
+(backups/manifest.py), and `manage.py backup --reindex` reads them back.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class BackupRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", _("manual")
+        SCHEDULED = "scheduled", _("scheduled")
+        CLI = "cli", _("command line")
+        API = "api", _("API")
+        SAFETY = "safety", _("safety backup before a restore")
+
+    class Verification(models.TextChoices):
+        NONE = "", _("not verified")
+        VERIFIED = "verified", _("checksums verified")
+        DRILL_PASSED = "drill_passed", _("restore drill passed")
+        FAILED = "failed", _("verification failed")
+
+    uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("triggered by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    triggered_by_name = models.CharField(_("triggered by (name)"), max_length=150, blank=True)
+    only = models.JSONField(_("only these sources"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    worker_host = models.CharField(_("worker host"), max_length=255, blank=True)
+    worker_pid = models.PositiveIntegerField(_("worker process id"), null=True, blank=True)
+    storage_prefix = models.CharField(_("storage folder"), max_length=255, blank=True)
+    bytes_done = models.BigIntegerField(_("bytes done"), default=0)
+    current_artifact = models.CharField(_("current artifact"), max_length=255, blank=True)
+    total_bytes = models.BigIntegerField(_("total stored bytes"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    log = models.TextField(_("log"), blank=True)
+    verification = models.CharField(
+        _("verification"), max_length=16, choices=Verification.choices, default=Verification.NONE, blank=True
+    )
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
+    verification_detail = models.TextField(_("verification detail"), blank=True)
+    drill_rto_seconds = models.FloatField(_("restore drill duration (RTO), seconds"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("backup run")
+        verbose_name_plural = _("backup runs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The hard guarantee behind "one backup at a time": a second claim fails with an IntegrityError.
+            models.UniqueConstraint(fields=["status"], condition=Q(status="running"), name="one_running_backup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_status_display()} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else ""
+
+
+class BackupArtifact(models.Model):
+    run = models.ForeignKey(BackupRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="artifacts")
+    kind = models.CharField(_("kind"), max_length=32)
+    name = models.CharField(_("name"), max_length=255)
+    path = models.CharField(_("storage path"), max_length=500)
+    stored_bytes = models.BigIntegerField(_("stored bytes"), default=0)
+    raw_bytes = models.BigIntegerField(_("raw bytes"), default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    compression = models.CharField(_("compression"), max_length=16, default="zstd")
+    encrypted = models.BooleanField(_("encrypted (age)"), default=False)
+    format = models.CharField(_("format"), max_length=32)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("backup artifact")
+        verbose_name_plural = _("backup artifacts")
+        ordering = ["run", "id"]
+        constraints = [models.UniqueConstraint(fields=["run", "kind", "name"], name="unique_artifact_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+class RestoreRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        REFUSED = "refused", _("refused")
+
+    source_run = models.ForeignKey(
+        BackupRun, verbose_name=_("restored backup"), null=True, on_delete=models.SET_NULL, related_name="restores"
+    )
+    source_run_uuid = models.UUIDField(_("restored backup UUID"), null=True, blank=True)
+    target = models.CharField(_("target"), max_length=500)
+    only = models.CharField(_("only"), max_length=255, blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("triggered by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    triggered_by_name = models.CharField(_("triggered by (name)"), max_length=150, blank=True)
+    safety_run = models.ForeignKey(
+        BackupRun,
+        verbose_name=_("safety backup"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="safety_for",
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    log = models.TextField(_("log"), blank=True)
+
+    class Meta:
+        verbose_name = _("restore run")
+        verbose_name_plural = _("restore runs")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"restore #{self.pk} of backup #{self.source_run_id} ({self.get_status_display()})"

@@ -209,6 +209,44 @@ LOGGING = {
 BACKUP_DIR = Path(os.environ.get("BACKUP_DIR") or VAR_DIR / "backups").resolve()
 BACKUP_STALE_AFTER = env_duration("BACKUP_STALE_AFTER", "10m")
 BACKUP_RPO = env_duration("BACKUP_RPO", "26h")
+# Where backup files go: any Django storage (S3 by configuration); the default keeps files 0600 in folders 0700.
+STORAGES["backups"] = {
+    "BACKEND": "backups.storage.BackupFileSystemStorage",
+    "OPTIONS": {"location": str(BACKUP_DIR)},
+}
+if os.environ.get("BACKUP_STORAGE_BACKEND"):
+    import json as _json
+
+    try:
+        _backup_storage_options = _json.loads(os.environ.get("BACKUP_STORAGE_OPTIONS") or "{}")
+    except ValueError:
+        _backup_storage_options = None
+    if not isinstance(_backup_storage_options, dict):
+        raise ImproperlyConfigured('BACKUP_STORAGE_OPTIONS must be a JSON object, e.g. {"bucket_name": "backups"}.')
+    STORAGES["backups"] = {"BACKEND": os.environ["BACKUP_STORAGE_BACKEND"], "OPTIONS": _backup_storage_options}
+# Django database aliases dumped by every backup.
+BACKUP_DATABASES = env_list("BACKUP_DATABASES", ["default"])
+_missing_aliases = sorted(set(BACKUP_DATABASES) - set(DATABASES))
+if _missing_aliases:
+    raise ImproperlyConfigured(f"BACKUP_DATABASES names unknown database aliases: {', '.join(_missing_aliases)}.")
+# Files holding secrets (the project's .env by default, when it exists).
+BACKUP_FILES = env_list("BACKUP_FILES", [str(BASE_DIR / ".env")] if (BASE_DIR / ".env").is_file() else [])
+BACKUP_DOCKER_VOLUMES = env_list("BACKUP_DOCKER_VOLUMES", [])
+BACKUP_DOCKER_IMAGE = os.environ.get("BACKUP_DOCKER_IMAGE") or "opsportal/busybox:local"
+BACKUP_DOCKER_HOST = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+BACKUP_AGE_RECIPIENTS = env_list("BACKUP_AGE_RECIPIENTS", [])
+for _recipient in BACKUP_AGE_RECIPIENTS:
+    if not _recipient.startswith("age1"):
+        raise ImproperlyConfigured(
+            f"BACKUP_AGE_RECIPIENTS must list age public keys (age1...), not {_recipient[:12]!r}..."
+        )
+BACKUP_AGE_IDENTITY_FILE = os.environ.get("BACKUP_AGE_IDENTITY_FILE", "")
+BACKUP_ZSTD_LEVEL = env_int("BACKUP_ZSTD_LEVEL", 3, minimum=1, maximum=22)
+BACKUP_ZSTD_THREADS = env_int("BACKUP_ZSTD_THREADS", 0, minimum=-1, maximum=64)
+BACKUP_PG_BIN_DIR = os.environ.get("BACKUP_PG_BIN_DIR", "")
+BACKUP_RESTORE_NO_OWNER = env_bool("BACKUP_RESTORE_NO_OWNER", True)
+BACKUP_PROGRESS_EVERY = env_duration("BACKUP_PROGRESS_EVERY", "3s")
+BACKUP_REAP_EVERY = env_duration("BACKUP_REAP_EVERY", "1m")
 
 # --- Monitoring (see docs/guides/monitoring.md) ---------------------------------------------------------------
 HEALTH_DEADLINE = env_duration("HEALTH_DEADLINE", "3s")

@@ -1,0 +1,30 @@
+"""System checks for backup configuration problems Django can see at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+
+@register(Tags.security)
+def unencrypted_secrets(app_configs, **kwargs) -> list[Warning]:
+    if settings.BACKUP_AGE_RECIPIENTS or not settings.BACKUP_FILES:
+        return []
+    return [
+        Warning(
+            "Backups include files holding secrets (BACKUP_FILES) but are not encrypted.",
+            hint="Set BACKUP_AGE_RECIPIENTS to an age public key (age-keygen); until then these files are stored "
+            "unencrypted, readable only by their owner (mode 0600).",
+            id="backups.W001",
+        )
+    ]
+
+
+@register()
+def identity_file(app_configs, **kwargs) -> list[Warning]:
+    path = settings.BACKUP_AGE_IDENTITY_FILE
+    if path and not Path(path).is_file():
+        return [Warning(f"BACKUP_AGE_IDENTITY_FILE points to {path}, which is not a file.", id="backups.W002")]
+    return []

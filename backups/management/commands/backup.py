@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from backups.management.commands._output import cli_actor, human_bytes
+from backups.models import BackupRun
+from backups.selectors import backup_run_as_dict
+from backups.services.backup import BackupBusy, backup_run_create, backup_run_enqueue, backup_run_execute
+from backups.services.catalog import backup_catalog_reindex
+
+
+class Command(BaseCommand):
+    help = _("Back up the portal now (databases, files, Docker volumes), or re-index the catalog from storage.")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--async", dest="run_async", action="store_true", help=_("Enqueue on the backups queue."))
+        parser.add_argument("--json", action="store_true", help=_("Print the run as JSON."))
+        parser.add_argument("--reindex", action="store_true", help=_("Rebuild the catalog from the manifests."))
+
+    def handle(self, *args, run_async: bool, json: bool, reindex: bool, **options) -> None:
+        as_json = json
+        if reindex:
+            runs = backup_catalog_reindex()
+            if as_json:
+                self.stdout.write(_json([backup_run_as_dict(run) for run in runs]))
+            else:
+                self.stdout.write(_("Re-indexed %(count)s backup(s) from storage.") % {"count": len(runs)})
+            return
+        try:
+            if run_async:
+                run = backup_run_enqueue(trigger=BackupRun.Trigger.CLI, actor=cli_actor())
+                self.stdout.write(_json(backup_run_as_dict(run)) if as_json else str(run.pk))
+                return
+            run = backup_run_create(trigger=BackupRun.Trigger.CLI, actor=cli_actor())
+        except BackupBusy as exc:
+            raise CommandError(str(exc)) from None
+
+        def progress(state) -> None:
+            self.stderr.write(f"backup #{run.pk}: {state.current or '…'} {human_bytes(state.bytes_done)} read")
+
+        result = backup_run_execute(run_id=run.pk, on_progress=progress)
+        if result is None:
+            raise CommandError(_("Backup #%(id)s was taken by another process.") % {"id": run.pk})
+        if as_json:
+            self.stdout.write(_json(backup_run_as_dict(result)))
+        elif result.status == BackupRun.Status.SUCCEEDED:
+            self.stdout.write(
+                _("Backup #%(id)s succeeded: %(count)s file(s), %(size)s stored in %(prefix)s.")
+                % {
+                    "id": result.pk,
+                    "count": result.artifacts.count(),
+                    "size": human_bytes(result.total_bytes),
+                    "prefix": result.storage_prefix,
+                }
+            )
+        if result.status != BackupRun.Status.SUCCEEDED:
+            raise CommandError(_("Backup #%(id)s failed: %(error)s") % {"id": result.pk, "error": result.error})
+
+
+def _json(data) -> str:
+    return json.dumps(data, indent=2, sort_keys=True)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from django.utils.translation import gettext as _
+
+from backups.management.commands._output import cli_actor
+from backups.models import BackupRun, RestoreRun
+from backups.postgres import settings_dict_from_url
+from backups.services.restore import restore_run_execute
+from backups.sources import parse_selector
+
+
+class Command(BaseCommand):
+    help = _("Restore a backup run (a safety backup of the target is taken first).")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("run_id", type=int, help=_("The backup run to restore."))
+        parser.add_argument(
+            "--into", metavar="DATABASE_URL", help=_("Restore the database into this new or empty one.")
+        )
+        parser.add_argument("--only", metavar="KIND[:NAME]", help=_("Restore only these artifacts."))
+        parser.add_argument("--yes", action="store_true", help=_("Do not ask for confirmation."))
+
+    def handle(self, *args, run_id: int, into: str | None, only: str | None, yes: bool, **options) -> None:
+        if not yes:
+            expected = self._confirmation_word(run_id, into, only)
+            self.stdout.write(
+                _("This overwrites %(what)s with backup #%(id)s. Type %(word)s to go on:")
+                % {"what": expected, "id": run_id, "word": expected}
+            )
+            try:
+                answer = input().strip()
+            except EOFError:
+                answer = ""
+            if answer != expected:
+                raise CommandError(_("Restore cancelled; nothing was touched."))
+        restore = restore_run_execute(run_id=run_id, into=into, only=only, actor=cli_actor(), log=self.stdout.write)
+        if restore.status != RestoreRun.Status.SUCCEEDED:
+            raise CommandError(
+                _("Restore #%(id)s %(status)s: %(error)s")
+                % {"id": restore.pk, "status": restore.get_status_display(), "error": restore.error}
+            )
+        extra = _(" (safety backup #%(id)s)") % {"id": restore.safety_run_id} if restore.safety_run_id else ""
+        self.stdout.write(_("Restore #%(id)s succeeded%(extra)s.") % {"id": restore.pk, "extra": extra})
+
+    @staticmethod
+    def _confirmation_word(run_id: int, into: str | None, only: str | None) -> str:
+        """The database name to type when a database is overwritten; otherwise the word 'restore'."""
+        if into:
+            return str(settings_dict_from_url(into)["NAME"])
+        run = BackupRun.objects.filter(pk=run_id).first()
+        kind, name = parse_selector(only) if only else (None, None)
+        for artifact in run.artifacts.filter(kind="database") if run else []:
+            if (kind in (None, "database")) and name in (None, artifact.name) and artifact.name in connections:
+                return str(connections[artifact.name].settings_dict["NAME"])
+        return "restore"

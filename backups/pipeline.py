@@ -1,0 +1,183 @@
+"""The streaming pipeline: source → zstd → optional age → sha256 → storage, and back. Constant memory.
+
+Every artifact is a standard file: `age -d -i key FILE | zstd -d` gives back what the source produced (a pg_dump
+custom-format archive, an SQLite database, a file, a tar of a volume).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+import pyrage
+import zstandard
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from backups.storage import ArtifactWriter
+
+CHUNK = 1 << 20
+
+
+class AgeKeyError(Exception):
+    """The age identity is missing, unreadable or does not open an artifact."""
+
+
+class CountingReader(io.RawIOBase):
+    """Wraps a readable, counting bytes so the run can show progress."""
+
+    def __init__(self, inner: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> None:
+        super().__init__()
+        self.inner = inner
+        self.count = 0
+        self.on_bytes = on_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        # zstd pulls through read(); passing the source's bytes on as they are avoids a copy per chunk.
+        data = self.inner.read(size)
+        self.count += len(data)
+        if self.on_bytes is not None and data:
+            self.on_bytes(len(data))
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class IterReader(io.RawIOBase):
+    """A readable over an iterator of byte chunks (docker's get_archive stream)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self.chunks = chunks
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.pending:
+            try:
+                self.pending = next(self.chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+
+def age_recipients() -> list:
+    return [pyrage.x25519.Recipient.from_str(text) for text in settings.BACKUP_AGE_RECIPIENTS]
+
+
+def age_identities() -> list:
+    path = settings.BACKUP_AGE_IDENTITY_FILE
+    if not path:
+        raise AgeKeyError(
+            _("This backup is encrypted: set BACKUP_AGE_IDENTITY_FILE to the file holding its age private key.")
+        )
+    try:
+        lines = open(path).read().splitlines()  # noqa: SIM115
+    except OSError as exc:
+        raise AgeKeyError(_("BACKUP_AGE_IDENTITY_FILE cannot be read: %(error)s") % {"error": exc.strerror}) from None
+    identities = []
+    for line in lines:
+        line = line.strip()
+        if line.startswith("AGE-SECRET-KEY-"):
+            try:
+                identities.append(pyrage.x25519.Identity.from_str(line))
+            except pyrage.IdentityError:
+                raise AgeKeyError(_("BACKUP_AGE_IDENTITY_FILE holds an invalid age key.")) from None
+    if not identities:
+        raise AgeKeyError(_("BACKUP_AGE_IDENTITY_FILE holds no age private key (AGE-SECRET-KEY-...)."))
+    return identities
+
+
+def encode(
+    *, reader: BinaryIO, writer: ArtifactWriter, encrypt: bool, on_bytes: Callable[[int], None] | None = None
+) -> int:
+    """Compress (and encrypt) everything `reader` yields into `writer`; return the raw byte count."""
+    counting = CountingReader(reader, on_bytes)
+    compressor = zstandard.ZstdCompressor(
+        level=settings.BACKUP_ZSTD_LEVEL, threads=settings.BACKUP_ZSTD_THREADS, write_checksum=True
+    )
+    with compressor.stream_reader(counting, read_size=CHUNK, closefd=False) as compressed:
+        if encrypt:
+            pyrage.encrypt_io(compressed, writer, age_recipients())
+        else:
+            shutil.copyfileobj(compressed, writer, CHUNK)
+    return counting.count
+
+
+class _StopAfterFirstWrite(Exception):
+    pass
+
+
+class _ProbeWriter(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        raise _StopAfterFirstWrite
+
+
+def check_key_opens(handle: BinaryIO, identities: list) -> None:
+    """Raise AgeKeyError unless the identities open this age file (only its header and first chunk are read)."""
+    try:
+        pyrage.decrypt_io(handle, _ProbeWriter(), identities)
+    except pyrage.DecryptError as exc:
+        raise AgeKeyError(_("The age key does not open this backup: %(error)s") % {"error": exc}) from None
+    except Exception as exc:  # the probe's own stop arrives wrapped by pyrage
+        if "_StopAfterFirstWrite" in repr(exc) or isinstance(exc, _StopAfterFirstWrite):
+            return
+        raise AgeKeyError(_("The age key does not open this backup: %(error)s") % {"error": exc}) from None
+
+
+@contextlib.contextmanager
+def decoded(handle: BinaryIO, *, encrypted: bool) -> Iterator[BinaryIO]:
+    """A readable of the original bytes of a stored artifact (decrypting in a thread when needed)."""
+    decompressor = zstandard.ZstdDecompressor()
+    if not encrypted:
+        with decompressor.stream_reader(handle, read_size=CHUNK, closefd=False) as plain:
+            yield plain
+        return
+    identities = age_identities()
+    read_fd, write_fd = os.pipe()
+    pipe_in = os.fdopen(read_fd, "rb", buffering=CHUNK)
+    pipe_out = os.fdopen(write_fd, "wb", buffering=CHUNK)
+    failure: list[BaseException] = []
+
+    def decrypt() -> None:
+        try:
+            pyrage.decrypt_io(handle, pipe_out, identities)
+        except BaseException as exc:  # handed to the reading side
+            failure.append(exc)
+        finally:
+            with contextlib.suppress(OSError):
+                pipe_out.close()
+
+    thread = threading.Thread(target=decrypt, name="age-decrypt", daemon=True)
+    thread.start()
+    try:
+        with decompressor.stream_reader(pipe_in, read_size=CHUNK, closefd=False) as plain:
+            yield plain
+    except zstandard.ZstdError:
+        if failure:
+            raise AgeKeyError(_("The backup could not be decrypted: %(error)s") % {"error": failure[0]}) from None
+        raise
+    finally:
+        pipe_in.close()  # unblocks the decrypting thread if the consumer stopped early
+        thread.join(timeout=30)
+    if failure and not isinstance(failure[0], BrokenPipeError):
+        raise AgeKeyError(_("The backup could not be decrypted: %(error)s") % {"error": failure[0]})

@@ -1,0 +1,215 @@
+"""Creating and running backups: claim, preflight every source, stream each one, write the manifest."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import traceback
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.storage import Storage
+from django.db import IntegrityError, connection, connections, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backups import manifest, postgres
+from backups.models import BackupArtifact, BackupRun
+from backups.pipeline import encode
+from backups.services.progress import Progress
+from backups.signals import backup_failed, backup_succeeded
+from backups.sources import Source, SourceError, selected
+from backups.storage import ArtifactWriter, backup_storage, delete_prefix
+
+CREATE_LOCK_KEY = 0x6F70_6261_636B  # "opback": an arbitrary, fixed advisory-lock key
+
+
+class BackupBusy(Exception):
+    """Another backup is queued or running; no second run was created."""
+
+    def __init__(self, run: BackupRun) -> None:
+        self.run = run
+        super().__init__(
+            _("Backup #%(id)s is already %(status)s; wait for it to finish.")
+            % {"id": run.pk, "status": run.get_status_display()}
+        )
+
+
+def scrub_secrets(text: str) -> str:
+    for alias in connections:
+        text = postgres.scrub(text, connections[alias].settings_dict)
+    return postgres.scrub(text)
+
+
+def backup_run_create(
+    *,
+    trigger: str,
+    user: AbstractBaseUser | None = None,
+    actor: str = "",
+    only: list[str] | None = None,
+) -> BackupRun:
+    """A queued run, unless one is already queued or running (then BackupBusy, and nothing is created)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Serialises concurrent triggers, so the second one sees the first run and is refused right away.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CREATE_LOCK_KEY])
+        busy = (
+            BackupRun.objects.select_for_update()
+            .filter(status__in=[BackupRun.Status.QUEUED, BackupRun.Status.RUNNING])
+            .order_by("created_at")
+            .first()
+        )
+        if busy is not None:
+            raise BackupBusy(busy)
+        return BackupRun.objects.create(
+            trigger=trigger,
+            triggered_by=user if user is not None and user.pk else None,
+            triggered_by_name=user.get_username() if user is not None else actor,
+            only=list(only or []),
+        )
+
+
+def backup_run_enqueue(*, trigger: str, user: AbstractBaseUser | None = None, actor: str = "") -> BackupRun:
+    from backups.tasks import run_backup
+
+    run = backup_run_create(trigger=trigger, user=user, actor=actor)
+    transaction.on_commit(lambda: run_backup.delay(run.pk))
+    return run
+
+
+def _claim(run: BackupRun) -> bool | None:
+    """True if this process now owns the run; False if another backup is running; None if already claimed."""
+    now = timezone.now()
+    prefix = f"{run.created_at:%Y%m%dT%H%M%SZ}-run{run.pk}"
+    try:
+        with transaction.atomic():
+            claimed = BackupRun.objects.filter(pk=run.pk, status=BackupRun.Status.QUEUED).update(
+                status=BackupRun.Status.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                worker_host=socket.gethostname(),
+                worker_pid=os.getpid(),
+                storage_prefix=prefix,
+            )
+    except IntegrityError:  # the partial unique index: another run holds "running"
+        return False
+    return True if claimed else None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:80] or "item"
+
+
+def _back_up_source(run: BackupRun, index: int, source: Source, storage: Storage, progress: Progress) -> BackupArtifact:
+    encrypt = bool(settings.BACKUP_AGE_RECIPIENTS)
+    writer: ArtifactWriter | None = None
+    try:
+        with source.open() as stream:
+            path = f"{run.storage_prefix}/{index:02d}-{source.kind}-{_slug(source.name)}.{stream.extension}.zst"
+            path += ".age" if encrypt else ""
+            writer = ArtifactWriter(storage, path)
+            raw_bytes = encode(reader=stream.reader, writer=writer, encrypt=encrypt, on_bytes=progress.add)
+        writer.commit()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return BackupArtifact.objects.create(
+        run=run,
+        kind=source.kind,
+        name=source.name,
+        path=path,
+        stored_bytes=writer.bytes_written,
+        raw_bytes=raw_bytes,
+        sha256=writer.sha256.hexdigest(),
+        compression="zstd",
+        encrypted=encrypt,
+        format=stream.format,
+        metadata=stream.metadata,
+    )
+
+
+def backup_run_execute(*, run_id: int, on_progress: Callable[[Progress], None] | None = None) -> BackupRun | None:
+    """Run a queued backup to its end; the outcome is on the returned run. None if another delivery claimed it."""
+    run = BackupRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return None
+    claimed = _claim(run)
+    if claimed is None:
+        return None
+    if claimed is False:
+        BackupRun.objects.filter(pk=run.pk, status=BackupRun.Status.QUEUED).update(
+            status=BackupRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=_("Another backup was running; this one did not start."),
+        )
+        run.refresh_from_db()
+        backup_failed.send(sender=BackupRun, run=run)
+        return run
+    run.refresh_from_db()
+    progress = Progress(run.pk, on_flush=on_progress)
+    progress.start()
+    storage = backup_storage()
+    current: Source | None = None
+    try:
+        sources = selected(run.only)
+        if not sources:
+            raise SourceError(_("Nothing to back up: no source is configured (or none matches)."))
+        for source in sources:
+            current = source
+            source.preflight()
+        current = None
+        progress.log(f"backing up {', '.join(map(repr, sources))}")
+        artifacts = []
+        for index, source in enumerate(sources, start=1):
+            current = source
+            progress.current = repr(source)
+            progress.log(f"{source}: started")
+            artifact = _back_up_source(run, index, source, storage, progress)
+            artifacts.append(artifact)
+            progress.log(f"{source}: {artifact.raw_bytes} bytes read, {artifact.stored_bytes} stored")
+        current = None
+        run.finished_at = timezone.now()
+        manifest.write(storage, run, artifacts)
+        progress.stop()
+        progress.log("succeeded")
+        done = BackupRun.objects.filter(pk=run.pk, status=BackupRun.Status.RUNNING).update(
+            status=BackupRun.Status.SUCCEEDED,
+            finished_at=run.finished_at,
+            total_bytes=sum(a.stored_bytes for a in artifacts),
+            bytes_done=progress.bytes_done,
+            current_artifact="",
+            heartbeat_at=timezone.now(),
+            log=progress.text,
+        )
+        if not done:  # the reaper declared this run lost meanwhile: do not keep files of a failed run
+            delete_prefix(storage, run.storage_prefix)
+            BackupArtifact.objects.filter(run=run).delete()
+        run.refresh_from_db()
+        if run.status == BackupRun.Status.SUCCEEDED:
+            backup_succeeded.send(sender=BackupRun, run=run)
+        return run
+    except Exception as exc:
+        progress.stop()
+        where = f"{current}: " if current is not None else ""
+        message = scrub_secrets(f"{where}{exc}")
+        progress.log(f"failed: {message}")
+        progress.lines.append(scrub_secrets(traceback.format_exc()))
+        removed = delete_prefix(storage, run.storage_prefix)
+        BackupArtifact.objects.filter(run=run).delete()
+        if removed:
+            progress.log(f"removed {len(removed)} file(s) of this run")
+        BackupRun.objects.filter(pk=run.pk).update(
+            status=BackupRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=message,
+            current_artifact="",
+            bytes_done=progress.bytes_done,
+            log=progress.text,
+        )
+        run.refresh_from_db()
+        backup_failed.send(sender=BackupRun, run=run)
+        return run

@@ -1,0 +1,71 @@
+"""Rebuilding the catalog from the manifests in storage (after restoring the portal's own database, or by hand)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
+
+from backups import manifest
+from backups.models import BackupArtifact, BackupRun, RestoreRun
+from backups.storage import backup_storage
+
+
+def reset_sequences() -> None:
+    """Restored tables bring back old sequence values; move them past the ids re-inserted since."""
+    statements = connection.ops.sequence_reset_sql(no_style(), [BackupRun, BackupArtifact, RestoreRun])
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def _upsert_run(data: dict, prefix: str) -> BackupRun:
+    info = data["run"]
+    run_uuid = uuid.UUID(info["uuid"])
+    fields = {
+        "status": BackupRun.Status.SUCCEEDED,
+        "trigger": info.get("trigger") or BackupRun.Trigger.MANUAL,
+        "triggered_by_name": info.get("triggered_by") or "",
+        "started_at": parse_datetime(info["started_at"]) if info.get("started_at") else None,
+        "finished_at": parse_datetime(info["finished_at"]) if info.get("finished_at") else None,
+        "worker_host": info.get("worker_host") or "",
+        "storage_prefix": prefix,
+        "total_bytes": info.get("total_bytes") or 0,
+    }
+    run = BackupRun.objects.filter(uuid=run_uuid).first()
+    if run is None:
+        keep_id = info.get("id") and not BackupRun.objects.filter(pk=info["id"]).exists()
+        run = BackupRun(uuid=run_uuid, **fields)
+        if keep_id:
+            run.pk = info["id"]
+        run.save(force_insert=True)
+    else:
+        BackupRun.objects.filter(pk=run.pk).update(**fields)
+    # created_at is auto_now_add: set it with an update so it keeps the manifest's value.
+    BackupRun.objects.filter(pk=run.pk).update(created_at=parse_datetime(info["created_at"]))
+    BackupArtifact.objects.filter(run=run).delete()
+    for item in data["artifacts"]:
+        BackupArtifact.objects.create(
+            run=run, **{key: item[key] for key in manifest.artifact_to_dict(BackupArtifact())}
+        )
+    run.refresh_from_db()
+    return run
+
+
+def backup_catalog_reindex() -> list[BackupRun]:
+    """Create or update a succeeded run for every manifest in storage; return them."""
+    storage = backup_storage()
+    try:
+        folders, _files = storage.listdir("")
+    except FileNotFoundError:
+        return []
+    runs = []
+    with transaction.atomic():
+        for folder in sorted(folders):
+            data = manifest.read(storage, folder)
+            if data is not None:
+                runs.append(_upsert_run(data, folder))
+        reset_sequences()
+    return runs

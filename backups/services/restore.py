@@ -1,0 +1,170 @@
+"""Restore: every refusal happens before anything is touched; a safety backup comes next; then the restore.
+
+Restoring the portal's own database brings back the catalog as it was at backup time, so afterwards the runs whose
+manifests are in storage are re-indexed and this restore's own record is written again.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connections
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backups.models import BackupArtifact, BackupRun, RestoreRun
+from backups.pipeline import AgeKeyError, age_identities, check_key_opens, decoded
+from backups.services.backup import BackupBusy, backup_run_create, backup_run_execute, scrub_secrets
+from backups.services.catalog import backup_catalog_reindex, reset_sequences
+from backups.services.verify import artifact_problems
+from backups.signals import restore_finished
+from backups.sources import RestoreRefused, RestoreTarget, parse_selector, registry
+from backups.storage import backup_storage
+
+
+def _select(run: BackupRun, only: str | None, into: str | None) -> list[BackupArtifact]:
+    artifacts = list(run.artifacts.all())
+    if only:
+        kind, name = parse_selector(only)
+        artifacts = [a for a in artifacts if a.kind == kind and (name is None or a.name == name)]
+        if not artifacts:
+            raise RestoreRefused(_("Backup #%(id)s has no artifact matching %(only)s.") % {"id": run.pk, "only": only})
+    if into:
+        artifacts = [a for a in artifacts if a.kind == "database"]
+        if len(artifacts) != 1:
+            raise RestoreRefused(
+                _("--into restores one database; this backup holds %(count)s, choose one with --only database:ALIAS.")
+                % {"count": len(artifacts)}
+            )
+    if not artifacts:
+        raise RestoreRefused(_("Backup #%(id)s holds nothing to restore.") % {"id": run.pk})
+    return artifacts
+
+
+def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTarget) -> None:
+    if run.status != BackupRun.Status.SUCCEEDED:
+        raise RestoreRefused(_("Backup #%(id)s did not succeed; it cannot be restored.") % {"id": run.pk})
+    kinds = registry()
+    for artifact in artifacts:
+        if artifact.kind not in kinds:
+            raise RestoreRefused(_("No restore is known for artifacts of kind %(kind)s.") % {"kind": artifact.kind})
+        problems = artifact_problems(artifact)
+        if problems:
+            raise RestoreRefused(_("Refusing to restore: %(problem)s") % {"problem": problems[0]})
+        if artifact.encrypted:
+            try:
+                identities = age_identities()
+                with backup_storage().open(artifact.path, "rb") as handle:
+                    check_key_opens(handle, identities)
+            except AgeKeyError as exc:
+                raise RestoreRefused(str(exc)) from None
+        kinds[artifact.kind].check_restore(artifact, target)
+
+
+def _is_portal_database(artifact: BackupArtifact, target: RestoreTarget) -> bool:
+    return artifact.kind == "database" and not target.into and artifact.name == "default"
+
+
+def _safety_backup(artifacts: list[BackupArtifact], target: RestoreTarget, user, actor: str) -> BackupRun | None:
+    kinds = registry()
+    only = [f"{a.kind}:{a.name}" for a in artifacts if kinds[a.kind].has_something_to_protect(a, target)]
+    if not only:
+        return None
+    try:
+        safety = backup_run_create(trigger=BackupRun.Trigger.SAFETY, user=user, actor=actor, only=only)
+    except BackupBusy as exc:
+        raise RestoreRefused(str(exc)) from None
+    target.log(f"safety backup #{safety.pk} of {', '.join(only)}")
+    safety = backup_run_execute(run_id=safety.pk)
+    if safety is None or safety.status != BackupRun.Status.SUCCEEDED:
+        error = safety.error if safety is not None else "not started"
+        raise RuntimeError(_("The safety backup failed, so nothing was restored: %(error)s") % {"error": error})
+    return safety
+
+
+def restore_run_execute(
+    *,
+    run_id: int,
+    into: str | None = None,
+    only: str | None = None,
+    user: AbstractBaseUser | None = None,
+    actor: str = "",
+    log: Callable[[str], None] | None = None,
+) -> RestoreRun:
+    """Restore backup `run_id`; the outcome (succeeded, refused, failed) is on the returned RestoreRun."""
+    lines: list[str] = []
+
+    def log_line(line: str) -> None:
+        lines.append(f"{timezone.now():%Y-%m-%d %H:%M:%S} {scrub_secrets(line)}")
+        if log is not None:
+            log(scrub_secrets(line))
+
+    run = BackupRun.objects.filter(pk=run_id).first()
+    restore = RestoreRun.objects.create(
+        source_run=run,
+        source_run_uuid=run.uuid if run else None,
+        target=scrub_secrets(into or ""),
+        only=only or "",
+        triggered_by=user if user is not None and user.pk else None,
+        triggered_by_name=user.get_username() if user is not None else actor,
+        started_at=timezone.now(),
+    )
+    target = RestoreTarget(into=into, log=log_line)
+    portal_db_restored = False
+    try:
+        if run is None:
+            raise RestoreRefused(_("There is no backup #%(id)s.") % {"id": run_id})
+        artifacts = _select(run, only, into)
+        kinds = registry()
+        _refusals(run, artifacts, target)
+        restore.target = scrub_secrets(
+            "; ".join(f"{a.kind}:{kinds[a.kind].restore_target_label(a, target)}" for a in artifacts)
+        )
+        restore.save(update_fields=["target"])
+        restore.safety_run = _safety_backup(artifacts, target, user, actor)
+        restore.save(update_fields=["safety_run"])
+        storage = backup_storage()
+        for artifact in artifacts:
+            log_line(f"restoring {artifact.kind}:{artifact.name} from {artifact.path}")
+            portal_db_restored = portal_db_restored or _is_portal_database(artifact, target)
+            with storage.open(artifact.path, "rb") as handle, decoded(handle, encrypted=artifact.encrypted) as reader:
+                kinds[artifact.kind].restore(artifact, reader, target)
+        restore.status = RestoreRun.Status.SUCCEEDED
+        log_line("succeeded")
+    except RestoreRefused as exc:
+        restore.status = RestoreRun.Status.REFUSED
+        restore.error = scrub_secrets(str(exc))
+        log_line(f"refused: {restore.error}")
+    except Exception as exc:
+        restore.status = RestoreRun.Status.FAILED
+        restore.error = scrub_secrets(str(exc))
+        log_line(f"failed: {restore.error}")
+        lines.append(scrub_secrets(traceback.format_exc()))
+    restore.finished_at = timezone.now()
+    if portal_db_restored:
+        _rewrite_catalog(restore, log_line)
+    restore.log = "\n".join(lines)
+    if RestoreRun.objects.filter(pk=restore.pk).exists():
+        restore.save()
+    else:  # the restored catalog predates this restore
+        restore.save(force_insert=True)
+        reset_sequences()
+    restore_finished.send(sender=RestoreRun, restore=restore)
+    return restore
+
+
+def _rewrite_catalog(restore: RestoreRun, log_line: Callable[[str], None]) -> None:
+    """The restored catalog predates this restore: re-index runs from storage and write this record again."""
+    for alias in connections:
+        connections[alias].close()
+    runs = backup_catalog_reindex()
+    log_line(f"catalog re-indexed from storage: {len(runs)} run(s)")
+    if restore.source_run_id and not BackupRun.objects.filter(pk=restore.source_run_id).exists():
+        restore.source_run = BackupRun.objects.filter(uuid=restore.source_run_uuid).first()
+    if restore.safety_run_id and not BackupRun.objects.filter(pk=restore.safety_run_id).exists():
+        restore.safety_run = None
+    if restore.triggered_by_id and not get_user_model().objects.filter(pk=restore.triggered_by_id).exists():
+        restore.triggered_by = None

@@ -1,0 +1,140 @@
+"""Verification: every artifact's sha256 recomputed from storage; a drill restores the database into a scratch one."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from django.db import connections
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backups import postgres, sqlite_tools
+from backups.models import BackupArtifact, BackupRun
+from backups.pipeline import AgeKeyError, decoded
+from backups.sources.database import PG_FORMAT, SQLITE_FORMAT, pg_restore_stream
+from backups.storage import backup_storage, sha256_of
+
+
+@dataclass
+class VerifyResult:
+    run: BackupRun
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    drill_seconds: float | None = None
+
+
+def artifact_problems(artifact: BackupArtifact) -> list[str]:
+    """Why this stored file is not the one the backup wrote (empty if it is)."""
+    try:
+        digest, size = sha256_of(backup_storage(), artifact.path)
+    except FileNotFoundError:
+        return [_("%(path)s is missing from storage.") % {"path": artifact.path}]
+    if digest != artifact.sha256 or size != artifact.stored_bytes:
+        return [
+            _("%(path)s is corrupt: sha256 %(actual)s (%(size)s bytes), expected %(expected)s (%(bytes)s bytes).")
+            % {
+                "path": artifact.path,
+                "actual": digest,
+                "size": size,
+                "expected": artifact.sha256,
+                "bytes": artifact.stored_bytes,
+            }
+        ]
+    return []
+
+
+def _drill_postgres(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
+    base = (
+        connections[artifact.name].settings_dict
+        if artifact.name in connections
+        else connections["default"].settings_dict
+    )
+    scratch = {**base, "NAME": f"opsportal_drill_{artifact.run_id}_{secrets.token_hex(3)}"}
+    started = time.monotonic()
+    try:
+        with (
+            backup_storage().open(artifact.path, "rb") as handle,
+            decoded(handle, encrypted=artifact.encrypted) as reader,
+        ):
+            pg_restore_stream(scratch, reader, create=True, log=lambda line: None)
+        seconds = time.monotonic() - started
+        with postgres.connect(scratch) as conn:
+            return postgres.row_counts(conn), seconds
+    finally:
+        with contextlib.suppress(Exception), postgres.connect(scratch, dbname="postgres") as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {postgres.quote_ident(scratch['NAME'])} WITH (FORCE)")
+
+
+def _drill_sqlite(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
+    started = time.monotonic()
+    with sqlite_tools.private_tempdir() as folder:
+        copy = folder / "drill.sqlite3"
+        with (
+            backup_storage().open(artifact.path, "rb") as handle,
+            decoded(handle, encrypted=artifact.encrypted) as reader,
+        ):
+            sqlite_tools.write_stream(reader, copy)
+        seconds = time.monotonic() - started
+        return sqlite_tools.row_counts(copy), seconds
+
+
+def backup_run_verify(*, run_id: int, drill: bool = False) -> VerifyResult:
+    run = BackupRun.objects.get(pk=run_id)
+    result = VerifyResult(run=run, ok=True)
+    if run.status != BackupRun.Status.SUCCEEDED:
+        result.ok = False
+        result.problems.append(_("Backup #%(id)s did not succeed; there is nothing to verify.") % {"id": run.pk})
+        return result
+    artifacts = list(run.artifacts.all())
+    for artifact in artifacts:
+        problems = artifact_problems(artifact)
+        result.problems += problems
+        if not problems:
+            result.checked.append(f"{artifact.kind}:{artifact.name} sha256 ok")
+    if drill and not result.problems:
+        for artifact in artifacts:
+            if artifact.kind != "database":
+                continue
+            try:
+                if artifact.format == PG_FORMAT:
+                    counts, seconds = _drill_postgres(artifact)
+                elif artifact.format == SQLITE_FORMAT:
+                    counts, seconds = _drill_sqlite(artifact)
+                else:
+                    continue
+            except (AgeKeyError, postgres.ToolError, Exception) as exc:  # any failure is the drill's finding
+                result.problems.append(f"{artifact.kind}:{artifact.name}: drill failed: {exc}")
+                continue
+            result.drill_seconds = (result.drill_seconds or 0) + seconds
+            expected = artifact.metadata.get("row_counts") or {}
+            for table, count in sorted(expected.items()):
+                if counts.get(table) != count:
+                    result.problems.append(
+                        _("%(table)s has %(actual)s rows after the drill, the backup recorded %(expected)s.")
+                        % {"table": table, "actual": counts.get(table), "expected": count}
+                    )
+            result.checked.append(
+                f"{artifact.kind}:{artifact.name} drill: {len(expected)} tables, row counts compared, {seconds:.1f}s"
+            )
+    result.ok = not result.problems
+    if not result.ok:
+        verification = BackupRun.Verification.FAILED
+    elif drill:
+        verification = BackupRun.Verification.DRILL_PASSED
+    else:
+        verification = BackupRun.Verification.VERIFIED
+    updates = {
+        "verification": verification,
+        "verified_at": timezone.now(),
+        "verification_detail": "\n".join(result.problems or result.checked),
+    }
+    if drill and result.drill_seconds is not None:
+        updates["drill_rto_seconds"] = result.drill_seconds
+    BackupRun.objects.filter(pk=run.pk).update(**updates)
+    run.refresh_from_db()
+    result.run = run
+    return result

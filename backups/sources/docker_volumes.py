@@ -1,0 +1,173 @@
+"""Docker volumes in BACKUP_DOCKER_VOLUMES, through the Docker engine at DOCKER_HOST.
+
+Backup creates (never starts) a helper container that mounts the volume read-only and streams `get_archive()`.
+Containers labelled `opsportal.backup.stop=true` that use the volume are stopped for the archive and always started
+again, even when the archive fails. Restore empties the volume with a short-lived helper, then `put_archive()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import docker
+import docker.errors
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from backups.models import BackupArtifact
+from backups.pipeline import IterReader
+from backups.sources import register
+from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
+
+STOP_LABEL = "opsportal.backup.stop"
+HELPER_LABEL = "opsportal.backup.helper"
+MOUNT = "/volume"
+
+
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.DockerClient(base_url=settings.BACKUP_DOCKER_HOST, timeout=120)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise SourceError(
+            _("The Docker engine at %(host)s does not answer: %(error)s")
+            % {"host": settings.BACKUP_DOCKER_HOST, "error": exc}
+        ) from None
+    return client
+
+
+@contextlib.contextmanager
+def labelled_containers_stopped(client: docker.DockerClient, volume: str, log) -> Iterator[list[str]]:
+    """Stop running containers that use `volume` and carry the stop label; start them again whatever happens."""
+    running = client.containers.list(filters={"volume": volume, "label": f"{STOP_LABEL}=true"})
+    stopped = []
+    try:
+        for container in running:
+            container.stop(timeout=30)
+            stopped.append(container)
+            log(f"stopped container {container.name} for volume {volume}")
+        yield [container.name for container in stopped]
+    finally:
+        for container in stopped:
+            container.start()
+            log(f"started container {container.name} again")
+
+
+@contextlib.contextmanager
+def helper_container(client: docker.DockerClient, volume: str, *, read_only: bool, command: list[str] | None = None):
+    try:
+        client.images.get(settings.BACKUP_DOCKER_IMAGE)
+    except docker.errors.ImageNotFound:
+        raise SourceError(
+            _(
+                "The helper image %(image)s is not present on the Docker engine (it is never pulled); "
+                "see BACKUP_DOCKER_IMAGE."
+            )
+            % {"image": settings.BACKUP_DOCKER_IMAGE}
+        ) from None
+    container = client.containers.create(
+        settings.BACKUP_DOCKER_IMAGE,
+        command=command or ["true"],
+        name=f"opsportal-backup-helper-{secrets.token_hex(4)}",
+        volumes={volume: {"bind": MOUNT, "mode": "ro" if read_only else "rw"}},
+        network_mode="none",
+        labels={HELPER_LABEL: "true"},
+    )
+    try:
+        yield container
+    finally:
+        with contextlib.suppress(docker.errors.DockerException):
+            container.remove(force=True)
+
+
+@register
+class DockerVolumeSource(Source):
+    kind = "docker-volume"
+
+    @classmethod
+    def configured(cls) -> list[Source]:
+        return [cls(name) for name in settings.BACKUP_DOCKER_VOLUMES]
+
+    def preflight(self) -> None:
+        client = docker_client()
+        try:
+            client.volumes.get(self.name)
+        except docker.errors.NotFound:
+            raise SourceError(_("Docker volume %(name)s does not exist.") % {"name": self.name}) from None
+        finally:
+            client.close()
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[SourceStream]:
+        client = docker_client()
+        log_lines: list[str] = []
+        try:
+            with (
+                labelled_containers_stopped(client, self.name, log_lines.append) as stopped,
+                helper_container(client, self.name, read_only=True) as helper,
+            ):
+                chunks, _stat = helper.get_archive(f"{MOUNT}/.", chunk_size=1 << 20)
+                metadata = {"stopped_containers": stopped, "image": settings.BACKUP_DOCKER_IMAGE}
+                yield SourceStream(reader=IterReader(iter(chunks)), format="tar", extension="tar", metadata=metadata)
+        except docker.errors.DockerException as exc:
+            raise SourceError(f"docker: {exc}") from None
+        finally:
+            client.close()
+
+    @classmethod
+    def check_restore(cls, artifact: BackupArtifact, target: RestoreTarget) -> None:
+        if target.into:
+            raise RestoreRefused(_("--into applies to databases only."))
+        try:
+            docker_client().close()
+        except SourceError as exc:
+            raise RestoreRefused(str(exc)) from None
+
+    @classmethod
+    def has_something_to_protect(cls, artifact: BackupArtifact, target: RestoreTarget) -> bool:
+        client = docker_client()
+        try:
+            client.volumes.get(artifact.name)
+        except docker.errors.NotFound:
+            return False  # a removed volume is simply created again
+        finally:
+            client.close()
+        return True
+
+    @classmethod
+    def restore(cls, artifact: BackupArtifact, reader: BinaryIO, target: RestoreTarget) -> None:
+        client = docker_client()
+        try:
+            client.volumes.create(artifact.name)  # no-op if it exists; recreates a volume that was removed
+            with labelled_containers_stopped(client, artifact.name, target.log):
+                # Empty it first, so files created after the backup do not survive the restore.
+                with helper_container(
+                    client,
+                    artifact.name,
+                    read_only=False,
+                    command=["sh", "-c", f"find {MOUNT} -mindepth 1 -maxdepth 1 -exec rm -rf {{}} +"],
+                ) as cleaner:
+                    cleaner.start()
+                    result = cleaner.wait(timeout=300)
+                    if result.get("StatusCode") != 0:
+                        raise SourceError(
+                            _("Could not empty volume %(name)s before restoring.") % {"name": artifact.name}
+                        )
+                with helper_container(client, artifact.name, read_only=False) as helper:
+                    if not helper.put_archive(MOUNT, _chunks(reader)):
+                        raise SourceError(
+                            _("Docker refused the archive for volume %(name)s.") % {"name": artifact.name}
+                        )
+            target.log(f"restored docker volume {artifact.name}")
+        except docker.errors.DockerException as exc:
+            raise SourceError(f"docker: {exc}") from None
+        finally:
+            client.close()
+
+
+def _chunks(reader: BinaryIO) -> Iterator[bytes]:
+    while chunk := reader.read(1 << 20):
+        yield chunk

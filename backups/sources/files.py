@@ -1,0 +1,77 @@
+"""Files listed in BACKUP_FILES (the project's .env by default): small, and full of secrets.
+
+Restore keeps the file it replaces as `<name>.before-restore-<timestamp>`; both are written with mode 0600.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backups.models import BackupArtifact
+from backups.sources import register
+from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
+
+
+@register
+class FileSource(Source):
+    kind = "file"
+
+    @classmethod
+    def configured(cls) -> list[Source]:
+        return [cls(str(Path(path).resolve())) for path in settings.BACKUP_FILES]
+
+    def preflight(self) -> None:
+        path = Path(self.name)
+        if path.is_dir():
+            raise SourceError(_("BACKUP_FILES lists %(path)s, which is a folder; list files.") % {"path": path})
+        if not path.exists():
+            raise SourceError(_("BACKUP_FILES lists %(path)s, which does not exist.") % {"path": path})
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[SourceStream]:
+        try:
+            handle = open(self.name, "rb")  # noqa: SIM115 (closed below, after the pipeline has read it)
+        except OSError as exc:
+            raise SourceError(f"{self.name}: {exc.strerror}") from None
+        with handle:
+            mode = os.stat(handle.fileno()).st_mode & 0o777
+            yield SourceStream(reader=handle, format="file", extension="file", metadata={"mode": oct(mode)})
+
+    @classmethod
+    def check_restore(cls, artifact: BackupArtifact, target: RestoreTarget) -> None:
+        if target.into:
+            raise RestoreRefused(_("--into applies to databases only; restore files with --only file:PATH."))
+        if not Path(artifact.name).parent.is_dir():
+            raise RestoreRefused(_("The folder of %(path)s does not exist.") % {"path": artifact.name})
+
+    @classmethod
+    def has_something_to_protect(cls, artifact: BackupArtifact, target: RestoreTarget) -> bool:
+        return False  # the replaced file is kept beside it as <name>.before-restore-<timestamp>
+
+    @classmethod
+    def restore(cls, artifact: BackupArtifact, reader: BinaryIO, target: RestoreTarget) -> None:
+        path = Path(artifact.name)
+        incoming = path.with_name(f".{path.name}.restoring")
+        fd = os.open(incoming, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(reader, out, 1 << 20)
+            if path.exists():
+                kept = path.with_name(f"{path.name}.before-restore-{timezone.now():%Y%m%dT%H%M%SZ}")
+                os.replace(path, kept)
+                os.chmod(kept, 0o600)
+                target.log(f"kept the previous {path} as {kept}")
+            os.replace(incoming, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                incoming.unlink()
+        target.log(f"restored {path}")

@@ -1,0 +1,25 @@
+"""Thin tasks: take an id, call one service. Routed to the `backups` queue by their `backups.` name prefix."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from backups.services.backup import backup_run_execute
+from backups.services.reaper import backup_runs_reap_stale
+from backups.services.verify import backup_run_verify
+
+
+@shared_task(name="backups.tasks.run_backup")
+def run_backup(run_id: int) -> None:
+    # The service claims the run queued → running, so a redelivered message finds it claimed and does nothing.
+    backup_run_execute(run_id=run_id)
+
+
+@shared_task(name="backups.tasks.reap_stale_runs")
+def reap_stale_runs() -> int:
+    return len(backup_runs_reap_stale())
+
+
+@shared_task(name="backups.tasks.verify_backup")
+def verify_backup(run_id: int, drill: bool = False) -> None:
+    backup_run_verify(run_id=run_id, drill=drill)

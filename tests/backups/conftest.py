@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.db import connection
+
+from backups.models import BackupRun
+from backups.services.backup import backup_run_create, backup_run_execute
+
+PG = "postgres://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture
+def backup_dir(settings, tmp_path) -> Path:
+    """A private backup storage for this test, with nothing but the default database to back up."""
+    folder = tmp_path / "backups"
+    settings.BACKUP_DIR = folder
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {"BACKEND": "backups.storage.BackupFileSystemStorage", "OPTIONS": {"location": str(folder)}},
+    }
+    settings.BACKUP_DATABASES = ["default"]
+    settings.BACKUP_FILES = []
+    settings.BACKUP_DOCKER_VOLUMES = []
+    settings.BACKUP_AGE_RECIPIENTS = []
+    settings.BACKUP_AGE_IDENTITY_FILE = ""
+    settings.BACKUP_PROGRESS_EVERY = timedelta(milliseconds=200)
+    return folder
+
+
+@pytest.fixture
+def age_key(tmp_path) -> tuple[Path, str]:
+    """A real age key pair made by age-keygen: (identity file, public recipient)."""
+    identity = tmp_path / "age-key.txt"
+    subprocess.run(["age-keygen", "-o", str(identity)], check=True, capture_output=True)
+    recipient = subprocess.run(
+        ["age-keygen", "-y", str(identity)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return identity, recipient
+
+
+@pytest.fixture
+def encrypted(settings, backup_dir, age_key) -> tuple[Path, str]:
+    identity, recipient = age_key
+    settings.BACKUP_AGE_RECIPIENTS = [recipient]
+    settings.BACKUP_AGE_IDENTITY_FILE = str(identity)
+    return age_key
+
+
+@pytest.fixture
+def new_database_url() -> Iterator[Callable[[], str]]:
+    """URLs of databases that do not exist yet; each is dropped after the test."""
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"bk_scratch_{secrets.token_hex(4)}"
+        names.append(name)
+        return f"{PG}/{name}"
+
+    yield make
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def current_db_url() -> str:
+    return f"{PG}/{connection.settings_dict['NAME']}"
+
+
+@pytest.fixture
+def run_backup() -> Callable[..., BackupRun]:
+    def run(**kwargs) -> BackupRun:
+        created = backup_run_create(trigger=BackupRun.Trigger.CLI, **kwargs)
+        result = backup_run_execute(run_id=created.pk)
+        assert result is not None
+        return result
+
+    return run
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def table_contents(url: str) -> dict[str, list[str]]:
+    """Every user table's rows as text, sorted: equal dicts mean equal contents."""
+    from backups import postgres
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = postgres.user_tables(conn)
+        return {
+            f"{schema}.{table}": [
+                row[0]
+                for row in conn.execute(
+                    f'SELECT t::text FROM "{schema}"."{table}" t ORDER BY 1'  # noqa: S608 (test identifiers)
+                ).fetchall()
+            ]
+            for schema, table in tables
+        }
+
+
+def schema_dump(url: str) -> str:
+    output = subprocess.run(
+        ["pg_dump", "--schema-only", "--no-owner", url], check=True, capture_output=True, text=True
+    ).stdout
+    # Comments and pg_dump's per-run \restrict keys differ between any two dumps.
+    return "\n".join(line for line in output.splitlines() if not line.startswith(("--", "\\restrict", "\\unrestrict")))
+
+
+@pytest.fixture
+def rich_schema(django_db_blocker) -> Iterator[None]:
+    """Load rich_schema.sql into the test database (outside any model); drop it afterwards."""
+    url = current_db_url()
+    sql = (Path(__file__).parent / "rich_schema.sql").read_text()
+    with django_db_blocker.unblock(), psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS bk_extra CASCADE; DROP TABLE IF EXISTS public.bk_legacy_notes")
+        conn.execute(sql)
+    yield
+    with django_db_blocker.unblock(), psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS bk_extra CASCADE; DROP TABLE IF EXISTS public.bk_legacy_notes")
