@@ -1,7 +1,104 @@
 from __future__ import annotations
 
-from monitoring.models import WorkerHeartbeat
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from monitoring.checks.base import CheckResult
+from monitoring.models import (
+    CheckResult as CheckResultRow,
+)
+from monitoring.models import (
+    CheckRollup,
+    HealthSnapshot,
+    HostReport,
+    MetricRollup,
+    MetricSample,
+    Status,
+    WorkerHeartbeat,
+)
 
 
 def worker_heartbeats_recent(*, limit: int = 10) -> list[WorkerHeartbeat]:
     return list(WorkerHeartbeat.objects.order_by("-last_seen")[:limit])
+
+
+def host_reports_current(*, exclude: str = "") -> list[CheckResult]:
+    """The host checks each worker host last reported; a host gone silent is one 'host' warning instead."""
+    now = timezone.now()
+    stale = settings.MONITOR_WORKER_STALE
+    results: list[CheckResult] = []
+    for report in HostReport.objects.exclude(hostname=exclude).order_by("hostname"):
+        age = now - report.reported_at
+        if age > stale:
+            results.append(CheckResult(
+                name="host", host=report.hostname, status=Status.WARNING, critical=False,
+                message=_("no report from this host for %(minutes)d min") % {"minutes": age.total_seconds() // 60},
+                values={"reported_at": report.reported_at.isoformat()},
+            ))
+            continue
+        for item in report.results:
+            result = CheckResult.from_dict(item)
+            result.host = report.hostname
+            results.append(result)
+    return results
+
+
+def health_overview() -> dict[str, Any]:
+    """For the admin index: the latest snapshot, its failing checks, per-host status and worker heartbeats.
+
+    Reads stored records only (the last snapshot taken by the beat task), so the admin index stays fast even when
+    a dependency hangs.
+    """
+    latest = HealthSnapshot.objects.order_by("-taken_at").first()
+    results = list(latest.results.order_by("check_name", "host")) if latest else []
+    hosts: dict[str, str] = {}
+    severity = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}
+    for row in results:
+        if row.host:
+            current = hosts.get(row.host, Status.OK)
+            hosts[row.host] = max(current, row.status, key=lambda status: severity[Status(status)])
+    return {
+        "snapshot": latest,
+        "status": latest.status if latest else None,
+        "age": (timezone.now() - latest.taken_at) if latest else None,
+        "problems": [row for row in results if row.status != Status.OK],
+        "results": results,
+        "hosts": sorted(hosts.items()),
+        "worker_heartbeats": worker_heartbeats_recent(limit=20),
+    }
+
+
+def metric_series(*, name: str, labels: str = "", start: datetime, end: datetime | None = None,
+                  ) -> list[dict[str, Any]]:
+    """Points of one metric series: raw samples for short ranges, hourly rollups (min/avg/max) for long ones.
+
+    Ranges reaching back past the raw retention, or longer than two days, read the rollups: a year is 8,760 rows.
+    """
+    end = end or timezone.now()
+    raw_from = timezone.now() - settings.MONITOR_RAW_RETENTION
+    if end - start <= timedelta(days=2) and start >= raw_from:
+        rows = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=start, taken_at__lte=end)
+        return [{"t": taken_at, "avg": value, "min": value, "max": value}
+                for taken_at, value in rows.order_by("taken_at").values_list("taken_at", "value")]
+    rows = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end)
+    return [{"t": hour, "avg": average, "min": minimum, "max": maximum}
+            for hour, average, minimum, maximum in rows.order_by("hour").values_list(
+                "hour", "average", "minimum", "maximum")]
+
+
+def check_status_history(*, check_name: str, host: str = "", start: datetime, end: datetime | None = None,
+                         ) -> list[dict[str, Any]]:
+    """Hourly ok/warning/critical counts of one check (rollups; raw results for the hours not rolled up yet)."""
+    end = end or timezone.now()
+    rows = CheckRollup.objects.filter(check_name=check_name, host=host, hour__gte=start, hour__lte=end)
+    return [{"t": hour, "ok": ok, "warning": warning, "critical": critical}
+            for hour, ok, warning, critical in rows.order_by("hour").values_list(
+                "hour", "ok_count", "warning_count", "critical_count")]
+
+
+def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResultRow]:
+    return list(CheckResultRow.objects.filter(check_name=check_name).order_by("-taken_at")[:limit])

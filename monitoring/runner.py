@@ -1,0 +1,191 @@
+"""The one runner behind the health view, the metrics view, snapshots, heartbeats and `manage.py monitor`.
+
+Each check runs in its own daemon thread; the caller waits at most the check's timeout, and never longer than the
+overall deadline. A check that has not answered by then is reported as failed ("no answer within ...") and its
+thread is abandoned: it holds no lock, and it closes its own database connections when it finally returns. So the
+caller never hangs and never leaks a database connection, whatever a dead dependency does.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from monitoring import registry
+from monitoring.checks.base import CheckResult, HealthCheck, Sample, worst
+from monitoring.models import Status
+
+logger = logging.getLogger(__name__)
+
+_cache: dict[str, tuple[float, CheckResult]] = {}
+_cache_lock = threading.Lock()
+
+
+def local_hostname() -> str:
+    return settings.MONITOR_HOSTNAME or socket.gethostname()
+
+
+@dataclass
+class HealthReport:
+    results: list[CheckResult]
+    duration: float
+    generated_at: datetime
+    extra_samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        return worst([result.counts_as for result in self.results])
+
+    def samples(self) -> list[Sample]:
+        """Every metric: each check's status and duration, the samples checks returned, and providers' metrics."""
+        found: list[Sample] = []
+        for result in self.results:
+            labels = {"check": result.name, "host": result.host}
+            severity = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}[result.status]
+            found.append(Sample("health_check_status", severity, labels,
+                                "Status of a health check: 0 ok, 1 warning, 2 critical."))
+            found.append(Sample("health_check_duration_seconds", result.duration, labels,
+                                "Time a health check took."))
+            for sample in result.samples:
+                sample_labels = {**sample.labels, "host": result.host} if result.host else sample.labels
+                found.append(Sample(sample.name, sample.value, sample_labels, sample.help))
+        return found + self.extra_samples
+
+
+class _Job:
+    def __init__(self, label: str, target: Callable[[], object], timeout: float) -> None:
+        self.label = label
+        self.target = target
+        self.timeout = timeout
+        self.done = threading.Event()
+        self.value: object = None
+        self.error: BaseException | None = None
+        self.started = time.monotonic()
+        self.finished = 0.0
+        self.thread = threading.Thread(target=self._run, name=f"health:{label}", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.value = self.target()
+        except BaseException as exc:  # noqa: BLE001 - any failure of a check is its result, not the caller's crash
+            self.error = exc
+        finally:
+            self.finished = time.monotonic()
+            # The connections this thread opened are its own (Django keeps them per thread): close them here.
+            connections.close_all()
+            self.done.set()
+
+
+def run_jobs(jobs: list[_Job], *, deadline: float) -> None:
+    end = time.monotonic() + deadline
+    for job in jobs:
+        job.started = time.monotonic()
+        job.thread.start()
+    for job in jobs:
+        job.done.wait(max(0.0, min(end, job.started + job.timeout) - time.monotonic()))
+
+
+def _check_result(check: HealthCheck, job: _Job) -> CheckResult:
+    if not job.done.is_set():
+        result = check.failure(_("no answer within %(seconds).1f s") % {"seconds": min(job.timeout, time.monotonic()
+                                                                                        - job.started)})
+        result.duration = time.monotonic() - job.started
+        return result
+    if job.error is not None:
+        logger.warning("health check %s failed: %s", check.name, job.error)
+        result = check.failure(_("%(error_type)s: %(error)s") % {"error_type": type(job.error).__name__,
+                                                                 "error": job.error})
+    else:
+        result = job.value  # type: ignore[assignment]
+    result.duration = job.finished - job.started
+    return result
+
+
+def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
+               extra_jobs: dict[str, tuple[Callable[[], object], float]] | None = None,
+               ) -> tuple[list[CheckResult], dict[str, _Job]]:
+    """Run checks (and optional extra callables) concurrently; return results in check order and the extra jobs."""
+    deadline = settings.HEALTH_DEADLINE.total_seconds() if deadline is None else deadline
+    now = time.monotonic()
+    cached: dict[int, CheckResult] = {}
+    jobs: list[_Job] = []
+    pending: list[tuple[int, HealthCheck, _Job]] = []
+    for index, check in enumerate(checks):
+        if check.cache_for:
+            with _cache_lock:
+                hit = _cache.get(check.name)
+            if hit and now - hit[0] < check.cache_for:
+                cached[index] = hit[1]
+                continue
+        job = _Job(check.name, check.run, check.timeout)
+        jobs.append(job)
+        pending.append((index, check, job))
+    extras = {label: _Job(label, target, timeout) for label, (target, timeout) in (extra_jobs or {}).items()}
+    run_jobs(jobs + list(extras.values()), deadline=deadline)
+
+    results: dict[int, CheckResult] = dict(cached)
+    for index, check, job in pending:
+        result = _check_result(check, job)
+        if check.cache_for and result.status == Status.OK:
+            with _cache_lock:
+                _cache[check.name] = (now, result)
+        results[index] = result
+    host = local_hostname()
+    ordered = []
+    for index, check in enumerate(checks):
+        result = results[index]
+        if check.per_host:
+            result.host = host
+        ordered.append(result)
+    return ordered, extras
+
+
+def _remote_host_results() -> list[CheckResult]:
+    from monitoring.selectors import host_reports_current
+
+    return host_reports_current(exclude=local_hostname())
+
+
+def _provider_samples() -> list[Sample]:
+    samples: list[Sample] = []
+    for provider in registry.metric_providers():
+        try:
+            samples.extend(provider())
+        except Exception:
+            logger.exception("metric provider %s failed", getattr(provider, "__qualname__", provider))
+    return samples
+
+
+def health_report_collect(*, names: list[str] | None = None, hosts: bool = True, metrics: bool = False,
+                          deadline: float | None = None) -> HealthReport:
+    """Run the registered checks here, and add what every other host reported with its heartbeat."""
+    started = time.monotonic()
+    timeout = settings.MONITOR_CHECK_TIMEOUT.total_seconds()
+    extra: dict[str, tuple[Callable[[], object], float]] = {}
+    if hosts:
+        extra["hosts"] = (_remote_host_results, timeout)
+    if metrics:
+        extra["metrics"] = (_provider_samples, timeout)
+    results, jobs = run_checks(registry.checks(names=names), deadline=deadline, extra_jobs=extra)
+    report = HealthReport(results=results, duration=0.0, generated_at=timezone.now())
+    if "hosts" in jobs:
+        job = jobs["hosts"]
+        if job.done.is_set() and job.error is None:
+            report.results.extend(job.value)  # type: ignore[arg-type]
+        else:
+            report.results.append(CheckResult(name="hosts", status=Status.WARNING, critical=False,
+                                              message=_("the reports of other hosts could not be read")))
+    if "metrics" in jobs and jobs["metrics"].done.is_set() and jobs["metrics"].error is None:
+        report.extra_samples = jobs["metrics"].value  # type: ignore[assignment]
+    report.duration = time.monotonic() - started
+    return report
