@@ -22,7 +22,7 @@ MetricProvider = Callable[[], Iterable[Sample]]
 
 _checks: dict[str, type[HealthCheck]] = {}
 _metrics: dict[str, MetricProvider] = {}
-_discovered = False
+_discovered_for: tuple[str, ...] | None = None
 _lock = threading.Lock()
 
 
@@ -40,10 +40,17 @@ def metric(provider: MetricProvider) -> MetricProvider:
     return provider
 
 
+def _installed(module_name: str) -> bool:
+    """Whether a check's module belongs to an installed app (an app removed from INSTALLED_APPS drops its checks)."""
+    return module_name.startswith("monitoring.") or apps.get_containing_app_config(module_name) is not None
+
+
 def discover() -> None:
-    global _discovered
+    """Import every check module and every installed app's health.py; again only when INSTALLED_APPS changes."""
+    global _discovered_for
+    installed = tuple(app_config.name for app_config in apps.get_app_configs())
     with _lock:
-        if _discovered:
+        if _discovered_for == installed:
             return
         import monitoring.checks as package
 
@@ -53,12 +60,12 @@ def discover() -> None:
         for app_config in apps.get_app_configs():
             if importlib.util.find_spec(f"{app_config.name}.health") is not None:
                 importlib.import_module(f"{app_config.name}.health")
-        _discovered = True
+        _discovered_for = installed
 
 
 def check_classes() -> dict[str, type[HealthCheck]]:
     discover()
-    return dict(_checks)
+    return {name: check for name, check in _checks.items() if _installed(check.__module__)}
 
 
 def checks(*, names: Iterable[str] | None = None, per_host: bool | None = None) -> list[HealthCheck]:
@@ -67,14 +74,17 @@ def checks(*, names: Iterable[str] | None = None, per_host: bool | None = None) 
     wanted = set(names) if names is not None else None
     found: list[HealthCheck] = []
     for name, check_class in sorted(check_classes().items()):
-        if name in disabled or (wanted is not None and name not in wanted):
+        if name in disabled or (per_host is not None and check_class.per_host != per_host):
             continue
-        if per_host is not None and check_class.per_host != per_host:
-            continue
-        found.extend(check_class.instances())
+        for check in check_class.instances():
+            # "redis" selects every Redis check, "redis:cache" only that one; either can be disabled.
+            if check.name in disabled:
+                continue
+            if wanted is None or name in wanted or check.name in wanted:
+                found.append(check)
     return found
 
 
 def metric_providers() -> list[MetricProvider]:
     discover()
-    return list(_metrics.values())
+    return [provider for provider in _metrics.values() if _installed(provider.__module__)]
