@@ -55,7 +55,8 @@ class DockerCheck(HealthCheck):
             states[state.get("Status", "unknown")] += 1
             samples.append(Sample("docker_container_restarts", restarts, {"container": name},
                                   "Restarts of a container."))
-        for state, count in sorted(states.items()):
+        # "running" is always present (0 included) so a graph of running containers has no gaps.
+        for state, count in sorted({"running": 0, **states}.items()):
             samples.append(Sample("docker_containers", count, {"state": state}, "Containers by state."))
 
         problems: list[tuple[Status, str]] = []
