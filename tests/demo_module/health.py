@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample
 from monitoring.registry import metric, register
@@ -21,9 +22,10 @@ class OrderBacklogCheck(HealthCheck):
     def run(self) -> CheckResult:
         backlog = _backlog()
         values = {"backlog": backlog}
+        message = _("%(count)d orders waiting") % {"count": backlog}
         if backlog > 100:
-            return self.warning(f"{backlog} orders waiting", values)
-        return self.ok(f"{backlog} orders waiting", values)
+            return self.warning(message, values)
+        return self.ok(message, values)
 
 
 @metric

@@ -7,6 +7,7 @@ import json
 from django.core.management.base import BaseCommand
 
 EXIT_CODES = {"ok": 0, "warning": 1, "critical": 2}
+UNKNOWN = 3
 
 
 class Command(BaseCommand):
@@ -24,7 +25,11 @@ class Command(BaseCommand):
     def handle(self, *args, json: bool = False, checks: list[str] | None = None, local: bool = False, **options):
         from monitoring.runner import health_report_collect
 
-        report = health_report_collect(names=checks, hosts=not local)
+        try:
+            report = health_report_collect(names=checks, hosts=not local)
+        except Exception as exc:  # Nagios reads any other failure as UNKNOWN, not as a warning
+            self.stderr.write(f"UNKNOWN: {type(exc).__name__}: {exc}")
+            raise SystemExit(UNKNOWN) from exc
         status = str(report.status)
         if json:
             self.stdout.write(_dumps({
