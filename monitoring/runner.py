@@ -1,14 +1,21 @@
 """The one runner behind the health view, the metrics view, snapshots, heartbeats and `manage.py monitor`.
 
-Each check runs in its own daemon thread; the caller waits at most the check's timeout, and never longer than the
-overall deadline. A check that has not answered by then is reported as failed ("no answer within ...") and its
-thread is abandoned: it holds no lock, and it closes its own database connections when it finally returns. So the
-caller never hangs and never leaks a database connection, whatever a dead dependency does.
+Checks run concurrently on a small pool of long-lived daemon threads; the caller waits at most each check's
+timeout, and never longer than the overall deadline. A check that has not answered by then is reported as failed
+("no answer within ...") and abandoned: it holds no lock, the pool starts another thread for the next job, and the
+stuck thread goes back to work (or exits) when its check finally returns. So the caller never hangs.
+
+Database connections: each pool thread keeps its own connection between jobs only as Django does for request
+threads (CONN_MAX_AGE, CONN_HEALTH_CHECKS): after every job it calls close_old_connections(), which closes a
+connection that failed or outlived CONN_MAX_AGE, and a thread idle for POOL_IDLE_SECONDS closes all of its
+connections and exits. Open connections are therefore bounded by the pool size, never accumulated per request.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import queue
 import socket
 import threading
 import time
@@ -17,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,6 +36,12 @@ logger = logging.getLogger(__name__)
 
 _cache: dict[str, tuple[float, CheckResult]] = {}
 _cache_lock = threading.Lock()
+
+
+def clear_cached_results() -> None:
+    """Forget results kept for checks with cache_for (after a deploy step, and between tests)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def local_hostname() -> str:
@@ -62,6 +75,10 @@ class HealthReport:
         return found + self.extra_samples
 
 
+POOL_MAX_THREADS = 64
+POOL_IDLE_SECONDS = 60.0
+
+
 class _Job:
     def __init__(self, label: str, target: Callable[[], object], timeout: float) -> None:
         self.label = label
@@ -72,27 +89,70 @@ class _Job:
         self.error: BaseException | None = None
         self.started = time.monotonic()
         self.finished = 0.0
-        self.thread = threading.Thread(target=self._run, name=f"health:{label}", daemon=True)
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        self.started = time.monotonic()  # from when a thread takes it, not from when it was queued
         try:
             self.value = self.target()
         except BaseException as exc:  # noqa: BLE001 - any failure of a check is its result, not the caller's crash
             self.error = exc
         finally:
             self.finished = time.monotonic()
-            # The connections this thread opened are its own (Django keeps them per thread): close them here.
-            connections.close_all()
             self.done.set()
+
+
+class _Pool:
+    """Grows when every thread is busy (or stuck in a dead dependency), shrinks when threads stay idle."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.idle = 0  # waiting threads not yet promised a job
+        self.threads = 0
+
+    def submit(self, job: _Job) -> None:
+        with self.lock:
+            if self.idle > 0:
+                self.idle -= 1
+            elif self.threads < POOL_MAX_THREADS:
+                self.threads += 1
+                threading.Thread(target=self._work, name="health-check", daemon=True).start()
+        self.jobs.put(job)
+
+    def _work(self) -> None:
+        try:
+            while True:
+                try:
+                    job = self.jobs.get(timeout=POOL_IDLE_SECONDS)
+                except queue.Empty:
+                    with self.lock:
+                        if self.idle > 0:  # nobody promised this thread a job: leave
+                            self.idle -= 1
+                            self.threads -= 1
+                            return
+                    continue
+                try:
+                    job.run()
+                finally:
+                    # Like the end of a request: drop connections that failed or outlived CONN_MAX_AGE.
+                    close_old_connections()
+                with self.lock:
+                    self.idle += 1
+        finally:
+            connections.close_all()
+
+
+_pool = _Pool()
 
 
 def run_jobs(jobs: list[_Job], *, deadline: float) -> None:
     end = time.monotonic() + deadline
+    submitted = time.monotonic()
     for job in jobs:
-        job.started = time.monotonic()
-        job.thread.start()
+        job.started = submitted
+        _pool.submit(job)
     for job in jobs:
-        job.done.wait(max(0.0, min(end, job.started + job.timeout) - time.monotonic()))
+        job.done.wait(max(0.0, min(end, submitted + job.timeout) - time.monotonic()))
 
 
 def _check_result(check: HealthCheck, job: _Job) -> CheckResult:
@@ -123,9 +183,9 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
     for index, check in enumerate(checks):
         if check.cache_for:
             with _cache_lock:
-                hit = _cache.get(check.name)
+                hit = _cache.get(check.cache_key())
             if hit and now - hit[0] < check.cache_for:
-                cached[index] = hit[1]
+                cached[index] = dataclasses.replace(hit[1])  # a copy: callers set host on their results
                 continue
         job = _Job(check.name, check.run, check.timeout)
         jobs.append(job)
@@ -138,7 +198,7 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
         result = _check_result(check, job)
         if check.cache_for and result.status == Status.OK:
             with _cache_lock:
-                _cache[check.name] = (now, result)
+                _cache[check.cache_key()] = (now, result)
         results[index] = result
     host = local_hostname()
     ordered = []
@@ -183,6 +243,7 @@ def health_report_collect(*, names: list[str] | None = None, hosts: bool = True,
         if job.done.is_set() and job.error is None:
             report.results.extend(job.value)  # type: ignore[arg-type]
         else:
+            logger.warning("reading host reports failed: %s", job.error or "no answer in time")
             report.results.append(CheckResult(name="hosts", status=Status.WARNING, critical=False,
                                               message=_("the reports of other hosts could not be read")))
     if "metrics" in jobs and jobs["metrics"].done.is_set() and jobs["metrics"].error is None:

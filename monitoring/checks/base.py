@@ -105,6 +105,10 @@ class HealthCheck:
         """The checks this class stands for under the current settings (several for e.g. database aliases)."""
         return [cls()]
 
+    def cache_key(self) -> str:
+        """What a cached result is valid for: include every setting the result depends on."""
+        return self.name
+
     @property
     def timeout(self) -> float:
         if self.timeout_override is not None:

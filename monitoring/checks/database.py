@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from django.db import connections
@@ -14,6 +15,26 @@ from monitoring.registry import register
 # Share of max_connections in use: near the limit new requests and workers start failing to connect.
 CONNECTIONS_WARNING_PERCENT = 80.0
 CONNECTIONS_CRITICAL_PERCENT = 95.0
+
+
+# pg_database_size() walks the database's files: worth doing every SIZE_REFRESH seconds, not on every request.
+SIZE_REFRESH = 60.0
+_sizes: dict[str, tuple[float, int]] = {}
+_sizes_lock = threading.Lock()
+
+
+def database_size(alias: str) -> int:
+    now = time.monotonic()
+    with _sizes_lock:
+        known = _sizes.get(alias)
+    if known and now - known[0] < SIZE_REFRESH:
+        return known[1]
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        size = cursor.fetchone()[0]
+    with _sizes_lock:
+        _sizes[alias] = (now, size)
+    return size
 
 
 @register
@@ -45,9 +66,10 @@ class DatabaseCheck(HealthCheck):
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),"
-                " current_setting('max_connections')::int, pg_database_size(current_database())"
+                " current_setting('max_connections')::int"
             )
-            in_use, maximum, size = cursor.fetchone()
+            in_use, maximum = cursor.fetchone()
+        size = database_size(self.alias)
         percent = 100.0 * in_use / maximum if maximum else 0.0
         values.update(connections=in_use, max_connections=maximum, connections_percent=round(percent, 1),
                       size_bytes=size)

@@ -5,6 +5,7 @@ Containers named in MONITOR_REQUIRED_CONTAINERS must exist, run and (when they d
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import docker
@@ -15,11 +16,38 @@ from monitoring.checks.base import CheckResult, HealthCheck, Sample
 from monitoring.models import Status
 from monitoring.registry import register
 
+_clients: dict[tuple[str, int], docker.DockerClient] = {}
+_clients_lock = threading.Lock()
+
+
+def docker_client(url: str, *, timeout: int) -> docker.DockerClient:
+    """One client per engine and process: creating one asks the engine for its API version, a round trip."""
+    key = (url, timeout)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = docker.DockerClient(base_url=url, timeout=timeout)
+            _clients[key] = client
+        return client
+
+
+def forget_client(url: str, timeout: int) -> None:
+    with _clients_lock:
+        client = _clients.pop((url, timeout), None)
+    if client is not None:
+        client.close()
+
 
 @register
 class DockerCheck(HealthCheck):
     name = "docker"
     per_host = True
+    # One list plus one inspect per container: with many containers and a load balancer polling every second,
+    # asking the engine at most every few seconds per process keeps the health endpoint from loading dockerd.
+    cache_for = 5.0
+
+    def cache_key(self) -> str:
+        return f"docker|{settings.MONITOR_DOCKER_URL}|{','.join(settings.MONITOR_REQUIRED_CONTAINERS)}"
 
     @classmethod
     def instances(cls) -> list[HealthCheck]:
@@ -27,21 +55,20 @@ class DockerCheck(HealthCheck):
 
     def run(self) -> CheckResult:
         url = settings.MONITOR_DOCKER_URL
+        timeout = max(1, int(self.timeout))
         try:
-            client = docker.DockerClient(base_url=url, timeout=max(1, int(self.timeout)))
-        except docker.errors.DockerException as exc:
-            return self.failure(_("Docker engine at %(url)s unreachable: %(error)s") % {"url": url, "error": exc})
-        try:
-            try:
-                client.ping()
-                raw = client.api.containers(all=True)
-                containers = [client.api.inspect_container(item["Id"]) for item in raw]
-            except Exception as exc:  # requests' and docker's errors alike mean "engine unreachable"
-                return self.failure(
-                    _("Docker engine at %(url)s unreachable: %(error)s") % {"url": url, "error": type(exc).__name__}
-                )
-        finally:
-            client.close()
+            client = docker_client(url, timeout=timeout)
+            containers = []
+            for item in client.api.containers(all=True):
+                try:
+                    containers.append(client.api.inspect_container(item["Id"]))
+                except docker.errors.NotFound:
+                    continue  # removed between the list and the inspect: not a problem of the engine
+        except Exception as exc:  # requests' and docker's errors alike mean "engine unreachable"
+            forget_client(url, timeout)  # reconnect (and re-negotiate the API version) next time
+            return self.failure(
+                _("Docker engine at %(url)s unreachable: %(error)s") % {"url": url, "error": type(exc).__name__}
+            )
 
         by_name = {}
         states: Counter[str] = Counter()

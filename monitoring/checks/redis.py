@@ -71,8 +71,11 @@ class RedisCheck(HealthCheck):
         started = time.perf_counter()
         client.ping()
         latency_ms = (time.perf_counter() - started) * 1000
-        memory = client.info("memory")
-        clients = client.info("clients")
+        # Both sections in one round trip.
+        pipe = client.pipeline(transaction=False)
+        pipe.info("memory")
+        pipe.info("clients")
+        memory, clients = pipe.execute()
         used, maximum = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
         connected = int(clients.get("connected_clients", 0))
         values = {"server": redacted(url), "latency_ms": round(latency_ms, 2), "used_memory_bytes": used,

@@ -27,11 +27,23 @@ def free_port() -> int:
 
 @pytest.fixture(autouse=True)
 def monitoring_settings(settings, tmp_path):
+    from monitoring.runner import clear_cached_results
+
+    clear_cached_results()  # docker and migrations results are kept a few seconds; each test starts fresh
     settings.HEALTH_TOKEN = HEALTH_TOKEN
     settings.METRICS_TOKEN = METRICS_TOKEN
     settings.MONITOR_HOSTNAME = "web-test"
     settings.MONITOR_DISK_PATHS = ["/", str(tmp_path)]
     return settings
+
+
+@pytest.fixture(autouse=True)
+def checks_close_their_connections(monkeypatch):
+    """Health-check threads keep a connection only for CONN_MAX_AGE; at 0 they close it after every check, so
+    these tests can count connections and pytest-django can drop the test database at the end."""
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
 
 
 @pytest.fixture

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 
 import docker
 import pytest
 
+from monitoring.checks.docker import DockerCheck
 from monitoring.models import Status
+from monitoring.runner import clear_cached_results
 from tests.monitoring.test_checks import run_one
 
 IMAGE = "opsportal/busybox:local"
@@ -27,7 +30,8 @@ def docker_client():
 
     yield run
     for container in created:
-        container.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
     client.close()
 
 
@@ -46,6 +50,7 @@ def test_required_container_missing_or_stopped_is_critical(settings, docker_clie
     settings.MONITOR_REQUIRED_CONTAINERS = [container.name]
     assert run_one("docker").status == Status.OK
     container.stop(timeout=0)
+    clear_cached_results()  # an OK answer is reused for cache_for seconds
     stopped = run_one("docker")
     assert stopped.status == Status.CRITICAL
     assert container.name in stopped.message and "exited" in stopped.message
@@ -87,3 +92,14 @@ def test_an_empty_docker_url_switches_the_check_off(settings):
     from monitoring.runner import health_report_collect
 
     assert "docker" not in {result.name for result in health_report_collect(hosts=False).results}
+
+
+@pytest.mark.django_db
+def test_an_ok_answer_is_reused_for_a_few_seconds_but_not_across_engines(settings, docker_client, tmp_path):
+    container = docker_client()
+    assert container.name in run_one("docker").values["containers"]
+    container.remove(force=True)
+    assert DockerCheck.cache_for == 5.0
+    assert container.name in run_one("docker").values["containers"]  # within cache_for: the kept answer
+    settings.MONITOR_DOCKER_URL = f"unix://{tmp_path}/other.sock"
+    assert run_one("docker").status == Status.CRITICAL  # another engine is asked, not answered from the cache
