@@ -187,6 +187,11 @@ def bench_endpoints(args, database_url: str, redis_url: str) -> None:
 
 def bench_history(args, database_url: str, redis_url: str) -> None:
     env = bench_env(database_url, redis_url)
+    # Start from empty history so repeated runs measure the same amount of data.
+    truncate = ("from django.db import connection; connection.cursor().execute('TRUNCATE monitoring_metricsample,"
+                " monitoring_checkresult, monitoring_healthsnapshot, monitoring_metricrollup,"
+                " monitoring_checkrollup')")
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", truncate], cwd=ROOT, env=env, check=True)
     started = time.monotonic()
     subprocess.run([sys.executable, "manage.py", "seeddemo", "--days", "365", "--raw-days", str(args.raw_days)],
                    cwd=ROOT, env=env, check=True)

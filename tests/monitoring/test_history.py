@@ -81,16 +81,22 @@ def test_prune_keeps_raw_for_the_raw_retention_and_rollups_for_the_rollup_retent
 
 
 @pytest.mark.django_db
-def test_long_ranges_read_rollups_and_short_ranges_read_raw_samples():
+def test_each_range_reads_the_resolution_a_chart_needs():
     now = timezone.now()
-    call_command("seeddemo", "--days", "3", "--raw-days", "1", "--hosts", "a,b", stdout=io.StringIO())
+    call_command("seeddemo", "--days", "40", "--raw-days", "1", "--hosts", "a,b", stdout=io.StringIO())
     year = metric_series(name="cpu_percent", labels="host=a", start=now - timedelta(days=365))
-    assert 70 <= len(year) <= 73  # three days of hours
+    assert 40 <= len(year) <= 42  # days, from the rollups
     assert all(point["min"] <= point["avg"] <= point["max"] for point in year)
+    hourly = MetricRollup.objects.filter(name="cpu_percent", labels="host=a", hour__date=year[5]["t"].date())
+    assert year[5]["max"] == max(row.maximum for row in hourly)
+    week = metric_series(name="cpu_percent", labels="host=a", start=now - timedelta(days=7))
+    assert 167 <= len(week) <= 169  # hours
     hour = metric_series(name="cpu_percent", labels="host=a", start=now - timedelta(hours=1))
     assert 59 <= len(hour) <= 61  # raw minutes
-    statuses = check_status_history(check_name="disk", host="b", start=now - timedelta(days=3))
-    assert statuses and all(sum((row["ok"], row["warning"], row["critical"])) == 60 for row in statuses)
+    statuses = check_status_history(check_name="disk", host="b", start=now - timedelta(days=365))
+    assert 40 <= len(statuses) <= 42
+    assert sum(row["ok"] + row["warning"] + row["critical"] for row in statuses) == 60 * CheckRollup.objects.filter(
+        check_name="disk", host="b").count()
 
 
 @pytest.mark.django_db
