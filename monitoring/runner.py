@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import queue
 import socket
 import threading
@@ -143,6 +144,16 @@ class _Pool:
 
 
 _pool = _Pool()
+
+
+def _reset_pool_after_fork() -> None:
+    # A forked child (a Celery prefork child replaced after the heartbeat thread used the pool, gunicorn --preload)
+    # inherits the counters but none of the threads: it must start with an empty pool or every job would wait.
+    global _pool
+    _pool = _Pool()
+
+
+os.register_at_fork(after_in_child=_reset_pool_after_fork)
 
 
 def run_jobs(jobs: list[_Job], *, deadline: float) -> None:

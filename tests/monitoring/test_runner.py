@@ -135,3 +135,18 @@ def test_an_abandoned_check_closes_its_connection_when_it_finally_returns():
     assert time.monotonic() - started < 0.6
     assert result.status == Status.CRITICAL
     assert _settles_back_to(before)
+
+
+def test_a_forked_child_gets_a_working_pool():
+    import os
+
+    run_checks([SleepyCheck("warm", 0, 1)], deadline=1)  # the parent's pool now has an idle thread
+    pid = os.fork()
+    if pid == 0:  # the child: its copy of the pool must start threads of its own
+        try:
+            [result], _ = run_checks([SleepyCheck("in-child", 0, 1)], deadline=1)
+            os._exit(0 if result.status == Status.OK else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
