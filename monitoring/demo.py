@@ -130,28 +130,33 @@ def _rows(rng: random.Random, moments: list[datetime], series: list[Series], che
 
 
 def _copy_raw(rng, moments, series, checks) -> tuple[int, int, int]:
+    """COPY a day at a time (three COPYs per day on one connection): memory stays flat for a year of minutes."""
     counts = [0, 0, 0]
+    day = 1440
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM monitoring_healthsnapshot")
-        first_id = cursor.fetchone()[0]
+        next_id = cursor.fetchone()[0]
         raw = cursor.cursor  # the psycopg cursor: Django's wrapper has no COPY
         empty_values = json.dumps({})
-        buffered_results: list[tuple] = []
-        buffered_samples: list[tuple] = []
-        with raw.copy("COPY monitoring_healthsnapshot (id, taken_at, status, duration_ms) FROM STDIN") as copy:
-            for snapshot, results, samples in _rows(rng, moments, series, checks, first_id):
-                copy.write_row(snapshot)
-                buffered_results.extend(results)
-                buffered_samples.extend(samples)
-                counts[0] += 1
-        with raw.copy("COPY monitoring_checkresult (snapshot_id, taken_at, check_name, host, status, message,"
-                      " duration_ms, values) FROM STDIN") as copy:
-            for row in buffered_results:
-                copy.write_row((*row, empty_values))
-        with raw.copy("COPY monitoring_metricsample (snapshot_id, taken_at, name, labels, value) FROM STDIN") as copy:
-            for row in buffered_samples:
-                copy.write_row(row)
-        counts[1], counts[2] = len(buffered_results), len(buffered_samples)
+        for offset in range(0, len(moments), day):
+            chunk = list(_rows(rng, moments[offset:offset + day], series, checks, next_id))
+            next_id += len(chunk)
+            with raw.copy("COPY monitoring_healthsnapshot (id, taken_at, status, duration_ms) FROM STDIN") as copy:
+                for snapshot, _results, _samples in chunk:
+                    copy.write_row(snapshot)
+            with raw.copy("COPY monitoring_checkresult (snapshot_id, taken_at, check_name, host, status, message,"
+                          " duration_ms, values) FROM STDIN") as copy:
+                for _snapshot, results, _samples in chunk:
+                    for row in results:
+                        copy.write_row((*row, empty_values))
+                        counts[1] += 1
+            with raw.copy("COPY monitoring_metricsample (snapshot_id, taken_at, name, labels, value) FROM STDIN"
+                          ) as copy:
+                for _snapshot, _results, samples in chunk:
+                    for row in samples:
+                        copy.write_row(row)
+                        counts[2] += 1
+            counts[0] += len(chunk)
         cursor.execute("SELECT setval(pg_get_serial_sequence('monitoring_healthsnapshot', 'id'),"
                        " (SELECT MAX(id) FROM monitoring_healthsnapshot))")
     return counts[0], counts[1], counts[2]
