@@ -129,7 +129,9 @@ class MetricRollup(models.Model):
         verbose_name = _("hourly metric rollup")
         verbose_name_plural = _("hourly metric rollups")
         ordering = ["-hour", "name", "labels"]
-        constraints = [models.UniqueConstraint(fields=["name", "labels", "hour"], name="unique_metric_rollup")]
+        # Covering (PostgreSQL): a year of one series is an index-only scan in hour order, no heap reads, no sort.
+        constraints = [models.UniqueConstraint(fields=["name", "labels", "hour"], name="unique_metric_rollup",
+                                               include=["count", "minimum", "average", "maximum"])]
         indexes = [models.Index(fields=["hour"], name="metricrollup_hour")]
 
     def __str__(self) -> str:
@@ -150,7 +152,8 @@ class CheckRollup(models.Model):
         verbose_name_plural = _("hourly check rollups")
         ordering = ["-hour", "check_name", "host"]
         constraints = [
-            models.UniqueConstraint(fields=["check_name", "host", "hour"], name="unique_check_rollup"),
+            models.UniqueConstraint(fields=["check_name", "host", "hour"], name="unique_check_rollup",
+                                    include=["ok_count", "warning_count", "critical_count"]),
         ]
         indexes = [models.Index(fields=["hour"], name="checkrollup_hour")]
 

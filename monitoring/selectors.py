@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Max, Min, Sum
 from django.db.models.functions import TruncDay
 from django.utils import timezone
@@ -101,6 +102,8 @@ def metric_series(*, name: str, labels: str = "", start: datetime, end: datetime
         return [{"t": hour, "avg": average, "min": minimum, "max": maximum}
                 for hour, average, minimum, maximum in rows.order_by("hour").values_list(
                     "hour", "average", "minimum", "maximum")]
+    if connection.vendor == "postgresql":
+        return _rows_as_dicts(_DAILY_METRIC_SQL, [name, labels, start, end], ["t", "avg", "min", "max"])
     days = (
         rows.annotate(t=TruncDay("hour"))
         .values("t")
@@ -112,6 +115,37 @@ def metric_series(*, name: str, labels: str = "", start: datetime, end: datetime
              "max": row["max"]} for row in days]
 
 
+# Daily points straight from the covering index (an index-only scan in hour order). Plain SQL because the ORM's
+# per-row datetime conversion of TruncDay costs more than the query itself for a year of series.
+_DAILY_METRIC_SQL = (
+    "SELECT date_trunc('day', hour, 'UTC'), SUM(average * count) / NULLIF(SUM(count), 0), MIN(minimum),"
+    " MAX(maximum) FROM monitoring_metricrollup WHERE name = %s AND labels = %s AND hour >= %s AND hour <= %s"
+    " GROUP BY 1 ORDER BY 1"
+)
+_DAILY_CHECK_SQL = (
+    "SELECT date_trunc('day', hour, 'UTC'), SUM(ok_count), SUM(warning_count), SUM(critical_count)"
+    " FROM monitoring_checkrollup WHERE check_name = %s AND host = %s AND hour >= %s AND hour <= %s"
+    " GROUP BY 1 ORDER BY 1"
+)
+
+
+def _rows_as_dicts(sql: str, params: list, keys: list[str]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+
+
+def metric_series_many(*, series: list[tuple[str, str]], start: datetime, end: datetime | None = None,
+                       ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Several series (name, labels) of one chart page over the same range.
+
+    One query per series on purpose: each is an index-only range scan, where one query for all of them would read
+    the same rows through a bitmap and sort them (measured slower with a year of data).
+    """
+    end = end or timezone.now()
+    return {(name, labels): metric_series(name=name, labels=labels, start=start, end=end) for name, labels in series}
+
+
 def check_status_history(*, check_name: str, host: str = "", start: datetime, end: datetime | None = None,
                          ) -> list[dict[str, Any]]:
     """ok/warning/critical counts of one check per hour (up to 31 days) or per day (longer), from the rollups."""
@@ -121,6 +155,8 @@ def check_status_history(*, check_name: str, host: str = "", start: datetime, en
         return [{"t": hour, "ok": ok, "warning": warning, "critical": critical}
                 for hour, ok, warning, critical in rows.order_by("hour").values_list(
                     "hour", "ok_count", "warning_count", "critical_count")]
+    if connection.vendor == "postgresql":
+        return _rows_as_dicts(_DAILY_CHECK_SQL, [check_name, host, start, end], ["t", "ok", "warning", "critical"])
     days = (
         rows.annotate(t=TruncDay("hour"))
         .values("t")

@@ -12,7 +12,7 @@ from django_celery_beat.models import PeriodicTask
 
 from monitoring.history import health_history_prune, health_history_rollup
 from monitoring.models import CheckResult, CheckRollup, HealthSnapshot, MetricRollup, MetricSample, Status
-from monitoring.selectors import check_status_history, health_overview, metric_series
+from monitoring.selectors import check_status_history, health_overview, metric_series, metric_series_many
 from monitoring.services import health_snapshot_take
 
 HOUR = datetime(2026, 11, 1, 10, tzinfo=UTC)
@@ -93,6 +93,10 @@ def test_each_range_reads_the_resolution_a_chart_needs():
     assert 167 <= len(week) <= 169  # hours
     hour = metric_series(name="cpu_percent", labels="host=a", start=now - timedelta(hours=1))
     assert 59 <= len(hour) <= 61  # raw minutes
+    together = metric_series_many(series=[("cpu_percent", "host=a"), ("memory_used_percent", "host=b")],
+                                  start=now - timedelta(days=365))
+    assert together[("cpu_percent", "host=a")] == year
+    assert len(together[("memory_used_percent", "host=b")]) == len(year)
     statuses = check_status_history(check_name="disk", host="b", start=now - timedelta(days=365))
     assert 40 <= len(statuses) <= 42
     assert sum(row["ok"] + row["warning"] + row["critical"] for row in statuses) == 60 * CheckRollup.objects.filter(
