@@ -22,8 +22,12 @@ def _unauthorised() -> JsonResponse:
     return response
 
 
-def _http_status(status: Status) -> int:
-    return 503 if status == Status.CRITICAL else 200
+def _health_response(body: dict, status: Status) -> JsonResponse:
+    response = JsonResponse(body, status=503 if status == Status.CRITICAL else 200)
+    # A 503 here is the answer to "are you healthy?", not a server error: a load balancer probing every second
+    # must not write an ERROR line to the log each time (the checks log their own failures).
+    response._has_been_logged = True
+    return response
 
 
 @never_cache
@@ -42,7 +46,7 @@ def health_ready(request):
     status = max((result.status for result in results), key=[Status.OK, Status.WARNING, Status.CRITICAL].index,
                  default=Status.OK)
     body = {"status": str(status), "checks": {result.name: str(result.status) for result in results}}
-    return JsonResponse(body, status=_http_status(status))
+    return _health_response(body, status)
 
 
 @never_cache
@@ -60,7 +64,7 @@ def health(request):
             duration_ms=round(report.duration * 1000, 2),
             checks=[result.to_dict() for result in report.results],
         )
-    return JsonResponse(body, status=_http_status(report.status))
+    return _health_response(body, report.status)
 
 
 def _wants_prometheus(request) -> bool:

@@ -17,13 +17,10 @@ class MemoryCheck(HealthCheck):
 
     def run(self) -> CheckResult:
         memory = psutil.virtual_memory()
-        swap = psutil.swap_memory()
-        values = {"used_percent": memory.percent, "available_bytes": memory.available, "total_bytes": memory.total,
-                  "swap_used_percent": swap.percent}
+        values = {"used_percent": memory.percent, "available_bytes": memory.available, "total_bytes": memory.total}
         samples = [
             Sample("memory_used_percent", memory.percent, {}, "Memory in use."),
             Sample("memory_available_bytes", memory.available, {}, "Memory available without swapping."),
-            Sample("swap_used_percent", swap.percent, {}, "Swap in use."),
         ]
         status = threshold_status(memory.percent, warning=settings.MONITOR_MEMORY_WARNING,
                                   critical=settings.MONITOR_MEMORY_CRITICAL)
