@@ -133,7 +133,7 @@ def load_wrk(url: str, *, seconds: int, connections: int, token: str) -> dict:
 
     wrk runs for a fixed duration (its threads cannot end the run after N requests), so this mode is timed.
     """
-    threads = 2
+    threads = min(2, connections)  # wrk needs at least one connection per thread
     env = {**os.environ, "WRK_BEARER": token}
     for _ in range(20):
         httpx.get(url, headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30)
