@@ -8,6 +8,7 @@ class MonitoringConfig(AppConfig):
     verbose_name = _("Monitoring")
 
     def ready(self) -> None:
+        from monitoring import heartbeat  # noqa: F401 - connects the worker_ready heartbeat
         from monitoring.schedules import create_default_schedules
 
         post_migrate.connect(create_default_schedules, sender=self)

@@ -4,8 +4,19 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class Status(models.TextChoices):
+    """Ordered by severity: the overall status of a set of results is the worst of them."""
+
+    OK = "ok", _("ok")
+    WARNING = "warning", _("warning")
+    CRITICAL = "critical", _("critical")
+
+
+SEVERITY = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}
+
+
 class WorkerHeartbeat(models.Model):
-    """The last time a Celery worker on a host took a task from a queue: a cheap 'is anyone listening' signal."""
+    """The last time a Celery worker on a host reported for a queue: a cheap 'is anyone listening' signal."""
 
     hostname = models.CharField(_("worker"), max_length=255)
     queue = models.CharField(_("queue"), max_length=100)
@@ -20,3 +31,131 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} ({self.queue})"
+
+
+class BeatTick(models.Model):
+    """The last beat-scheduled heartbeat a worker executed: its age says whether celery beat is alive."""
+
+    name = models.CharField(_("schedule"), max_length=100, unique=True)
+    last_tick = models.DateTimeField(_("last tick"))
+    hostname = models.CharField(_("executed by"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("beat tick")
+        verbose_name_plural = _("beat ticks")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HostReport(models.Model):
+    """The host checks (disk, memory, cpu, docker) a worker ran on its own host, sent with its heartbeat."""
+
+    hostname = models.CharField(_("host"), max_length=255, unique=True)
+    reported_at = models.DateTimeField(_("reported at"), db_index=True)
+    results = models.JSONField(_("results"), default=list)
+
+    class Meta:
+        verbose_name = _("host report")
+        verbose_name_plural = _("host reports")
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return self.hostname
+
+
+class HealthSnapshot(models.Model):
+    taken_at = models.DateTimeField(_("taken at"), db_index=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, db_index=True)
+    duration_ms = models.FloatField(_("duration (ms)"))
+
+    class Meta:
+        verbose_name = _("health snapshot")
+        verbose_name_plural = _("health snapshots")
+        ordering = ["-taken_at"]
+
+    def __str__(self) -> str:
+        return f"{self.taken_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class CheckResult(models.Model):
+    snapshot = models.ForeignKey(HealthSnapshot, on_delete=models.CASCADE, related_name="results")
+    # Copied from the snapshot so history queries and pruning need no join.
+    taken_at = models.DateTimeField(_("taken at"), db_index=True)
+    check_name = models.CharField(_("check"), max_length=100)
+    host = models.CharField(_("host"), max_length=255, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    message = models.TextField(_("message"), blank=True)
+    duration_ms = models.FloatField(_("duration (ms)"))
+    values = models.JSONField(_("observed values"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("check result")
+        verbose_name_plural = _("check results")
+        ordering = ["check_name", "host"]
+        indexes = [models.Index(fields=["check_name", "taken_at"], name="checkresult_check_time")]
+
+    def __str__(self) -> str:
+        return f"{self.check_name}@{self.host}" if self.host else self.check_name
+
+
+class MetricSample(models.Model):
+    snapshot = models.ForeignKey(HealthSnapshot, on_delete=models.CASCADE, related_name="samples")
+    taken_at = models.DateTimeField(_("taken at"))
+    name = models.CharField(_("metric"), max_length=100)
+    # Canonical "key=value,key=value" (sorted keys): one series per (name, labels), indexable on every database.
+    labels = models.CharField(_("labels"), max_length=255, blank=True)
+    value = models.FloatField(_("value"))
+
+    class Meta:
+        verbose_name = _("metric sample")
+        verbose_name_plural = _("metric samples")
+        indexes = [models.Index(fields=["name", "labels", "taken_at"], name="metricsample_series_time")]
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{self.labels}}}={self.value}"
+
+
+class MetricRollup(models.Model):
+    hour = models.DateTimeField(_("hour"))
+    name = models.CharField(_("metric"), max_length=100)
+    labels = models.CharField(_("labels"), max_length=255, blank=True)
+    count = models.PositiveIntegerField(_("samples"))
+    minimum = models.FloatField(_("min"))
+    average = models.FloatField(_("avg"))
+    maximum = models.FloatField(_("max"))
+
+    class Meta:
+        verbose_name = _("hourly metric rollup")
+        verbose_name_plural = _("hourly metric rollups")
+        ordering = ["-hour", "name", "labels"]
+        # Covering (PostgreSQL): a year of one series is an index-only scan in hour order, no heap reads, no sort.
+        constraints = [models.UniqueConstraint(fields=["name", "labels", "hour"], name="unique_metric_rollup",
+                                               include=["count", "minimum", "average", "maximum"])]
+        indexes = [models.Index(fields=["hour"], name="metricrollup_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{self.labels}}} {self.hour:%Y-%m-%d %H:00}"
+
+
+class CheckRollup(models.Model):
+    hour = models.DateTimeField(_("hour"))
+    check_name = models.CharField(_("check"), max_length=100)
+    host = models.CharField(_("host"), max_length=255, blank=True)
+    ok_count = models.PositiveIntegerField(_("ok"))
+    warning_count = models.PositiveIntegerField(_("warning"))
+    critical_count = models.PositiveIntegerField(_("critical"))
+    average_duration_ms = models.FloatField(_("avg duration (ms)"))
+
+    class Meta:
+        verbose_name = _("hourly check rollup")
+        verbose_name_plural = _("hourly check rollups")
+        ordering = ["-hour", "check_name", "host"]
+        constraints = [
+            models.UniqueConstraint(fields=["check_name", "host", "hour"], name="unique_check_rollup",
+                                    include=["ok_count", "warning_count", "critical_count"]),
+        ]
+        indexes = [models.Index(fields=["hour"], name="checkrollup_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.check_name} {self.hour:%Y-%m-%d %H:00}"

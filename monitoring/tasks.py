@@ -4,11 +4,27 @@ import os
 
 from celery import shared_task
 
-from monitoring.services import worker_heartbeat_record
+from monitoring.checks.celery import HEARTBEAT_TICK
+from monitoring.services import beat_tick_record, health_snapshot_take, worker_heartbeat_record
 
 
 @shared_task(bind=True, name="monitoring.tasks.record_heartbeat")
 def record_heartbeat(self) -> None:
+    """Sent by beat: proves beat ticks and a worker takes monitoring tasks (each worker also reports on its own)."""
     delivery = self.request.delivery_info or {}
     queue = delivery.get("routing_key") or delivery.get("exchange") or "monitoring"
-    worker_heartbeat_record(hostname=self.request.hostname or "unknown", queue=queue, pid=os.getpid())
+    hostname = self.request.hostname or "unknown"
+    worker_heartbeat_record(hostname=hostname, queue=queue, pid=os.getpid())
+    beat_tick_record(name=HEARTBEAT_TICK, hostname=hostname)
+
+
+@shared_task(name="monitoring.tasks.take_snapshot", ignore_result=True)
+def take_snapshot() -> None:
+    health_snapshot_take()
+
+
+@shared_task(name="monitoring.tasks.rollup_and_prune", ignore_result=True)
+def rollup_and_prune() -> None:
+    from monitoring.history import health_history_rollup_and_prune
+
+    health_history_rollup_and_prune()

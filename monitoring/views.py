@@ -1,6 +1,33 @@
-from django.http import JsonResponse
+"""The system API: liveness, readiness, health (all checks) and metrics. Views only authorise and render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from monitoring.auth import Access, access
+from monitoring.metrics import PREFIX, prometheus_text, samples_json
+from monitoring.models import Status
+from monitoring.runner import health_report_collect
+
+READINESS_CHECKS = ["database", "redis:broker"]
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _unauthorised() -> JsonResponse:
+    response = JsonResponse({"status": "unauthorised"}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="opsportal"'
+    return response
+
+
+def _health_response(body: dict, status: Status) -> JsonResponse:
+    response = JsonResponse(body, status=503 if status == Status.CRITICAL else 200)
+    # A 503 here is the answer to "are you healthy?", not a server error: a load balancer probing every second
+    # must not write an ERROR line to the log each time (the checks log their own failures).
+    response._has_been_logged = True
+    return response
 
 
 @never_cache
@@ -8,3 +35,58 @@ from django.views.decorators.http import require_safe
 def health_live(request):
     """Liveness: the process answers. No dependency is checked, so this is always fast."""
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_safe
+def health_ready(request):
+    """Readiness: the database and the broker answer (only those: a full disk must not take the web out)."""
+    report = health_report_collect(names=["database", "redis"], hosts=False)
+    results = [result for result in report.results if result.name in READINESS_CHECKS]
+    status = max((result.status for result in results), key=[Status.OK, Status.WARNING, Status.CRITICAL].index,
+                 default=Status.OK)
+    body = {"status": str(status), "checks": {result.name: str(result.status) for result in results}}
+    return _health_response(body, status)
+
+
+@never_cache
+@require_safe
+def health(request):
+    granted = access(request, expected_token=settings.HEALTH_TOKEN)
+    if granted is Access.BAD_TOKEN:
+        return _unauthorised()
+    report = health_report_collect()
+    # Anonymous callers (load balancers, uptime probes) get the overall status only: failing systems stay private.
+    body: dict = {"status": str(report.status)}
+    if granted is Access.GRANTED:
+        body.update(
+            generated_at=report.generated_at.isoformat(),
+            duration_ms=round(report.duration * 1000, 2),
+            checks=[result.to_dict() for result in report.results],
+        )
+    return _health_response(body, report.status)
+
+
+def _wants_prometheus(request) -> bool:
+    wanted = request.GET.get("format", "")
+    if wanted:
+        return wanted == "prometheus"
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return "text/plain" in accept or "openmetrics" in accept
+
+
+@never_cache
+@require_safe
+def metrics(request):
+    if access(request, expected_token=settings.METRICS_TOKEN) is not Access.GRANTED:
+        return _unauthorised()
+    report = health_report_collect(metrics=True)
+    samples = report.samples()
+    if _wants_prometheus(request):
+        return HttpResponse(prometheus_text(samples), content_type=PROMETHEUS_CONTENT_TYPE)
+    return JsonResponse({
+        "status": str(report.status),
+        "generated_at": report.generated_at.isoformat(),
+        "prefix": PREFIX,
+        "samples": samples_json(samples),
+    })

@@ -17,6 +17,7 @@ from opsportal.lib.config import (
     broker_transport_options,
     env_bool,
     env_duration,
+    env_float,
     env_int,
     env_list,
     read_secret,
@@ -250,6 +251,31 @@ BACKUP_REAP_EVERY = env_duration("BACKUP_REAP_EVERY", "1m")
 
 # --- Monitoring (see docs/guides/monitoring.md) ---------------------------------------------------------------
 HEALTH_DEADLINE = env_duration("HEALTH_DEADLINE", "3s")
+HEALTH_TOKEN = read_secret("HEALTH_TOKEN")
+METRICS_TOKEN = read_secret("METRICS_TOKEN")
+MONITOR_CHECK_TIMEOUT = env_duration("MONITOR_CHECK_TIMEOUT", "2s")
+MONITOR_DISABLED_CHECKS = env_list("MONITOR_DISABLED_CHECKS", [])
+MONITOR_HOSTNAME = os.environ.get("MONITOR_HOSTNAME", "")
+MONITOR_HEARTBEAT_INTERVAL = env_duration("MONITOR_HEARTBEAT_INTERVAL", "30s")
+MONITOR_WORKER_STALE = env_duration("MONITOR_WORKER_STALE", "90s")
+MONITOR_BEAT_STALE = env_duration("MONITOR_BEAT_STALE", "3m")
+MONITOR_DISK_PATHS = env_list("MONITOR_DISK_PATHS", []) or ["/", str(BACKUP_DIR)]
+MONITOR_DISK_WARNING = env_float("MONITOR_DISK_WARNING", 80.0, minimum=0, maximum=100)
+MONITOR_DISK_CRITICAL = env_float("MONITOR_DISK_CRITICAL", 90.0, minimum=0, maximum=100)
+MONITOR_MEMORY_WARNING = env_float("MONITOR_MEMORY_WARNING", 85.0, minimum=0, maximum=100)
+MONITOR_MEMORY_CRITICAL = env_float("MONITOR_MEMORY_CRITICAL", 95.0, minimum=0, maximum=100)
+MONITOR_LOAD_WARNING = env_float("MONITOR_LOAD_WARNING", 1.5, minimum=0)
+MONITOR_LOAD_CRITICAL = env_float("MONITOR_LOAD_CRITICAL", 3.0, minimum=0)
+MONITOR_DOCKER_URL = os.environ.get("MONITOR_DOCKER_URL", "unix:///var/run/docker.sock")
+MONITOR_REQUIRED_CONTAINERS = env_list("MONITOR_REQUIRED_CONTAINERS", [])
+MONITOR_SNAPSHOT_INTERVAL = env_duration("MONITOR_SNAPSHOT_INTERVAL", "1m")
+MONITOR_RAW_RETENTION = env_duration("MONITOR_RAW_RETENTION", "7d")
+MONITOR_ROLLUP_RETENTION = env_duration("MONITOR_ROLLUP_RETENTION", "365d")
+for _low, _high in (("MONITOR_DISK_WARNING", "MONITOR_DISK_CRITICAL"),
+                    ("MONITOR_MEMORY_WARNING", "MONITOR_MEMORY_CRITICAL"),
+                    ("MONITOR_LOAD_WARNING", "MONITOR_LOAD_CRITICAL")):
+    if globals()[_low] > globals()[_high]:
+        raise ImproperlyConfigured(f"{_low} ({globals()[_low]}) must not be above {_high} ({globals()[_high]}).")
 
 # --- Performance (see docs/guides/performance.md) -------------------------------------------------------------
 # How often beat probes every enabled target (the default schedule's interval; edit it later in the admin).

@@ -1,0 +1,87 @@
+"""Age of the last successful backup against BACKUP_RPO (warning), critical at twice it; the last drill outcome.
+
+The backups app owns BackupRun. It is looked up lazily (apps.get_model) so this check works before that model
+exists and on a portal that has never backed up: both are reported as a warning, not an error.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.models import Status
+from monitoring.registry import register
+
+SUCCEEDED = "succeeded"
+SIZE_FIELDS = ("total_bytes", "size_bytes", "bytes_total")
+DRILL_FIELDS = ("drill_status", "drill_outcome", "drill_result")
+DRILL_TIME_FIELDS = ("drilled_at", "drill_finished_at")
+
+
+def _first_field(model, names: tuple[str, ...]) -> str | None:
+    for name in names:
+        try:
+            model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        return name
+    return None
+
+
+@register
+class BackupsCheck(HealthCheck):
+    name = "backups"
+
+    def run(self) -> CheckResult:
+        try:
+            backup_run = apps.get_model("backups", "BackupRun")
+        except LookupError:
+            return self.warning(_("no backup history: the backups app has no BackupRun model yet"),
+                                {"last_success": None})
+        last = backup_run.objects.filter(status=SUCCEEDED, finished_at__isnull=False).order_by("-finished_at").first()
+        if last is None:
+            return self.warning(_("no successful backup yet"), {"last_success": None})
+
+        rpo = settings.BACKUP_RPO
+        age = timezone.now() - last.finished_at
+        values: dict = {"last_success": last.finished_at.isoformat(), "age_seconds": round(age.total_seconds()),
+                        "rpo_seconds": rpo.total_seconds(), "run": str(last.pk)}
+        samples = [Sample("backup_last_success_age_seconds", age.total_seconds(), {},
+                          "Age of the last successful backup.")]
+        size_field = _first_field(backup_run, SIZE_FIELDS)
+        if size_field and getattr(last, size_field) is not None:
+            values["size_bytes"] = getattr(last, size_field)
+            samples.append(Sample("backup_last_size_bytes", float(values["size_bytes"]), {},
+                                  "Size of the last successful backup."))
+        drill = self._last_drill(backup_run)
+        if drill:
+            values["last_drill"] = drill
+
+        hours = age.total_seconds() / 3600
+        if age > 2 * rpo:
+            return self.failure(_("last successful backup %(hours).1f h ago, more than twice the RPO")
+                                % {"hours": hours}, values, samples)
+        if age > rpo:
+            return self.warning(_("last successful backup %(hours).1f h ago, older than the RPO") % {"hours": hours},
+                                values, samples)
+        message = _("last successful backup %(hours).1f h ago") % {"hours": hours}
+        if drill and str(drill.get("outcome")) not in ("", "None", SUCCEEDED, "passed", "ok"):
+            return self.result(Status.WARNING, _("%(message)s; last drill: %(outcome)s")
+                               % {"message": message, "outcome": drill["outcome"]}, values, samples)
+        return self.ok(message, values, samples)
+
+    @staticmethod
+    def _last_drill(backup_run) -> dict | None:
+        outcome_field = _first_field(backup_run, DRILL_FIELDS)
+        time_field = _first_field(backup_run, DRILL_TIME_FIELDS)
+        if not outcome_field or not time_field:
+            return None
+        run = backup_run.objects.filter(**{f"{time_field}__isnull": False}).order_by(f"-{time_field}").first()
+        if run is None:
+            return None
+        return {"run": str(run.pk), "at": getattr(run, time_field).isoformat(),
+                "outcome": str(getattr(run, outcome_field))}

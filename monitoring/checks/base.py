@@ -1,0 +1,143 @@
+"""The contract of a health check: a name, a critical flag, a timeout, and a typed result.
+
+A check subclasses HealthCheck and implements `run()`, returning `self.ok(...)`, `self.warning(...)` or
+`self.critical(...)` with a message and the observed values; an exception it raises becomes a critical result with
+the exception's text. Numeric values worth graphing are returned as `samples` (metrics). A check with
+`per_host = True` (disk, memory, cpu, docker) runs on every host: on the web host live and on each worker host with
+its heartbeat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.conf import settings
+
+from monitoring.models import SEVERITY, Status
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One numeric metric value: `name` follows Prometheus naming (snake_case with a unit suffix)."""
+
+    name: str
+    value: float
+    labels: dict[str, str] = field(default_factory=dict)
+    help: str = ""
+
+    def labels_key(self) -> str:
+        return ",".join(f"{key}={self.labels[key]}" for key in sorted(self.labels))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "labels": dict(self.labels), "help": self.help}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Sample:
+        return cls(name=data["name"], value=float(data["value"]), labels=dict(data.get("labels") or {}),
+                   help=data.get("help", ""))
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: Status
+    message: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    samples: list[Sample] = field(default_factory=list)
+    critical: bool = True
+    duration: float = 0.0
+    host: str = ""
+
+    @property
+    def counts_as(self) -> Status:
+        """What this result contributes to the overall status: a non-critical check never makes it critical."""
+        if self.status == Status.CRITICAL and not self.critical:
+            return Status.WARNING
+        return self.status
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.host}" if self.host else self.name
+
+    def to_dict(self, *, with_samples: bool = False) -> dict[str, Any]:
+        data = {
+            "name": self.name,
+            "host": self.host,
+            "status": str(self.status),
+            "critical": self.critical,
+            "message": self.message,
+            "duration_ms": round(self.duration * 1000, 2),
+            "values": self.values,
+        }
+        if with_samples:
+            data["samples"] = [sample.to_dict() for sample in self.samples]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(
+            name=data["name"],
+            status=Status(data["status"]),
+            message=data.get("message", ""),
+            values=data.get("values") or {},
+            samples=[Sample.from_dict(item) for item in data.get("samples") or []],
+            critical=data.get("critical", True),
+            duration=float(data.get("duration_ms", 0)) / 1000,
+            host=data.get("host", ""),
+        )
+
+
+def worst(statuses: list[Status]) -> Status:
+    return max(statuses, key=lambda status: SEVERITY[status], default=Status.OK)
+
+
+class HealthCheck:
+    name: ClassVar[str] = ""
+    critical: ClassVar[bool] = True
+    per_host: ClassVar[bool] = False
+    # Seconds a result may be reused by the same process (for checks whose answer changes rarely, e.g. migrations).
+    cache_for: ClassVar[float] = 0.0
+    timeout_override: ClassVar[float | None] = None
+
+    @classmethod
+    def instances(cls) -> list[HealthCheck]:
+        """The checks this class stands for under the current settings (several for e.g. database aliases)."""
+        return [cls()]
+
+    def cache_key(self) -> str:
+        """What a cached result is valid for: include every setting the result depends on."""
+        return self.name
+
+    @property
+    def timeout(self) -> float:
+        if self.timeout_override is not None:
+            return self.timeout_override
+        return settings.MONITOR_CHECK_TIMEOUT.total_seconds()
+
+    def run(self) -> CheckResult:
+        raise NotImplementedError
+
+    def result(self, status: Status, message: str = "", values: dict | None = None,
+               samples: list[Sample] | None = None) -> CheckResult:
+        return CheckResult(name=self.name, status=status, message=message, values=values or {},
+                           samples=samples or [], critical=self.critical)
+
+    def ok(self, message: str = "", values: dict | None = None, samples: list[Sample] | None = None) -> CheckResult:
+        return self.result(Status.OK, message, values, samples)
+
+    def warning(self, message: str, values: dict | None = None,
+                samples: list[Sample] | None = None) -> CheckResult:
+        return self.result(Status.WARNING, message, values, samples)
+
+    def failure(self, message: str, values: dict | None = None,
+                samples: list[Sample] | None = None) -> CheckResult:
+        return self.result(Status.CRITICAL, message, values, samples)
+
+
+def threshold_status(value: float, *, warning: float, critical: float) -> Status:
+    if value >= critical:
+        return Status.CRITICAL
+    if value >= warning:
+        return Status.WARNING
+    return Status.OK

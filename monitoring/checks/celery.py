@@ -1,0 +1,94 @@
+"""Celery: workers alive per queue (from heartbeats, no broadcast ping), queue lengths, and beat alive.
+
+Every worker records a heartbeat per queue it consumes every MONITOR_HEARTBEAT_INTERVAL (monitoring/heartbeat.py);
+the beat-scheduled `monitoring.tasks.record_heartbeat` records a BeatTick. Reading both is two small queries.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.redis import redis_client
+from monitoring.models import BeatTick, Status, WorkerHeartbeat
+from monitoring.registry import register
+
+HEARTBEAT_TICK = "monitoring: worker heartbeat"
+# kombu's Redis transport keeps each priority level of a queue in its own list: "<queue>\x06\x16<priority>".
+PRIORITY_SUFFIXES = ["", *(f"\x06\x16{step}" for step in (3, 6, 9))]
+
+
+def monitored_queues() -> list[str]:
+    from opsportal.celery import app
+
+    return sorted(queue.name for queue in app.conf.task_queues or [])
+
+
+def queue_lengths(queues: list[str], *, timeout: float) -> dict[str, int] | None:
+    broker = settings.CELERY_BROKER_URL
+    if not broker.startswith(("redis://", "rediss://")):
+        return None  # other transports have no cheap length query; the check reports workers and beat only
+    pipe = redis_client(broker, timeout=timeout).pipeline(transaction=False)
+    for queue in queues:
+        for suffix in PRIORITY_SUFFIXES:
+            pipe.llen(queue + suffix)
+    counts = pipe.execute()
+    step = len(PRIORITY_SUFFIXES)
+    return {queue: sum(counts[index * step:(index + 1) * step]) for index, queue in enumerate(queues)}
+
+
+@register
+class CeleryCheck(HealthCheck):
+    name = "celery"
+
+    def run(self) -> CheckResult:
+        now = timezone.now()
+        stale = settings.MONITOR_WORKER_STALE
+        queues = monitored_queues()
+        alive: dict[str, list[str]] = {queue: [] for queue in queues}
+        for hostname, queue in WorkerHeartbeat.objects.filter(last_seen__gte=now - stale).values_list(
+            "hostname", "queue"
+        ):
+            alive.setdefault(queue, []).append(hostname)
+        tick = BeatTick.objects.filter(name=HEARTBEAT_TICK).values_list("last_tick", flat=True).first()
+        beat_age = (now - tick).total_seconds() if tick else None
+        lengths = queue_lengths(queues, timeout=self.timeout)
+
+        values = {"workers": {queue: sorted(hosts) for queue, hosts in alive.items()},
+                  "beat_last_tick_age_seconds": round(beat_age, 1) if beat_age is not None else None,
+                  "queue_lengths": lengths}
+        samples = [Sample("celery_workers_online", len(hosts), {"queue": queue}, "Workers with a fresh heartbeat.")
+                   for queue, hosts in sorted(alive.items())]
+        if beat_age is not None:
+            samples.append(Sample("celery_beat_tick_age_seconds", beat_age, {}, "Age of the last beat tick."))
+        for queue, length in (lengths or {}).items():
+            samples.append(Sample("celery_queue_length", length, {"queue": queue}, "Messages waiting in a queue."))
+
+        problems: list[tuple[Status, str]] = []
+        for queue in queues:
+            if not alive.get(queue):
+                problems.append((Status.CRITICAL, _("no worker consumes the %(queue)s queue") % {"queue": queue}))
+        beat_stale = settings.MONITOR_BEAT_STALE
+        if beat_age is None:
+            problems.append((Status.WARNING, _("celery beat has not ticked yet")))
+        elif beat_age > beat_stale.total_seconds():
+            problems.append((Status.CRITICAL, _("celery beat last ticked %(age)s ago")
+                             % {"age": _duration(timedelta(seconds=beat_age))}))
+        if not problems:
+            summary = ", ".join(f"{queue}: {len(hosts)}" for queue, hosts in sorted(alive.items()))
+            return self.ok(_("workers per queue: %(summary)s; beat alive") % {"summary": summary}, values, samples)
+        status = Status.CRITICAL if any(level == Status.CRITICAL for level, _m in problems) else Status.WARNING
+        return self.result(status, "; ".join(message for _level, message in problems), values, samples)
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return _("%(n)d s") % {"n": seconds}
+    if seconds < 7200:
+        return _("%(n)d min") % {"n": seconds // 60}
+    return _("%(n)d h") % {"n": seconds // 3600}

@@ -1,0 +1,97 @@
+"""Redis as the Celery broker and as the cache: PING latency, used memory against maxmemory, connected clients."""
+
+from __future__ import annotations
+
+import threading
+import time
+from urllib.parse import urlsplit
+
+import redis
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.registry import register
+
+MEMORY_WARNING_PERCENT = 80.0
+MEMORY_CRITICAL_PERCENT = 95.0
+
+_clients: dict[tuple[str, float], redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def redis_client(url: str, *, timeout: float) -> redis.Redis:
+    """One client (and connection pool) per URL and process: a health request must not pay a new TCP handshake."""
+    key = (url, timeout)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                                          health_check_interval=0)
+            _clients[key] = client
+        return client
+
+
+def redacted(url: str) -> str:
+    """host:port/db of a Redis URL: never the password."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 6379}{parts.path or ''}"
+
+
+def redis_urls() -> dict[str, str]:
+    urls = {}
+    broker = settings.CELERY_BROKER_URL
+    if broker.startswith(("redis://", "rediss://")):
+        urls["broker"] = broker
+    cache = settings.CACHES.get("default", {})
+    if "redis" in cache.get("BACKEND", "").lower():
+        location = cache.get("LOCATION")
+        location = location[0] if isinstance(location, list | tuple) else location
+        if location:
+            urls["cache"] = location
+    return urls
+
+
+@register
+class RedisCheck(HealthCheck):
+    name = "redis"
+
+    def __init__(self, role: str = "broker") -> None:
+        self.role = role
+        self.name = f"redis:{role}"
+
+    @classmethod
+    def instances(cls) -> list[HealthCheck]:
+        return [cls(role) for role in redis_urls()]
+
+    def run(self) -> CheckResult:
+        url = redis_urls()[self.role]
+        client = redis_client(url, timeout=self.timeout)
+        labels = {"role": self.role}
+        started = time.perf_counter()
+        client.ping()
+        latency_ms = (time.perf_counter() - started) * 1000
+        # Both sections in one round trip.
+        pipe = client.pipeline(transaction=False)
+        pipe.info("memory")
+        pipe.info("clients")
+        memory, clients = pipe.execute()
+        used, maximum = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
+        connected = int(clients.get("connected_clients", 0))
+        values = {"server": redacted(url), "latency_ms": round(latency_ms, 2), "used_memory_bytes": used,
+                  "maxmemory_bytes": maximum, "connected_clients": connected}
+        samples = [
+            Sample("redis_latency_seconds", latency_ms / 1000, labels, "Round trip of PING."),
+            Sample("redis_used_memory_bytes", used, labels, "Memory used by Redis."),
+            Sample("redis_maxmemory_bytes", maximum, labels, "Redis maxmemory (0: no limit)."),
+            Sample("redis_connected_clients", connected, labels, "Clients connected to Redis."),
+        ]
+        if not maximum:
+            message = _("PING %(ms).1f ms, %(mib).1f MiB used (no maxmemory)") % {"ms": latency_ms,
+                                                                                  "mib": used / 2**20}
+            return self.ok(message, values, samples)
+        percent = 100.0 * used / maximum
+        values["used_memory_percent"] = round(percent, 1)
+        status = threshold_status(percent, warning=MEMORY_WARNING_PERCENT, critical=MEMORY_CRITICAL_PERCENT)
+        message = _("PING %(ms).1f ms, %(percent).0f%% of maxmemory used") % {"ms": latency_ms, "percent": percent}
+        return self.result(status, message, values, samples)

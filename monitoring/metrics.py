@@ -1,0 +1,39 @@
+"""Metrics as JSON or as the Prometheus text format, rendered by prometheus-client (not by hand)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from monitoring.checks.base import Sample
+
+PREFIX = "opsportal_"
+
+
+class _SamplesCollector:
+    def __init__(self, samples: Iterable[Sample]) -> None:
+        self.samples = list(samples)
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, GaugeMetricFamily] = {}
+        label_names: dict[str, list[str]] = {}
+        for sample in self.samples:
+            name = PREFIX + sample.name
+            if name not in families:
+                label_names[name] = sorted(sample.labels)
+                families[name] = GaugeMetricFamily(name, sample.help or sample.name, labels=label_names[name])
+            keys = label_names[name]
+            families[name].add_metric([str(sample.labels.get(key, "")) for key in keys], float(sample.value))
+        yield from families.values()
+
+
+def prometheus_text(samples: Iterable[Sample]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SamplesCollector(samples))
+    return generate_latest(registry)
+
+
+def samples_json(samples: Iterable[Sample]) -> list[dict]:
+    return [{"name": sample.name, "labels": sample.labels, "value": sample.value} for sample in samples]

@@ -1,0 +1,263 @@
+"""The one runner behind the health view, the metrics view, snapshots, heartbeats and `manage.py monitor`.
+
+Checks run concurrently on a small pool of long-lived daemon threads; the caller waits at most each check's
+timeout, and never longer than the overall deadline. A check that has not answered by then is reported as failed
+("no answer within ...") and abandoned: it holds no lock, the pool starts another thread for the next job, and the
+stuck thread goes back to work (or exits) when its check finally returns. So the caller never hangs.
+
+Database connections: each pool thread keeps its own connection between jobs only as Django does for request
+threads (CONN_MAX_AGE, CONN_HEALTH_CHECKS): after every job it calls close_old_connections(), which closes a
+connection that failed or outlived CONN_MAX_AGE, and a thread idle for POOL_IDLE_SECONDS closes all of its
+connections and exits. Open connections are therefore bounded by the pool size, never accumulated per request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from monitoring import registry
+from monitoring.checks.base import CheckResult, HealthCheck, Sample, worst
+from monitoring.models import Status
+
+logger = logging.getLogger(__name__)
+
+_cache: dict[str, tuple[float, CheckResult]] = {}
+_cache_lock = threading.Lock()
+
+
+def clear_cached_results() -> None:
+    """Forget results kept for checks with cache_for (after a deploy step, and between tests)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def local_hostname() -> str:
+    return settings.MONITOR_HOSTNAME or socket.gethostname()
+
+
+@dataclass
+class HealthReport:
+    results: list[CheckResult]
+    duration: float
+    generated_at: datetime
+    extra_samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        return worst([result.counts_as for result in self.results])
+
+    def samples(self) -> list[Sample]:
+        """Every metric: each check's status and duration, the samples checks returned, and providers' metrics."""
+        found: list[Sample] = []
+        for result in self.results:
+            labels = {"check": result.name, "host": result.host}
+            severity = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}[result.status]
+            found.append(Sample("health_check_status", severity, labels,
+                                "Status of a health check: 0 ok, 1 warning, 2 critical."))
+            found.append(Sample("health_check_duration_seconds", result.duration, labels,
+                                "Time a health check took."))
+            for sample in result.samples:
+                sample_labels = {**sample.labels, "host": result.host} if result.host else sample.labels
+                found.append(Sample(sample.name, sample.value, sample_labels, sample.help))
+        return found + self.extra_samples
+
+
+POOL_MAX_THREADS = 64
+POOL_IDLE_SECONDS = 60.0
+
+
+class _Job:
+    def __init__(self, label: str, target: Callable[[], object], timeout: float) -> None:
+        self.label = label
+        self.target = target
+        self.timeout = timeout
+        self.done = threading.Event()
+        self.value: object = None
+        self.error: BaseException | None = None
+        self.started = time.monotonic()
+        self.finished = 0.0
+
+    def run(self) -> None:
+        self.started = time.monotonic()  # from when a thread takes it, not from when it was queued
+        try:
+            self.value = self.target()
+        except BaseException as exc:  # noqa: BLE001 - any failure of a check is its result, not the caller's crash
+            self.error = exc
+        finally:
+            self.finished = time.monotonic()
+            self.done.set()
+
+
+class _Pool:
+    """Grows when every thread is busy (or stuck in a dead dependency), shrinks when threads stay idle."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.idle = 0  # waiting threads not yet promised a job
+        self.threads = 0
+
+    def submit(self, job: _Job) -> None:
+        with self.lock:
+            if self.idle > 0:
+                self.idle -= 1
+            elif self.threads < POOL_MAX_THREADS:
+                self.threads += 1
+                threading.Thread(target=self._work, name="health-check", daemon=True).start()
+        self.jobs.put(job)
+
+    def _work(self) -> None:
+        try:
+            while True:
+                try:
+                    job = self.jobs.get(timeout=POOL_IDLE_SECONDS)
+                except queue.Empty:
+                    with self.lock:
+                        if self.idle > 0:  # nobody promised this thread a job: leave
+                            self.idle -= 1
+                            self.threads -= 1
+                            return
+                    continue
+                try:
+                    job.run()
+                finally:
+                    # Like the end of a request: drop connections that failed or outlived CONN_MAX_AGE.
+                    close_old_connections()
+                with self.lock:
+                    self.idle += 1
+        finally:
+            connections.close_all()
+
+
+_pool = _Pool()
+
+
+def _reset_pool_after_fork() -> None:
+    # A forked child (a Celery prefork child replaced after the heartbeat thread used the pool, gunicorn --preload)
+    # inherits the counters but none of the threads: it must start with an empty pool or every job would wait.
+    global _pool
+    _pool = _Pool()
+
+
+os.register_at_fork(after_in_child=_reset_pool_after_fork)
+
+
+def run_jobs(jobs: list[_Job], *, deadline: float) -> None:
+    end = time.monotonic() + deadline
+    submitted = time.monotonic()
+    for job in jobs:
+        job.started = submitted
+        _pool.submit(job)
+    for job in jobs:
+        job.done.wait(max(0.0, min(end, submitted + job.timeout) - time.monotonic()))
+
+
+def _check_result(check: HealthCheck, job: _Job) -> CheckResult:
+    if not job.done.is_set():
+        result = check.failure(_("no answer within %(seconds).1f s") % {"seconds": min(job.timeout, time.monotonic()
+                                                                                        - job.started)})
+        result.duration = time.monotonic() - job.started
+        return result
+    if job.error is not None:
+        logger.warning("health check %s failed: %s", check.name, job.error)
+        result = check.failure(_("%(error_type)s: %(error)s") % {"error_type": type(job.error).__name__,
+                                                                 "error": job.error})
+    else:
+        result = job.value  # type: ignore[assignment]
+    result.duration = job.finished - job.started
+    return result
+
+
+def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
+               extra_jobs: dict[str, tuple[Callable[[], object], float]] | None = None,
+               ) -> tuple[list[CheckResult], dict[str, _Job]]:
+    """Run checks (and optional extra callables) concurrently; return results in check order and the extra jobs."""
+    deadline = settings.HEALTH_DEADLINE.total_seconds() if deadline is None else deadline
+    now = time.monotonic()
+    cached: dict[int, CheckResult] = {}
+    jobs: list[_Job] = []
+    pending: list[tuple[int, HealthCheck, _Job]] = []
+    for index, check in enumerate(checks):
+        if check.cache_for:
+            with _cache_lock:
+                hit = _cache.get(check.cache_key())
+            if hit and now - hit[0] < check.cache_for:
+                cached[index] = dataclasses.replace(hit[1])  # a copy: callers set host on their results
+                continue
+        job = _Job(check.name, check.run, check.timeout)
+        jobs.append(job)
+        pending.append((index, check, job))
+    extras = {label: _Job(label, target, timeout) for label, (target, timeout) in (extra_jobs or {}).items()}
+    run_jobs(jobs + list(extras.values()), deadline=deadline)
+
+    results: dict[int, CheckResult] = dict(cached)
+    for index, check, job in pending:
+        result = _check_result(check, job)
+        if check.cache_for and result.status == Status.OK:
+            with _cache_lock:
+                _cache[check.cache_key()] = (now, result)
+        results[index] = result
+    host = local_hostname()
+    ordered = []
+    for index, check in enumerate(checks):
+        result = results[index]
+        if check.per_host:
+            result.host = host
+        ordered.append(result)
+    return ordered, extras
+
+
+def _remote_host_results() -> list[CheckResult]:
+    from monitoring.selectors import host_reports_current
+
+    return host_reports_current(exclude=local_hostname())
+
+
+def _provider_samples() -> list[Sample]:
+    samples: list[Sample] = []
+    for provider in registry.metric_providers():
+        try:
+            samples.extend(provider())
+        except Exception:
+            logger.exception("metric provider %s failed", getattr(provider, "__qualname__", provider))
+    return samples
+
+
+def health_report_collect(*, names: list[str] | None = None, hosts: bool = True, metrics: bool = False,
+                          deadline: float | None = None) -> HealthReport:
+    """Run the registered checks here, and add what every other host reported with its heartbeat."""
+    started = time.monotonic()
+    timeout = settings.MONITOR_CHECK_TIMEOUT.total_seconds()
+    extra: dict[str, tuple[Callable[[], object], float]] = {}
+    if hosts:
+        extra["hosts"] = (_remote_host_results, timeout)
+    if metrics:
+        extra["metrics"] = (_provider_samples, timeout)
+    results, jobs = run_checks(registry.checks(names=names), deadline=deadline, extra_jobs=extra)
+    report = HealthReport(results=results, duration=0.0, generated_at=timezone.now())
+    if "hosts" in jobs:
+        job = jobs["hosts"]
+        if job.done.is_set() and job.error is None:
+            report.results.extend(job.value)  # type: ignore[arg-type]
+        else:
+            logger.warning("reading host reports failed: %s", job.error or "no answer in time")
+            report.results.append(CheckResult(name="hosts", status=Status.WARNING, critical=False,
+                                              message=_("the reports of other hosts could not be read")))
+    if "metrics" in jobs and jobs["metrics"].done.is_set() and jobs["metrics"].error is None:
+        report.extra_samples = jobs["metrics"].value  # type: ignore[assignment]
+    report.duration = time.monotonic() - started
+    return report

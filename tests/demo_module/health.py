@@ -1,0 +1,33 @@
+"""The one file a module needs to add a health check and a metric to OpsPortal (see docs/guides/monitoring.md)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.registry import metric, register
+
+
+def _backlog() -> int:
+    # A real module would count its own rows here; the tests set this setting.
+    return int(getattr(settings, "DEMO_ORDER_BACKLOG", 0))
+
+
+@register
+class OrderBacklogCheck(HealthCheck):
+    name = "demo-orders"
+    critical = False  # a backlog is worth a warning, never a 503
+
+    def run(self) -> CheckResult:
+        backlog = _backlog()
+        values = {"backlog": backlog}
+        message = _("%(count)d orders waiting") % {"count": backlog}
+        if backlog > 100:
+            return self.warning(message, values)
+        return self.ok(message, values)
+
+
+@metric
+def order_metrics() -> list[Sample]:
+    return [Sample("demo_order_backlog", _backlog(), {"module": "demo"}, "Orders waiting to be shipped.")]

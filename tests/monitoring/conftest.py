@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wait_for
+
+PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1] if Path("/usr/lib/postgresql").exists() else None
+HEALTH_TOKEN = "health-token-for-tests-0123456789abcdef"
+METRICS_TOKEN = "metrics-token-for-tests-0123456789abcdef"
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound then released): connecting to it is refused, like a stopped server's."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def monitoring_settings(settings, tmp_path):
+    from monitoring.runner import clear_cached_results
+
+    clear_cached_results()  # docker and migrations results are kept a few seconds; each test starts fresh
+    settings.HEALTH_TOKEN = HEALTH_TOKEN
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    settings.MONITOR_HOSTNAME = "web-test"
+    settings.MONITOR_DISK_PATHS = ["/", str(tmp_path)]
+    return settings
+
+
+@pytest.fixture(autouse=True)
+def checks_close_their_connections(monkeypatch):
+    """Health-check threads keep a connection only for CONN_MAX_AGE; at 0 they close it after every check, so
+    these tests can count connections and pytest-django can drop the test database at the end."""
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+
+
+@pytest.fixture
+def dead_redis_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def user_client(client, django_user_model):
+    user = django_user_model.objects.create_user("plain", password="pw", is_staff=False)
+    client.force_login(user)
+    return client
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of our own (initdb, own port and folder): stopping it harms nobody else's tests."""
+
+    def __init__(self) -> None:
+        if PG_BIN is None:
+            pytest.fail("PostgreSQL server binaries are not installed (/usr/lib/postgresql/*/bin)")
+        self.folder = Path(tempfile.mkdtemp(prefix="monitoring-pg-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+        shutil.chown(self.folder, "postgres", "postgres")
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        if not self.data.exists():
+            self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                              "--no-sync")
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.folder / "log"),
+                          "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self) -> None:
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def cleanup(self) -> None:
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self.stop()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    cluster = ThrowawayPostgres()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def portal_server() -> Iterator:
+    """Start the portal under gunicorn with the given environment; yield a starter returning its base URL."""
+    processes: list[subprocess.Popen] = []
+
+    def start(**env: str) -> str:
+        port = free_port()
+        full_env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "HEALTH_TOKEN": HEALTH_TOKEN,
+            "METRICS_TOKEN": METRICS_TOKEN,
+            **env,
+        }
+        process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "opsportal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+             "--threads", "4", "--timeout", "30"],
+            cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        processes.append(process)
+        base = f"http://127.0.0.1:{port}"
+
+        def answering() -> bool:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(answering, timeout=30, what="gunicorn to listen")
+        return base
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def elapsed(started: float) -> float:
+    return time.monotonic() - started
