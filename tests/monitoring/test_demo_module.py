@@ -42,8 +42,13 @@ def test_the_modules_metric_shows_in_prometheus_output(client, demo_installed):
     assert sample.value == 7 and sample.labels == {"module": "demo"}
 
 
+@pytest.mark.django_db(transaction=True)
 def test_installed_through_extra_apps_like_a_real_deployment():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "EXTRA_APPS": "tests.demo_module"}
+    from django.db import connection
+
+    db = connection.settings_dict  # the test database, so the subprocess reads what this test sees
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "EXTRA_APPS": "tests.demo_module",
+           "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
     done = subprocess.run([sys.executable, "manage.py", "monitor", "--json", "--check", "demo-orders"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
