@@ -25,24 +25,31 @@ def wait_for(
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
 
 
+def test_database_env(**extra: str) -> dict[str, str]:
+    """The environment for a subprocess (manage.py, a worker) that must use this test run's database and broker."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+    if db.get("PASSWORD"):
+        env["PGPASSWORD"] = db["PASSWORD"]
+    return env
+
+
 @pytest.fixture
 def celery_worker_process(django_db_blocker, settings) -> Iterator[Callable[..., subprocess.Popen]]:
     """Start real Celery worker subprocesses against the test database and the test broker; stop them after."""
-    from django.db import connection
 
     started: list[subprocess.Popen] = []
 
     def start(*, queues: str = "backups,monitoring", extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        db = connection.settings_dict
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            "PYTHONUNBUFFERED": "1",
-            **(extra_env or {}),
-        }
-        if db.get("PASSWORD"):
-            env["PGPASSWORD"] = db["PASSWORD"]
+        env = test_database_env(**(extra_env or {}))
         command = [
             sys.executable,
             "-m",

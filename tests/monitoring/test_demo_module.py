@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring import registry
+from tests.conftest import test_database_env
 from tests.monitoring.conftest import HEALTH_TOKEN, METRICS_TOKEN, ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,11 +44,7 @@ def test_the_modules_metric_shows_in_prometheus_output(client, demo_installed):
 
 @pytest.mark.django_db(transaction=True)
 def test_installed_through_extra_apps_like_a_real_deployment():
-    from django.db import connection
-
-    db = connection.settings_dict  # the test database, so the subprocess reads what this test sees
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "EXTRA_APPS": "tests.demo_module",
-           "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    env = test_database_env(EXTRA_APPS="tests.demo_module")
     done = subprocess.run([sys.executable, "manage.py", "monitor", "--json", "--check", "demo-orders"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 from django.core.management import call_command
 
+from tests.conftest import test_database_env
 from tests.monitoring.conftest import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,8 +46,9 @@ def test_a_critical_exits_2_and_json_lists_the_checks():
     assert {check["name"]: check["status"] for check in body["checks"]} == {"celery": "critical", "database": "ok"}
 
 
+@pytest.mark.django_db(transaction=True)
 def test_as_a_real_process_for_nagios():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "MONITOR_HOSTNAME": "nagios-host"}
+    env = test_database_env(MONITOR_HOSTNAME="nagios-host")
     done = subprocess.run([sys.executable, "manage.py", "monitor", "--check", "disk"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
