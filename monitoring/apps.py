@@ -12,3 +12,8 @@ class MonitoringConfig(AppConfig):
         from monitoring.schedules import create_default_schedules
 
         post_migrate.connect(create_default_schedules, sender=self)
+
+        from alerting.observations import register_provider
+        from monitoring.observations import BUILT_IN_METRICS, snapshot_observations
+
+        register_provider(snapshot_observations, metrics=BUILT_IN_METRICS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 from celery import shared_task
+from django.db import transaction
 
 from monitoring.checks.celery import HEARTBEAT_TICK
 from monitoring.services import beat_tick_record, health_snapshot_take, worker_heartbeat_record
@@ -20,7 +21,11 @@ def record_heartbeat(self) -> None:
 
 @shared_task(name="monitoring.tasks.take_snapshot", ignore_result=True)
 def take_snapshot() -> None:
+    from alerting.tasks import evaluate
+
     health_snapshot_take()
+    # Alert rules are evaluated right after each snapshot (beat's own evaluate schedule is only a safety net).
+    transaction.on_commit(evaluate.delay)
 
 
 @shared_task(name="monitoring.tasks.rollup_and_prune", ignore_result=True)

@@ -1,0 +1,59 @@
+"""What alerting sees of monitoring: the metric samples and check results of the latest health snapshot.
+
+Only a fresh snapshot counts. When snapshots stop (beat or the monitoring worker is down) the provider fails loudly
+instead of reporting stale values, and alerting then keeps the alerts it has as they are: a disk alert must not
+resolve just because nobody is measuring the disk any more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.conf import settings
+
+from alerting.observations import Observation, declare_metric
+
+# The metrics the built-in checks report, so alert rules can name them before the first snapshot exists.
+BUILT_IN_METRICS = [
+    "health_check_status", "health_check_duration_seconds",
+    "disk_used_percent", "disk_free_bytes", "memory_used_percent", "memory_available_bytes",
+    "cpu_percent", "load_average", "cpu_cores",
+    "database_latency_seconds", "database_connections", "database_max_connections", "database_size_bytes",
+    "redis_latency_seconds", "redis_used_memory_bytes", "redis_maxmemory_bytes", "redis_connected_clients",
+    "celery_workers_online", "celery_beat_tick_age_seconds", "celery_queue_length",
+    "docker_container_restarts", "docker_containers", "migrations_unapplied",
+    "backup_last_success_age_seconds", "backup_last_size_bytes",
+]
+
+
+class StaleSnapshotError(RuntimeError):
+    pass
+
+
+def parse_labels(key: str) -> dict[str, str]:
+    """The inverse of Sample.labels_key(): 'host=a,path=/' -> {'host': 'a', 'path': '/'}."""
+    labels = {}
+    for part in filter(None, key.split(",")):
+        name, _, value = part.partition("=")
+        labels[name] = value
+    return labels
+
+
+def snapshot_observations(now: datetime) -> Iterator[Observation]:
+    from monitoring.models import HealthSnapshot
+
+    snapshot = HealthSnapshot.objects.order_by("-taken_at").first()
+    # Two snapshot intervals and a bit: a snapshot older than that no longer describes the present.
+    if snapshot is None:
+        raise StaleSnapshotError("no health snapshot yet: is celery beat running?")
+    age = now - snapshot.taken_at
+    if age > 2 * settings.MONITOR_SNAPSHOT_INTERVAL + settings.HEALTH_DEADLINE:
+        raise StaleSnapshotError(f"the latest health snapshot is {age.total_seconds():.0f} s old")
+    for name, labels, value in snapshot.samples.values_list("name", "labels", "value"):
+        declare_metric(name)
+        yield Observation(kind="metric", name=name, labels=parse_labels(labels), value=value, status=None,
+                          at=snapshot.taken_at)
+    for name, host, status, message in snapshot.results.values_list("check_name", "host", "status", "message"):
+        yield Observation(kind="check", name=name, labels={"host": host} if host else {}, value=None,
+                          status=status, at=snapshot.taken_at, message=message)
