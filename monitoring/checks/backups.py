@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,19 +16,7 @@ from monitoring.models import Status
 from monitoring.registry import register
 
 SUCCEEDED = "succeeded"
-SIZE_FIELDS = ("total_bytes", "size_bytes", "bytes_total")
-DRILL_FIELDS = ("drill_status", "drill_outcome", "drill_result")
-DRILL_TIME_FIELDS = ("drilled_at", "drill_finished_at")
-
-
-def _first_field(model, names: tuple[str, ...]) -> str | None:
-    for name in names:
-        try:
-            model._meta.get_field(name)
-        except FieldDoesNotExist:
-            continue
-        return name
-    return None
+VERIFICATION_FAILED = "failed"
 
 
 @register
@@ -52,11 +39,9 @@ class BackupsCheck(HealthCheck):
                         "rpo_seconds": rpo.total_seconds(), "run": str(last.pk)}
         samples = [Sample("backup_last_success_age_seconds", age.total_seconds(), {},
                           "Age of the last successful backup.")]
-        size_field = _first_field(backup_run, SIZE_FIELDS)
-        if size_field and getattr(last, size_field) is not None:
-            values["size_bytes"] = getattr(last, size_field)
-            samples.append(Sample("backup_last_size_bytes", float(values["size_bytes"]), {},
-                                  "Size of the last successful backup."))
+        values["size_bytes"] = last.total_bytes
+        samples.append(Sample("backup_last_size_bytes", float(last.total_bytes), {},
+                              "Size of the last successful backup."))
         drill = self._last_drill(backup_run)
         if drill:
             values["last_drill"] = drill
@@ -69,19 +54,16 @@ class BackupsCheck(HealthCheck):
             return self.warning(_("last successful backup %(hours).1f h ago, older than the RPO") % {"hours": hours},
                                 values, samples)
         message = _("last successful backup %(hours).1f h ago") % {"hours": hours}
-        if drill and str(drill.get("outcome")) not in ("", "None", SUCCEEDED, "passed", "ok"):
-            return self.result(Status.WARNING, _("%(message)s; last drill: %(outcome)s")
-                               % {"message": message, "outcome": drill["outcome"]}, values, samples)
+        if drill and drill["outcome"] == VERIFICATION_FAILED:
+            return self.result(Status.WARNING, _("%(message)s; the last verification or restore drill failed")
+                               % {"message": message}, values, samples)
         return self.ok(message, values, samples)
 
     @staticmethod
     def _last_drill(backup_run) -> dict | None:
-        outcome_field = _first_field(backup_run, DRILL_FIELDS)
-        time_field = _first_field(backup_run, DRILL_TIME_FIELDS)
-        if not outcome_field or not time_field:
-            return None
-        run = backup_run.objects.filter(**{f"{time_field}__isnull": False}).order_by(f"-{time_field}").first()
+        """The latest verification or restore drill (verifybackup [--drill]) of any run, and its outcome."""
+        run = backup_run.objects.filter(verified_at__isnull=False).order_by("-verified_at").first()
         if run is None:
             return None
-        return {"run": str(run.pk), "at": getattr(run, time_field).isoformat(),
-                "outcome": str(getattr(run, outcome_field))}
+        return {"run": str(run.pk), "at": run.verified_at.isoformat(), "outcome": run.verification,
+                "rto_seconds": run.drill_rto_seconds}

@@ -113,10 +113,42 @@ def test_migrations_are_all_applied_in_the_test_database():
 
 
 @pytest.mark.django_db
-def test_backups_without_a_backup_model_or_backup_is_a_warning_not_an_error():
+def test_backups_without_any_backup_is_a_warning_not_an_error():
     result = run_one("backups")
     assert result.status == Status.WARNING
-    assert "backup" in result.message
+    assert result.message == "no successful backup yet"
+
+
+def _succeeded_backup(age, **fields):
+    from backups.models import BackupRun
+
+    finished = timezone.now() - age
+    return BackupRun.objects.create(status="succeeded", trigger="scheduled", started_at=finished, finished_at=finished,
+                                    total_bytes=123456, **fields)
+
+
+@pytest.mark.django_db(transaction=True)  # checks run on the runner's threads: they must see committed rows
+@pytest.mark.parametrize(
+    ("age_in_rpos", "status"), [(0.5, Status.OK), (1.5, Status.WARNING), (2.5, Status.CRITICAL)]
+)
+def test_backup_age_is_held_against_the_rpo(settings, age_in_rpos, status):
+    _succeeded_backup(settings.BACKUP_RPO * age_in_rpos)
+    result = run_one("backups")
+    assert result.status == status
+    samples = {sample.name: sample.value for sample in result.samples}
+    assert samples["backup_last_success_age_seconds"] == pytest.approx(
+        (settings.BACKUP_RPO * age_in_rpos).total_seconds(), abs=5
+    )
+    assert samples["backup_last_size_bytes"] == 123456
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_restore_drill_makes_a_fresh_backup_a_warning(settings):
+    _succeeded_backup(settings.BACKUP_RPO / 4, verification="failed", verified_at=timezone.now())
+    result = run_one("backups")
+    assert result.status == Status.WARNING
+    assert "restore drill failed" in result.message
+    assert result.values["last_drill"]["outcome"] == "failed"
 
 
 @pytest.mark.django_db
