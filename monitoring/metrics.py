@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from monitoring.checks.base import Sample
 
@@ -29,11 +30,29 @@ class _SamplesCollector:
         yield from families.values()
 
 
+_collectors: list[Callable[[], Collector]] = []
+
+
+def register_collector(factory: Callable[[], Collector]) -> None:
+    """Add a prometheus-client collector to /api/system/metrics (other apps call this in AppConfig.ready)."""
+    if factory not in _collectors:
+        _collectors.append(factory)
+
+
 def prometheus_text(samples: Iterable[Sample]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_SamplesCollector(samples))
+    for factory in _collectors:
+        registry.register(factory())
     return generate_latest(registry)
 
 
 def samples_json(samples: Iterable[Sample]) -> list[dict]:
-    return [{"name": sample.name, "labels": sample.labels, "value": sample.value} for sample in samples]
+    found = [{"name": sample.name, "labels": sample.labels, "value": sample.value} for sample in samples]
+    for factory in _collectors:
+        for family in factory().collect():
+            found.extend(
+                {"name": s.name.removeprefix(PREFIX), "labels": dict(s.labels), "value": s.value}
+                for s in family.samples
+            )
+    return found

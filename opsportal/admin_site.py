@@ -14,11 +14,13 @@ class OpsPortalAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         from alerting.selectors import channels_failing, firing_alerts
-        from monitoring.selectors import worker_heartbeats_recent
+        from monitoring.selectors import health_overview
         from performance.selectors import perf_targets_enabled
 
+        health = health_overview()
         context = {
-            "worker_heartbeats": worker_heartbeats_recent(limit=10),
+            "health": health,
+            "worker_heartbeats": health["worker_heartbeats"],
             "firing_alerts": firing_alerts(),
             "failing_channels": channels_failing(),
             "perf_targets": perf_targets_enabled(),

@@ -17,3 +17,8 @@ class PerformanceConfig(AppConfig):
         from performance.observations import METRIC_BREACHED, METRIC_P95, performance_observations
 
         register_provider(performance_observations, metrics=[METRIC_BREACHED, METRIC_P95])
+
+        from monitoring.metrics import register_collector
+        from performance.metrics import PerformanceCollector
+
+        register_collector(PerformanceCollector)

@@ -77,3 +77,20 @@ def test_prometheus_text_parses_with_prometheus_clients_parser(client, how):
 def test_json_stays_the_default_for_browsers(client):
     response = client.get(METRICS, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*", **BEARER)
     assert response["Content-Type"] == "application/json"
+
+
+def test_request_latency_and_performance_budgets_are_in_both_formats(client):
+    from performance.models import PerfTarget
+
+    PerfTarget.objects.create(name="orders api", kind="api", url="/api/orders", budget_ms=1000, last_p95_ms=1500)
+    client.get("/api/system/health/live")  # a timed request, so the latency histogram has a route
+    families = _families(client.get(METRICS, {"format": "prometheus"}, **BEARER).content.decode())
+    histogram = families["opsportal_http_request_duration_seconds"]
+    bounds = {sample.labels.get("le") for sample in histogram.samples if sample.name.endswith("_bucket")}
+    assert {"1.0", "3.0"} <= bounds  # the API and page budgets are bucket edges
+    budgets = {s.labels["target"]: s.value for s in families["opsportal_perf_target_budget_seconds"].samples}
+    assert budgets["orders api"] == 1.0
+
+    body = client.get(METRICS, **BEARER).json()
+    names = {sample["name"] for sample in body["samples"]}
+    assert {"perf_target_p95_seconds", "perf_target_budget_seconds", "disk_used_percent"} <= names

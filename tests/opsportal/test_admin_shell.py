@@ -89,3 +89,21 @@ def test_index_shows_performance_targets_against_their_budgets(admin_client):
     table = page.split('id="performance-targets"')[1].split("</table>")[0]
     assert "orders api" in table and "1450 ms" in table and "over budget for" in table
     assert "home page" in table and "within budget" in table
+
+
+@pytest.mark.django_db
+def test_index_shows_overall_health_and_the_checks_that_are_not_ok(admin_client):
+    from monitoring.models import CheckResult, HealthSnapshot
+
+    assert "No health snapshot yet" in admin_client.get("/admin/").content.decode()
+    now = timezone.now()
+    snapshot = HealthSnapshot.objects.create(taken_at=now, status="critical", duration_ms=40)
+    CheckResult.objects.create(snapshot=snapshot, taken_at=now, check_name="redis", status="critical",
+                               message="connection refused on 127.0.0.1:6379", duration_ms=2)
+    CheckResult.objects.create(snapshot=snapshot, taken_at=now, check_name="disk", host="db-1", status="ok",
+                               duration_ms=1)
+    page = admin_client.get("/admin/").content.decode()
+    overview = page.split('id="health-overview"')[1].split('id="firing-alerts"')[0]
+    assert "status-critical" in overview
+    assert "connection refused on 127.0.0.1:6379" in overview
+    assert "db-1" in overview
