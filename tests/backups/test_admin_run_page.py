@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import pytest
 from django.contrib.admin.models import ADDITION, DELETION, LogEntry
@@ -24,7 +25,7 @@ def test_the_page_shows_artifacts_manifest_log_and_linked_restores(super_client,
     page = html.unescape(super_client.get(reverse("admin:backups_backuprun_change", args=[run.pk])).content.decode())
 
     assert artifact.sha256 in page and artifact.path in page
-    assert '"sha256": "%s"' % artifact.sha256 in page  # the manifest, read from storage
+    assert f'"sha256": "{artifact.sha256}"' in page  # the manifest, read from storage
     assert "database:default: started" in page  # the log
     assert reverse("admin:backups_restorerun_change", args=[restore.pk]) in page
     assert 'id="live-progress"' not in page  # finished: nothing to poll
@@ -46,7 +47,7 @@ def test_a_running_run_polls_its_progress_with_a_script_the_portal_serves(super_
     assert reverse("admin:backups_backuprun_progress", args=[run.pk]) in page
     assert "/static/backups/progress.js" in page and "http" not in page.split("progress.js")[0].rsplit("src=", 1)[1]
     script = finders.find("backups/progress.js")
-    assert script and "fetch(" in open(script).read()
+    assert script and "fetch(" in Path(script).read_text()
 
 
 def test_delete_uses_the_confirmation_page_and_removes_the_files(super_client, backup_dir, run_backup):
