@@ -77,6 +77,10 @@ class BackupRun(models.Model):
             ("run_backup", _("Can run, verify, drill and pin backups")),
             ("restore_backup", _("Can restore a backup over the live system")),
         ]
+        indexes = [
+            # The admin's status filter on a long history (bench/backups_admin.py): count and page by index.
+            models.Index(fields=["status", "-created_at"], name="backuprun_status_created"),
+        ]
         constraints = [
             # The hard guarantee behind "one backup at a time": a second claim fails with an IntegrityError.
             models.UniqueConstraint(fields=["status"], condition=Q(status="running"), name="one_running_backup"),

@@ -133,6 +133,13 @@ class BackupRunAdmin(admin.ModelAdmin):
             text += _(" (RTO %(seconds)s s)") % {"seconds": f"{run.drill_rto_seconds:.1f}"}
         return text
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name == "backups_backuprun_changelist":
+            # Logs and details can be long; the list never shows them.
+            queryset = queryset.defer("log", "error", "verification_detail", "only")
+        return queryset
+
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("#")
         if not term:
