@@ -117,13 +117,17 @@ def restore_run_execute(
 ) -> RestoreRun:
     """Restore backup `run_id` now; the outcome (succeeded, refused, failed) is on the returned RestoreRun."""
     restore = restore_run_create(run_id=run_id, into=into, only=only, user=user, actor=actor)
-    performed = restore_run_perform(restore_id=restore.pk, into=into, log=log)
+    performed = restore_run_perform(restore_id=restore.pk, into=into, log=log, requested_run_id=run_id)
     assert performed is not None  # just created, so nobody else can have claimed it
     return performed
 
 
 def restore_run_perform(
-    *, restore_id: int, into: str | None = None, log: Callable[[str], None] | None = None
+    *,
+    restore_id: int,
+    into: str | None = None,
+    log: Callable[[str], None] | None = None,
+    requested_run_id: int | None = None,
 ) -> RestoreRun | None:
     """Carry out a queued RestoreRun; None if another delivery already claimed it (queued → running)."""
     lines: list[str] = []
@@ -147,6 +151,8 @@ def restore_run_perform(
     portal_db_restored = False
     try:
         if run is None:
+            if requested_run_id is not None:
+                raise RestoreRefused(_("There is no backup #%(id)s.") % {"id": requested_run_id})
             raise RestoreRefused(_("The backup to restore no longer exists."))
         artifacts = _select(run, only, into)
         kinds = registry()

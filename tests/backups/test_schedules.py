@@ -107,3 +107,4 @@ def test_restore_finished_is_sent_with_the_restore(backup_dir):
         restore_finished.disconnect(dispatch_uid="t3")
     assert restore.status == RestoreRun.Status.REFUSED
     assert [r.pk for r in received] == [restore.pk]
+    assert restore_run_execute(run_id=999_999).error == "There is no backup #999999."
