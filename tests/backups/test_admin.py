@@ -43,7 +43,7 @@ def test_the_changelist_shows_badge_duration_human_size_trigger_who_and_verifica
     assert "5.0\xa0MB" in page  # filesizeformat, not a raw byte count
     assert "1 min 15 s" in page
     assert "alice" in page and "manual" in page
-    assert "restore drill passed (RTO 12.3 s)" in page
+    assert "drill ok, RTO 12.3 s" in page
     assert f">{run.pk}<" in page and f">{failed.pk}<" in page
     assert "Retention policy: keep the last" in page
 
