@@ -57,7 +57,7 @@ def test_newest_first_filters_and_search_by_id(super_client):
     assert _runs_on_page(super_client.get(CHANGELIST)) == [new.pk, middle.pk, old.pk]
     assert _runs_on_page(super_client.get(CHANGELIST, {"status__exact": "failed"})) == [middle.pk]
     assert _runs_on_page(super_client.get(CHANGELIST, {"trigger__exact": "cli"})) == [old.pk]
-    since = (now - timedelta(days=1)).date().isoformat()
+    since = (now - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
     assert _runs_on_page(super_client.get(CHANGELIST, {"created_at__gte": since})) == [new.pk]
     assert _runs_on_page(super_client.get(CHANGELIST, {"q": str(middle.pk)})) == [middle.pk]
     assert _runs_on_page(super_client.get(CHANGELIST, {"q": f"#{old.pk}"})) == [old.pk]
