@@ -65,11 +65,22 @@ class BackupRun(models.Model):
     verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
     verification_detail = models.TextField(_("verification detail"), blank=True)
     drill_rto_seconds = models.FloatField(_("restore drill duration (RTO), seconds"), null=True, blank=True)
+    pinned = models.BooleanField(
+        _("pinned"), default=False, help_text=_("Pinned runs are never pruned by the retention policy.")
+    )
 
     class Meta:
         verbose_name = _("backup run")
         verbose_name_plural = _("backup runs")
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("run_backup", _("Can run, verify, drill and pin backups")),
+            ("restore_backup", _("Can restore a backup over the live system")),
+        ]
+        indexes = [
+            # The admin's status filter on a long history (bench/backups_admin.py): count and page by index.
+            models.Index(fields=["status", "-created_at"], name="backuprun_status_created"),
+        ]
         constraints = [
             # The hard guarantee behind "one backup at a time": a second claim fails with an IntegrityError.
             models.UniqueConstraint(fields=["status"], condition=Q(status="running"), name="one_running_backup"),
@@ -104,6 +115,7 @@ class BackupArtifact(models.Model):
 
 class RestoreRun(models.Model):
     class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
         RUNNING = "running", _("running")
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")

@@ -1,10 +1,20 @@
-"""Reads of the catalog, shared by the commands and (later) the admin and API."""
+"""Reads of the catalog, shared by the commands, the admin (pages, progress endpoints, overview) and the API."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import timedelta
 
-from backups.models import BackupRun, RestoreRun
+from django.db import connections
+from django.db.models import QuerySet
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from backups import manifest
+from backups.models import BackupArtifact, BackupRun, RestoreRun
+from backups.sources import RestoreTarget, parse_selector, registry
+from backups.storage import backup_storage
+
+ACTIVE = (BackupRun.Status.QUEUED, BackupRun.Status.RUNNING)
 
 
 def backup_runs_recent(*, limit: int | None = None) -> QuerySet[BackupRun]:
@@ -56,4 +66,110 @@ def restore_run_as_dict(restore: RestoreRun) -> dict:
         "status": restore.status,
         "safety_run": restore.safety_run_id,
         "error": restore.error,
+    }
+
+
+def backup_run_active() -> BackupRun | None:
+    """The queued or running backup, if any (there is at most one)."""
+    return BackupRun.objects.filter(status__in=ACTIVE).order_by("created_at").first()
+
+
+def backup_run_duration(run: BackupRun) -> timedelta | None:
+    if run.started_at is None:
+        return None
+    return (run.finished_at or timezone.now()) - run.started_at
+
+
+def backup_run_progress(run: BackupRun) -> dict:
+    """What the run's page polls while it is queued or running."""
+    duration = backup_run_duration(run)
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "finished": run.status not in ACTIVE,
+        "fields": {
+            "status": run.get_status_display(),
+            "bytes_done": filesizeformat(run.bytes_done),
+            "current_artifact": run.current_artifact or "—",
+            "duration": f"{int(duration.total_seconds())} s" if duration is not None else "—",
+        },
+    }
+
+
+def restore_run_progress(restore: RestoreRun) -> dict:
+    safety = restore.safety_run
+    return {
+        "id": restore.pk,
+        "status": restore.status,
+        "finished": restore.status not in (RestoreRun.Status.QUEUED, RestoreRun.Status.RUNNING),
+        "fields": {
+            "status": restore.get_status_display(),
+            "safety": (
+                f"#{safety.pk} {safety.get_status_display()} {filesizeformat(safety.bytes_done)}" if safety else "—"
+            ),
+        },
+    }
+
+
+def backup_run_manifest(run: BackupRun) -> dict | None:
+    """The run's manifest.json as stored beside its files (None if absent or unreadable)."""
+    if not run.storage_prefix or run.status != BackupRun.Status.SUCCEEDED:
+        return None
+    try:
+        return manifest.read(backup_storage(), run.storage_prefix)
+    except Exception:  # a damaged manifest must not break the page that helps investigate it
+        return None
+
+
+def restore_overwrites(run: BackupRun, *, only: str | None = None) -> list[dict]:
+    """What restoring the run in place overwrites: one entry per artifact, with its target and safety handling."""
+    kinds = registry()
+    target = RestoreTarget()
+    kind_filter, name_filter = parse_selector(only) if only else (None, None)
+    items = []
+    for artifact in run.artifacts.all():
+        if kind_filter and (artifact.kind != kind_filter or (name_filter and artifact.name != name_filter)):
+            continue
+        source = kinds.get(artifact.kind)
+        items.append(
+            {
+                "artifact": artifact,
+                "target": source.restore_target_label(artifact, target) if source else artifact.name,
+                "safety_backup": bool(source and source.has_something_to_protect(artifact, target)),
+            }
+        )
+    return items
+
+
+def restore_confirmation_word(run: BackupRun | None, *, only: str | None = None) -> str:
+    """The database name to type when a database is overwritten in place; otherwise the word 'restore'."""
+    kind, name = parse_selector(only) if only else (None, None)
+    artifacts: list[BackupArtifact] = list(run.artifacts.filter(kind="database")) if run else []
+    for artifact in artifacts:
+        if kind in (None, "database") and name in (None, artifact.name) and artifact.name in connections:
+            return str(connections[artifact.name].settings_dict["NAME"])
+    return "restore"
+
+
+def backup_overview() -> dict:
+    """For the admin index (templates/admin/overview/_backups.html): last backup, verification, drill, active run."""
+    succeeded = BackupRun.objects.filter(status=BackupRun.Status.SUCCEEDED).exclude(trigger=BackupRun.Trigger.SAFETY)
+    last = succeeded.order_by("-created_at", "-id").first()
+    last_verified = (
+        succeeded.filter(verification__in=[BackupRun.Verification.VERIFIED, BackupRun.Verification.DRILL_PASSED])
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    last_drill = BackupRun.objects.exclude(drill_rto_seconds=None).order_by("-verified_at", "-id").first()
+    active = backup_run_active()
+    return {
+        "last": last,
+        "last_age": timezone.now() - (last.finished_at or last.created_at) if last else None,
+        "last_verified": last_verified,
+        "last_drill": last_drill,
+        "active": active,
+        "last_failed": BackupRun.objects.filter(status=BackupRun.Status.FAILED)
+        .exclude(trigger=BackupRun.Trigger.SAFETY)
+        .order_by("-created_at", "-id")
+        .first(),
     }

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from backups.services.backup import backup_run_execute
+from backups.services.backup import backup_run_execute, backup_run_scheduled
 from backups.services.reaper import backup_runs_reap_stale
-from backups.services.verify import backup_run_verify
+from backups.services.restore import restore_run_perform
+from backups.services.retention import backup_runs_prune
+from backups.services.verify import backup_run_drill_latest, backup_run_verify
 
 
 @shared_task(name="backups.tasks.run_backup")
 def run_backup(run_id: int) -> None:
     # The service claims the run queued → running, so a redelivered message finds it claimed and does nothing.
     backup_run_execute(run_id=run_id)
+
+
+@shared_task(name="backups.tasks.run_scheduled_backup")
+def run_scheduled_backup() -> int | None:
+    run = backup_run_scheduled()
+    return run.pk if run is not None else None
 
 
 @shared_task(name="backups.tasks.reap_stale_runs")
@@ -23,3 +31,19 @@ def reap_stale_runs() -> int:
 @shared_task(name="backups.tasks.verify_backup")
 def verify_backup(run_id: int, drill: bool = False) -> None:
     backup_run_verify(run_id=run_id, drill=drill)
+
+
+@shared_task(name="backups.tasks.drill_latest_backup")
+def drill_latest_backup() -> None:
+    backup_run_drill_latest()
+
+
+@shared_task(name="backups.tasks.prune_backups")
+def prune_backups() -> int:
+    return len(backup_runs_prune().deleted)
+
+
+@shared_task(name="backups.tasks.restore_run_execute")
+def restore_run_execute(restore_id: int) -> None:
+    # Claims the RestoreRun queued → running: a redelivered message does nothing.
+    restore_run_perform(restore_id=restore_id)

@@ -248,6 +248,12 @@ BACKUP_PG_BIN_DIR = os.environ.get("BACKUP_PG_BIN_DIR", "")
 BACKUP_RESTORE_NO_OWNER = env_bool("BACKUP_RESTORE_NO_OWNER", True)
 BACKUP_PROGRESS_EVERY = env_duration("BACKUP_PROGRESS_EVERY", "3s")
 BACKUP_REAP_EVERY = env_duration("BACKUP_REAP_EVERY", "1m")
+# Retention (grandfather-father-son), applied by the hourly prune and `manage.py prunebackups`.
+BACKUP_KEEP_LAST = env_int("BACKUP_KEEP_LAST", 7, minimum=1)
+BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 14, minimum=0)
+BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 8, minimum=0)
+BACKUP_KEEP_MONTHLY = env_int("BACKUP_KEEP_MONTHLY", 12, minimum=0)
+BACKUP_MAX_AGE = env_duration("BACKUP_MAX_AGE", "400d")
 
 # --- Monitoring (see docs/guides/monitoring.md) ---------------------------------------------------------------
 HEALTH_DEADLINE = env_duration("HEALTH_DEADLINE", "3s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -22,6 +23,8 @@ from backups.services.progress import Progress
 from backups.signals import backup_failed, backup_succeeded
 from backups.sources import Source, SourceError, selected
 from backups.storage import ArtifactWriter, backup_storage, delete_prefix
+
+logger = logging.getLogger("backups")
 
 CREATE_LOCK_KEY = 0x6F70_6261_636B  # "opback": an arbitrary, fixed advisory-lock key
 
@@ -213,3 +216,16 @@ def backup_run_execute(*, run_id: int, on_progress: Callable[[Progress], None] |
         run.refresh_from_db()
         backup_failed.send(sender=BackupRun, run=run)
         return run
+
+
+def backup_run_scheduled() -> BackupRun | None:
+    """The nightly backup: create a run with trigger "scheduled" and run it here (the task is on the backups queue).
+
+    None when another backup is queued or running (logged: that one covers tonight).
+    """
+    try:
+        run = backup_run_create(trigger=BackupRun.Trigger.SCHEDULED, actor="schedule")
+    except BackupBusy as exc:
+        logger.warning("scheduled backup skipped: %s", exc)
+        return None
+    return backup_run_execute(run_id=run.pk)

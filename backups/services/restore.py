@@ -85,6 +85,27 @@ def _safety_backup(artifacts: list[BackupArtifact], target: RestoreTarget, user,
     return safety
 
 
+def restore_run_create(
+    *,
+    run_id: int,
+    into: str | None = None,
+    only: str | None = None,
+    user: AbstractBaseUser | None = None,
+    actor: str = "",
+) -> RestoreRun:
+    """A queued RestoreRun of backup `run_id`: the record exists before any work, so a caller can link to it."""
+    run = BackupRun.objects.filter(pk=run_id).first()
+    return RestoreRun.objects.create(
+        source_run=run,
+        source_run_uuid=run.uuid if run else None,
+        target=scrub_secrets(into or ""),
+        only=only or "",
+        triggered_by=user if user is not None and user.pk else None,
+        triggered_by_name=user.get_username() if user is not None else actor,
+        status=RestoreRun.Status.QUEUED,
+    )
+
+
 def restore_run_execute(
     *,
     run_id: int,
@@ -94,7 +115,21 @@ def restore_run_execute(
     actor: str = "",
     log: Callable[[str], None] | None = None,
 ) -> RestoreRun:
-    """Restore backup `run_id`; the outcome (succeeded, refused, failed) is on the returned RestoreRun."""
+    """Restore backup `run_id` now; the outcome (succeeded, refused, failed) is on the returned RestoreRun."""
+    restore = restore_run_create(run_id=run_id, into=into, only=only, user=user, actor=actor)
+    performed = restore_run_perform(restore_id=restore.pk, into=into, log=log, requested_run_id=run_id)
+    assert performed is not None  # just created, so nobody else can have claimed it
+    return performed
+
+
+def restore_run_perform(
+    *,
+    restore_id: int,
+    into: str | None = None,
+    log: Callable[[str], None] | None = None,
+    requested_run_id: int | None = None,
+) -> RestoreRun | None:
+    """Carry out a queued RestoreRun; None if another delivery already claimed it (queued → running)."""
     lines: list[str] = []
 
     def log_line(line: str) -> None:
@@ -102,21 +137,23 @@ def restore_run_execute(
         if log is not None:
             log(scrub_secrets(line))
 
-    run = BackupRun.objects.filter(pk=run_id).first()
-    restore = RestoreRun.objects.create(
-        source_run=run,
-        source_run_uuid=run.uuid if run else None,
-        target=scrub_secrets(into or ""),
-        only=only or "",
-        triggered_by=user if user is not None and user.pk else None,
-        triggered_by_name=user.get_username() if user is not None else actor,
-        started_at=timezone.now(),
+    claimed = RestoreRun.objects.filter(pk=restore_id, status=RestoreRun.Status.QUEUED).update(
+        status=RestoreRun.Status.RUNNING, started_at=timezone.now()
     )
+    if not claimed:
+        return None
+    restore = RestoreRun.objects.select_related("source_run", "triggered_by").get(pk=restore_id)
+    run = restore.source_run
+    user = restore.triggered_by
+    actor = restore.triggered_by_name
+    only = restore.only or None
     target = RestoreTarget(into=into, log=log_line)
     portal_db_restored = False
     try:
         if run is None:
-            raise RestoreRefused(_("There is no backup #%(id)s.") % {"id": run_id})
+            if requested_run_id is not None:
+                raise RestoreRefused(_("There is no backup #%(id)s.") % {"id": requested_run_id})
+            raise RestoreRefused(_("The backup to restore no longer exists."))
         artifacts = _select(run, only, into)
         kinds = registry()
         _refusals(run, artifacts, target)

@@ -138,3 +138,14 @@ def backup_run_verify(*, run_id: int, drill: bool = False) -> VerifyResult:
     run.refresh_from_db()
     result.run = run
     return result
+
+
+def backup_run_drill_latest() -> VerifyResult | None:
+    """The weekly drill: restore the newest complete successful backup into a scratch database; None if none."""
+    run = (
+        BackupRun.objects.filter(status=BackupRun.Status.SUCCEEDED, only=[])
+        .exclude(trigger=BackupRun.Trigger.SAFETY)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return backup_run_verify(run_id=run.pk, drill=True) if run is not None else None

@@ -124,3 +124,55 @@ def rich_schema(django_db_blocker) -> Iterator[None]:
     yield
     with django_db_blocker.unblock(), psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS bk_extra CASCADE; DROP TABLE IF EXISTS public.bk_legacy_notes")
+
+
+# --- admin users: the permission matrix -----------------------------------------------------------------------------
+VIEW_PERMISSIONS = ["view_backuprun", "view_restorerun"]
+
+
+def make_user(username: str, *, staff: bool = True, superuser: bool = False, permissions: tuple[str, ...] = ()):
+    from django.contrib.auth.models import Permission, User
+
+    if superuser:
+        return User.objects.create_superuser(username, f"{username}@example.com", "pw")
+    user = User.objects.create_user(username, f"{username}@example.com", "pw", is_staff=staff)
+    codenames = [*VIEW_PERMISSIONS, *permissions]
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="backups", codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def staff_client(client):
+    """Staff who may see the backup history, and nothing more."""
+    client.force_login(make_user("viewer"))
+    return client
+
+
+@pytest.fixture
+def runner_client(client):
+    """Staff with backups.run_backup (run, verify, drill, pin) but not restore or delete."""
+    client.force_login(make_user("runner", permissions=("run_backup",)))
+    return client
+
+
+@pytest.fixture
+def super_client(client):
+    client.force_login(make_user("root", superuser=True))
+    return client
+
+
+def make_run(**fields) -> BackupRun:
+    """A finished run in the catalog (no files), e.g. for listing and retention tests."""
+    from django.utils import timezone
+
+    created_at = fields.pop("created_at", None)
+    defaults = {"status": BackupRun.Status.SUCCEEDED, "trigger": BackupRun.Trigger.SCHEDULED}
+    if "started_at" not in fields:
+        defaults["started_at"] = created_at or timezone.now()
+    if "finished_at" not in fields and fields.get("status", defaults["status"]) != BackupRun.Status.RUNNING:
+        defaults["finished_at"] = (created_at or timezone.now()) + timedelta(seconds=75)
+    run = BackupRun.objects.create(**{**defaults, **fields})
+    if created_at is not None:
+        BackupRun.objects.filter(pk=run.pk).update(created_at=created_at)
+        run.refresh_from_db()
+    return run

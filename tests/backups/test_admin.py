@@ -1,35 +1,103 @@
-"""The admin shows the history of backups and restores, read-only (the full admin experience is issue 4)."""
+"""The backup history in the admin: badges, human sizes, filters, search, newest first, no query per row."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from backups.models import BackupRun, RestoreRun
+from tests.backups.conftest import make_run
 
 pytestmark = pytest.mark.django_db
 
+CHANGELIST = reverse("admin:backups_backuprun_changelist")
 
-def test_runs_and_restores_are_listed_and_cannot_be_added_or_edited(admin_client):
-    run = BackupRun.objects.create(status=BackupRun.Status.SUCCEEDED, trigger=BackupRun.Trigger.CLI)
-    run.artifacts.create(
-        kind="database",
-        name="default",
-        path="x/01-database-default.pgdump.zst",
-        sha256="ab" * 32,
-        format="pg_dump-custom",
-        stored_bytes=10,
-        raw_bytes=20,
-    )
-    RestoreRun.objects.create(
-        source_run=run, target="database:postgres://db/opsportal", status="refused", error="checksum"
-    )
 
-    listing = admin_client.get(reverse("admin:backups_backuprun_changelist"))
-    assert listing.status_code == 200 and b"succeeded" in listing.content
-    detail = admin_client.get(reverse("admin:backups_backuprun_change", args=[run.pk]))
-    assert detail.status_code == 200 and b"01-database-default.pgdump.zst" in detail.content
-    assert b'name="_save"' not in detail.content
-    assert admin_client.get(reverse("admin:backups_backuprun_add")).status_code == 403
-    restores = admin_client.get(reverse("admin:backups_restorerun_changelist"))
-    assert restores.status_code == 200 and b"refused" in restores.content
+def _runs_on_page(response) -> list[int]:
+    return [run.pk for run in response.context["cl"].result_list]
+
+
+def test_the_changelist_shows_badge_duration_human_size_trigger_who_and_verification(super_client):
+    user = User.objects.create_user("alice")
+    run = make_run(
+        total_bytes=5 * 1024 * 1024,
+        trigger=BackupRun.Trigger.MANUAL,
+        triggered_by=user,
+        triggered_by_name="alice",
+        verification=BackupRun.Verification.DRILL_PASSED,
+        drill_rto_seconds=12.34,
+        pinned=True,
+    )
+    failed = make_run(status=BackupRun.Status.FAILED, error="disk full")
+
+    page = super_client.get(CHANGELIST).content.decode()
+
+    assert 'class="backup-status backup-status-succeeded"' in page
+    assert 'class="backup-status backup-status-failed"' in page
+    assert "5.0\xa0MB" in page  # filesizeformat, not a raw byte count
+    assert "1 min 15 s" in page
+    assert "alice" in page and "manual" in page
+    assert "drill ok, RTO 12.3 s" in page
+    assert f">{run.pk}<" in page and f">{failed.pk}<" in page
+    assert "Retention policy: keep the last" in page
+
+
+def test_newest_first_filters_and_search_by_id(super_client):
+    now = timezone.now()
+    old = make_run(created_at=now - timedelta(days=3), trigger=BackupRun.Trigger.CLI)
+    middle = make_run(created_at=now - timedelta(days=2), status=BackupRun.Status.FAILED)
+    new = make_run(created_at=now - timedelta(hours=1))
+
+    assert _runs_on_page(super_client.get(CHANGELIST)) == [new.pk, middle.pk, old.pk]
+    assert _runs_on_page(super_client.get(CHANGELIST, {"status__exact": "failed"})) == [middle.pk]
+    assert _runs_on_page(super_client.get(CHANGELIST, {"trigger__exact": "cli"})) == [old.pk]
+    since = (now - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+    assert _runs_on_page(super_client.get(CHANGELIST, {"created_at__gte": since})) == [new.pk]
+    assert _runs_on_page(super_client.get(CHANGELIST, {"q": str(middle.pk)})) == [middle.pk]
+    assert _runs_on_page(super_client.get(CHANGELIST, {"q": f"#{old.pk}"})) == [old.pk]
+    assert _runs_on_page(super_client.get(CHANGELIST, {"q": "not-a-number"})) == []
+
+
+def test_the_changelist_makes_the_same_number_of_queries_for_3_or_120_runs(super_client):
+    def queries_for_listing() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = super_client.get(CHANGELIST)
+        assert response.status_code == 200
+        return len(captured)
+
+    user = User.objects.create_user("bob")
+    for index in range(3):
+        make_run(triggered_by=user, triggered_by_name="bob", total_bytes=index)
+    few = queries_for_listing()
+    for index in range(117):
+        make_run(triggered_by=user, triggered_by_name="bob", total_bytes=index)
+        if index % 10 == 0:
+            RestoreRun.objects.create(source_run=BackupRun.objects.first(), target="x", status="succeeded")
+    assert queries_for_listing() == few
+    # The full count of 100,000 runs is skipped: the page says "Show all" rather than counting them twice.
+    assert super_client.get(CHANGELIST).context["cl"].show_full_result_count is False
+
+
+def test_the_restore_changelist_is_read_only_and_makes_no_query_per_row(super_client):
+    run = make_run()
+    for _ in range(3):
+        RestoreRun.objects.create(source_run=run, target="database:x", status="refused", error="checksum")
+    url = reverse("admin:backups_restorerun_changelist")
+    with CaptureQueriesContext(connection) as few:
+        assert super_client.get(url).status_code == 200
+    for _ in range(40):
+        RestoreRun.objects.create(source_run=make_run(), target="database:x", status="succeeded")
+    with CaptureQueriesContext(connection) as many:
+        page = super_client.get(url)
+    assert len(many) == len(few)
+    assert b"refused" in page.content
+    restore = RestoreRun.objects.first()
+    detail = super_client.get(reverse("admin:backups_restorerun_change", args=[restore.pk]))
+    assert detail.status_code == 200 and b'name="_save"' not in detail.content
+    assert super_client.get(reverse("admin:backups_restorerun_add")).status_code == 403

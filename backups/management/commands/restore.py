@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
 from django.utils.translation import gettext as _
 
 from backups.management.commands._output import cli_actor
 from backups.models import BackupRun, RestoreRun
 from backups.postgres import settings_dict_from_url
+from backups.selectors import restore_confirmation_word
 from backups.services.restore import restore_run_execute
-from backups.sources import parse_selector
 
 
 class Command(BaseCommand):
@@ -46,12 +45,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def _confirmation_word(run_id: int, into: str | None, only: str | None) -> str:
-        """The database name to type when a database is overwritten; otherwise the word 'restore'."""
         if into:
             return str(settings_dict_from_url(into)["NAME"])
-        run = BackupRun.objects.filter(pk=run_id).first()
-        kind, name = parse_selector(only) if only else (None, None)
-        for artifact in run.artifacts.filter(kind="database") if run else []:
-            if (kind in (None, "database")) and name in (None, artifact.name) and artifact.name in connections:
-                return str(connections[artifact.name].settings_dict["NAME"])
-        return "restore"
+        return restore_confirmation_word(BackupRun.objects.filter(pk=run_id).first(), only=only)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from backups.services.retention import RetentionPolicy, backup_runs_prune
+
+
+class Command(BaseCommand):
+    help = _("Apply the retention policy: delete the backups it does not keep (files and records), saying why.")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help=_("Only print what would be kept and deleted."))
+
+    def handle(self, *args, dry_run: bool, **options) -> None:
+        policy = RetentionPolicy.from_settings()
+        self.stdout.write(_("Retention policy: keep %(rules)s.") % {"rules": "; ".join(policy.describe())})
+        report = backup_runs_prune(dry_run=dry_run, policy=policy)
+        delete_word = _("would delete") if dry_run else _("delete")
+        for decision in report.decisions:
+            run = decision.run
+            verb = _("keep") if decision.keep else delete_word
+            self.stdout.write(
+                f"#{run.pk} {run.created_at:%Y-%m-%d %H:%M} {run.status}: {verb} ({'; '.join(decision.reasons)})"
+            )
+        if dry_run:
+            self.stdout.write(
+                _("Dry run: %(keep)s kept, %(delete)s would be deleted; nothing was touched.")
+                % {"keep": len(report.decisions) - len(report.to_delete), "delete": len(report.to_delete)}
+            )
+            return
+        for run_id, problems in report.undeletable.items():
+            for problem in problems:
+                self.stderr.write(_("#%(id)s: could not delete %(problem)s") % {"id": run_id, "problem": problem})
+        self.stdout.write(
+            _("%(deleted)s backup(s) deleted, %(kept)s kept.")
+            % {"deleted": len(report.deleted), "kept": len(report.decisions) - len(report.to_delete)}
+        )
+        if report.undeletable:
+            raise CommandError(
+                _("%(count)s backup(s) could not be deleted completely; their records are kept.")
+                % {"count": len(report.undeletable)}
+            )
