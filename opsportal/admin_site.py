@@ -14,6 +14,7 @@ class OpsPortalAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         from alerting.selectors import channels_failing, firing_alerts
+        from backups.selectors import backup_overview
         from monitoring.selectors import health_overview
         from performance.selectors import perf_targets_enabled
 
@@ -21,6 +22,7 @@ class OpsPortalAdminSite(admin.AdminSite):
         context = {
             "health": health,
             "worker_heartbeats": health["worker_heartbeats"],
+            "backup_overview": backup_overview(),
             "firing_alerts": firing_alerts(),
             "failing_channels": channels_failing(),
             "perf_targets": perf_targets_enabled(),

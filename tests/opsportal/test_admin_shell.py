@@ -107,3 +107,24 @@ def test_index_shows_overall_health_and_the_checks_that_are_not_ok(admin_client)
     assert "status-critical" in overview
     assert "connection refused on 127.0.0.1:6379" in overview
     assert "db-1" in overview
+
+
+@pytest.mark.django_db
+def test_index_shows_the_last_backup_and_the_run_button_to_those_allowed(admin_client):
+    from backups.models import BackupRun
+
+    run = BackupRun.objects.create(status="succeeded", trigger="scheduled", finished_at=timezone.now(),
+                                   total_bytes=5 * 1024 * 1024)
+    page = admin_client.get("/admin/").content.decode()
+    block = page.split('id="backups-overview"')[1].split("</table>")[0]
+    assert f"#{run.pk}" in block and "5.0\xa0MB" in block
+    assert "Run backup now" in page.split('id="backups-overview"')[1]
+
+
+@pytest.mark.django_db
+def test_staff_without_the_run_permission_see_no_run_button(client, django_user_model):
+    staff = django_user_model.objects.create_user("viewer", password="pw-viewer-1", is_staff=True)
+    client.force_login(staff)
+    page = client.get("/admin/").content.decode()
+    assert 'id="backups-overview"' in page
+    assert "Run backup now" not in page
