@@ -24,6 +24,7 @@ from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceEr
 
 STOP_LABEL = "opsportal.backup.stop"
 HELPER_LABEL = "opsportal.backup.helper"
+VOLUME_LABEL = "opsportal.backup.volume"
 MOUNT = "/volume"
 
 
@@ -74,7 +75,8 @@ def helper_container(client: docker.DockerClient, volume: str, *, read_only: boo
         name=f"opsportal-backup-helper-{secrets.token_hex(4)}",
         volumes={volume: {"bind": MOUNT, "mode": "ro" if read_only else "rw"}},
         network_mode="none",
-        labels={HELPER_LABEL: "true"},
+        # the volume label tells an operator what a leftover helper was for (and lets tests find their own)
+        labels={HELPER_LABEL: "true", VOLUME_LABEL: volume},
     )
     try:
         yield container
