@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -157,4 +158,8 @@ class RestoreRun(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"restore #{self.pk} of backup #{self.source_run_id} ({self.get_status_display()})"
+        return gettext("restore #%(id)s of backup #%(source)s (%(status)s)") % {
+            "id": self.pk,
+            "source": self.source_run_id,
+            "status": self.get_status_display(),
+        }
