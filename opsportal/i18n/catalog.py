@@ -99,7 +99,11 @@ def _compiled_problems(language: str, scratch: Path) -> list[str]:
     if not compiled.exists():
         return [f"{compiled} does not exist: run `make messages`"]
     fresh = scratch / f"{language}.mo"
-    subprocess.run(["msgfmt", "--check-format", "-o", str(fresh), str(catalog_path(language))], check=True)
+    compiled_now = subprocess.run(
+        ["msgfmt", "--check-format", "-o", str(fresh), str(catalog_path(language))], capture_output=True, text=True
+    )
+    if compiled_now.returncode:
+        return [f"{language}: msgfmt refuses the catalog: {compiled_now.stderr.strip()}"]
     with compiled.open("rb") as committed_file, fresh.open("rb") as fresh_file:
         committed = gettext.GNUTranslations(committed_file)._catalog  # type: ignore[attr-defined]
         expected = gettext.GNUTranslations(fresh_file)._catalog  # type: ignore[attr-defined]
