@@ -81,7 +81,11 @@ def untranslated_strings(html: str, *, data: frozenset[str] = frozenset()) -> li
     """Our msgids a page shows in English: a whole text node equal to one (e.g. a label "Status:"), or a longer
     one (two words or more, placeholders filled) found inside a text node. `data`: values the test stored that
     happen to equal a msgid (a database alias named "default")."""
-    nodes = [node for node in visible_text(html) if node not in data]
+    return untranslated_in([node for node in visible_text(html) if node not in data])
+
+
+def untranslated_in(nodes: list[str]) -> list[str]:
+    """The same check over pieces of plain text, e.g. the lines of a notification."""
     whole = {node.strip(" :…*").casefold() for node in nodes}
     found = []
     for entry in our_entries():
