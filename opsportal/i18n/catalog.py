@@ -20,7 +20,7 @@ from opsportal.i18n.pofile import po_entries
 LANGUAGES = ["ja"]
 # Not the portal's own user-facing code: tests, benchmarks, docs, scripts and run-time data. makemessages skips
 # dot-folders (.venv, .git) and does not follow symlinks by itself.
-IGNORED = ["tests", "bench", "docs", "scripts", "var", "node_modules", "staticfiles", "locale"]
+IGNORED = ["tests", "bench", "docs", "scripts", "var", "node_modules", "staticfiles", "test-artifacts", "locale"]
 
 
 def catalog_path(language: str, *, base: Path | None = None, suffix: str = "po") -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from opsportal.i18n.pofile import Entry, po_entries
 
@@ -97,6 +97,14 @@ def untranslated_in(nodes: list[str]) -> list[str]:
             if pattern and any(pattern.search(node) for node in nodes):
                 found.append(msgid)
     return sorted(set(found))
+
+
+@pytest.fixture(autouse=True)
+def _language_reset_after_each_test():
+    """A request in Japanese leaves ja active in this thread (LocaleMiddleware does not undo it); later tests,
+    here or in other apps, must start from LANGUAGE_CODE."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
