@@ -6,7 +6,7 @@ WEB_HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
 export WEB_HOST WEB_PORT
 
-.PHONY: run test lint setup migrate
+.PHONY: run test lint setup migrate messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,10 @@ test: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+
+## make messages: after adding or changing user-facing strings, refresh locale/*/django.po (translations kept),
+## then fill the new empty or fuzzy msgstr entries and run it again to compile the .mo; commit both files.
+## Needs GNU gettext (apt-get install gettext). `make test` fails while a string is missing or untranslated.
+messages: $(VENV)/.installed
+	$(BIN)/python scripts/ensure_secret_key.py
+	$(BIN)/python manage.py updatelocale

@@ -11,6 +11,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -87,7 +89,9 @@ class BackupRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.get_status_display()} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else ""
+        if not self.created_at:
+            return ""
+        return f"#{self.pk} {self.get_status_display()} ({timezone.localtime(self.created_at):%Y-%m-%d %H:%M})"
 
 
 class BackupArtifact(models.Model):
@@ -157,4 +161,8 @@ class RestoreRun(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"restore #{self.pk} of backup #{self.source_run_id} ({self.get_status_display()})"
+        return gettext("restore #%(id)s of backup #%(source)s (%(status)s)") % {
+            "id": self.pk,
+            "source": self.source_run_id,
+            "status": self.get_status_display(),
+        }

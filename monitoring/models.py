@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -75,7 +76,7 @@ class HealthSnapshot(models.Model):
         ordering = ["-taken_at"]
 
     def __str__(self) -> str:
-        return f"{self.taken_at:%Y-%m-%d %H:%M} {self.status}"
+        return f"{timezone.localtime(self.taken_at):%Y-%m-%d %H:%M} {self.get_status_display()}"
 
 
 class CheckResult(models.Model):
@@ -135,7 +136,7 @@ class MetricRollup(models.Model):
         indexes = [models.Index(fields=["hour"], name="metricrollup_hour")]
 
     def __str__(self) -> str:
-        return f"{self.name}{{{self.labels}}} {self.hour:%Y-%m-%d %H:00}"
+        return f"{self.name}{{{self.labels}}} {timezone.localtime(self.hour):%Y-%m-%d %H:00}"
 
 
 class CheckRollup(models.Model):
@@ -158,4 +159,4 @@ class CheckRollup(models.Model):
         indexes = [models.Index(fields=["hour"], name="checkrollup_hour")]
 
     def __str__(self) -> str:
-        return f"{self.check_name} {self.hour:%Y-%m-%d %H:00}"
+        return f"{self.check_name} {timezone.localtime(self.hour):%Y-%m-%d %H:00}"

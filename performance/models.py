@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 DEFAULT_BUDGET_MS = {"api": 1000, "page": 3000}
@@ -117,7 +118,7 @@ class PerfResult(models.Model):
         indexes = [models.Index(fields=["target", "-measured_at"], name="perf_result_target_time")]
 
     def __str__(self) -> str:
-        return f"{self.target} @ {self.measured_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.target} @ {timezone.localtime(self.measured_at):%Y-%m-%d %H:%M:%S}"
 
 
 class PerfRollup(models.Model):
@@ -139,7 +140,7 @@ class PerfRollup(models.Model):
         constraints = [models.UniqueConstraint(fields=["target", "hour"], name="unique_perf_rollup_target_hour")]
 
     def __str__(self) -> str:
-        return f"{self.target} {self.hour:%Y-%m-%d %H:00}"
+        return f"{self.target} {timezone.localtime(self.hour):%Y-%m-%d %H:00}"
 
 
 class RequestStat(models.Model):
@@ -166,7 +167,7 @@ class RequestStat(models.Model):
         indexes = [models.Index(fields=["route", "minute"], name="request_stat_route_minute")]
 
     def __str__(self) -> str:
-        return f"{self.method} {self.route} {self.status_class} @ {self.minute:%Y-%m-%d %H:%M}"
+        return f"{self.method} {self.route} {self.status_class} @ {timezone.localtime(self.minute):%Y-%m-%d %H:%M}"
 
     @property
     def mean_ms(self) -> float:

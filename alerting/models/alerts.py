@@ -58,6 +58,8 @@ class Alert(models.Model):
     def labels_display(self) -> str:
         return labels_text(self.labels)
 
+    labels_display.fget.short_description = _("labels")  # the alert list's column header
+
 
 class AlertTransition(models.Model):
     """One state change of an alert (or a repeat reminder while firing: firing → firing), like healthchecks' Flip.
@@ -82,7 +84,7 @@ class AlertTransition(models.Model):
         ordering = ["-happened_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.alert}: {self.old_state or '-'} → {self.new_state}"
+        return f"{self.alert}: {self.get_old_state_display() or '-'} → {self.get_new_state_display()}"
 
     @property
     def is_reminder(self) -> bool:

@@ -108,4 +108,5 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} #{self.transition_id or 'test'}: {self.status}"
+        what = f"#{self.transition_id}" if self.transition_id else gettext("test")
+        return f"{self.channel} {what}: {self.get_status_display()}"

@@ -110,7 +110,8 @@ class AlertRule(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return self.name
+        # A default rule's stored English name is in the catalog (defaults.py); an edited name has no entry.
+        return gettext(self.name)
 
     def condition_text(self) -> str:
         if self.kind == RuleKind.METRIC:

@@ -44,9 +44,12 @@ def _transition_message(transition: AlertTransition, now: datetime) -> Message:
     else:
         head = gettext("FIRING")
         level = "failure" if rule.severity == "critical" else "warning"
-    title = f"[{head}] {rule.name} ({alert.labels_display})"
+    # The default rules' names and descriptions are stored in English but marked for the catalog (defaults.py):
+    # translated when unchanged, shown as typed once an admin edits them.
+    name = gettext(rule.name)
+    title = f"[{head}] {name} ({alert.labels_display})"
     lines = [
-        f"{rule.name} — {rule.get_severity_display()}",
+        f"{name} — {rule.get_severity_display()}",
         gettext("What: %(condition)s") % {"condition": rule.condition_text()},
         gettext("Where: %(labels)s") % {"labels": alert.labels_display},
     ]
@@ -62,7 +65,7 @@ def _transition_message(transition: AlertTransition, now: datetime) -> Message:
     if transition.message:
         lines.append(gettext("Details: %(message)s") % {"message": transition.message})
     if rule.description:
-        lines.append(rule.description)
+        lines.append(gettext(rule.description))
     lines.append(gettext("Open in OpsPortal: %(url)s") % {"url": alert_url(alert.pk)})
     return Message(title=title, body="\n".join(lines), level=level)
 

@@ -5,22 +5,23 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext_lazy as _
 
 EXIT_CODES = {"ok": 0, "warning": 1, "critical": 2}
 UNKNOWN = 3
 
 
 class Command(BaseCommand):
-    help = "Run every health check once and print a table (or JSON); exit 0 ok, 1 warning, 2 critical."
+    help = _("Run every health check once and print a table (or JSON); exit 0 ok, 1 warning, 2 critical.")
     # Fast: no system checks and no migration check on the path of a probe that may run every minute.
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--json", action="store_true", help="print the results as JSON")
+        parser.add_argument("--json", action="store_true", help=_("print the results as JSON"))
         parser.add_argument("--check", action="append", dest="checks", metavar="NAME",
-                            help="run only this check (repeatable)")
-        parser.add_argument("--local", action="store_true", help="leave out the reports of other hosts")
+                            help=_("run only this check (repeatable)"))
+        parser.add_argument("--local", action="store_true", help=_("leave out the reports of other hosts"))
 
     def handle(self, *args, json: bool = False, checks: list[str] | None = None, local: bool = False, **options):
         from monitoring.runner import health_report_collect

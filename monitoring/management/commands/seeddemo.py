@@ -6,23 +6,27 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class Command(BaseCommand):
-    help = "Fill N days of realistic health history: hourly rollups for all of them, raw minute snapshots for the last."
+    help = _(
+        "Fill N days of realistic health history: hourly rollups for all of them, raw minute snapshots for the last."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--days", type=int, default=7, help="days of history (rollups), default 7")
+        parser.add_argument("--days", type=int, default=7, help=_("days of history (rollups), default 7"))
         parser.add_argument("--raw-days", type=int, default=None,
-                            help="days of raw minute snapshots (default: the raw retention, at most --days)")
-        parser.add_argument("--hosts", default="web-1,worker-1,worker-2", help="host names, comma-separated")
-        parser.add_argument("--seed", type=int, default=7)
+                            help=_("days of raw minute snapshots (default: the raw retention, at most --days)"))
+        parser.add_argument("--hosts", default="web-1,worker-1,worker-2", help=_("host names, comma-separated"))
+        parser.add_argument("--seed", type=int, default=7, help=_("random seed, for repeatable history"))
 
     def handle(self, *args, days: int, raw_days: int | None, hosts: str, seed: int, **options) -> None:
         from monitoring.demo import health_history_seed
 
         if days < 1:
-            raise CommandError("--days must be at least 1")
+            raise CommandError(gettext("--days must be at least 1"))
         if raw_days is None:
             raw_days = min(days, settings.MONITOR_RAW_RETENTION.days or 1)
         started = time.monotonic()
@@ -30,4 +34,7 @@ class Command(BaseCommand):
                                      hosts=[host.strip() for host in hosts.split(",") if host.strip()])
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items())
-        self.stdout.write(f"seeded {days} days ({raw_days} raw) in {elapsed:.1f} s: {summary}")
+        self.stdout.write(
+            gettext("seeded %(days)s days (%(raw_days)s raw) in %(seconds).1f s: %(summary)s")
+            % {"days": days, "raw_days": raw_days, "seconds": elapsed, "summary": summary}
+        )
