@@ -13,6 +13,7 @@ connections and exits. Open connections are therefore bounded by the pool size, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -135,12 +136,24 @@ class _Pool:
                 try:
                     job.run()
                 finally:
-                    # Like the end of a request: drop connections that failed or outlived CONN_MAX_AGE.
-                    close_old_connections()
+                    # Like the end of a request: drop connections that failed or outlived CONN_MAX_AGE. Asking a
+                    # broken connection whether it is usable can itself raise; that must not kill the pool thread
+                    # (the pool would count a thread that no longer exists).
+                    try:
+                        close_old_connections()
+                    except Exception:
+                        logger.warning("closing a health-check thread's database connections failed", exc_info=True)
+                        _close_all_quietly()
                 with self.lock:
                     self.idle += 1
         finally:
-            connections.close_all()
+            _close_all_quietly()
+
+
+def _close_all_quietly() -> None:
+    for connection in connections.all(initialized_only=True):
+        with contextlib.suppress(Exception):  # already broken: nothing more to release
+            connection.close()
 
 
 _pool = _Pool()

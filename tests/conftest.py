@@ -42,6 +42,9 @@ def test_database_env(**extra: str) -> dict[str, str]:
     return env
 
 
+test_database_env.__test__ = False  # a helper, not a test (modules import it by name)
+
+
 @pytest.fixture
 def celery_worker_process(django_db_blocker, settings) -> Iterator[Callable[..., subprocess.Popen]]:
     """Start real Celery worker subprocesses against the test database and the test broker; stop them after."""
