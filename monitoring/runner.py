@@ -274,3 +274,45 @@ def health_report_collect(*, names: list[str] | None = None, hosts: bool = True,
         report.extra_samples = jobs["metrics"].value  # type: ignore[assignment]
     report.duration = time.monotonic() - started
     return report
+
+
+class _SharedReport:
+    """The latest full report, shared by every request of this process for `max_age` seconds (single flight).
+
+    A load balancer on each of ten nodes probing every second must not run every check ten times a second against
+    the database, Redis and Docker: concurrent and back-to-back callers within the window get the same report, and
+    only one of them runs the checks when it has expired.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reports: dict[tuple, tuple[float, HealthReport]] = {}
+
+    def get(self, *, max_age: float, metrics: bool) -> HealthReport:
+        key = (metrics,)
+        if max_age <= 0:
+            return health_report_collect(metrics=metrics)
+        with self.lock:  # held while collecting: callers arriving meanwhile wait for this report, not a new one
+            cached = self.reports.get(key)
+            if cached is not None and time.monotonic() - cached[0] < max_age:
+                return cached[1]
+            report = health_report_collect(metrics=metrics)
+            self.reports[key] = (time.monotonic(), report)
+            return report
+
+
+_shared = _SharedReport()
+
+
+def _reset_shared_after_fork() -> None:
+    # a child forked while another thread held the lock would wait on it forever
+    global _shared
+    _shared = _SharedReport()
+
+
+os.register_at_fork(after_in_child=_reset_shared_after_fork)
+
+
+def health_report_shared(*, metrics: bool = False) -> HealthReport:
+    """A full report no older than HEALTH_CACHE_TTL (0 runs the checks for every call)."""
+    return _shared.get(max_age=settings.HEALTH_CACHE_TTL.total_seconds(), metrics=metrics)

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_safe
 from monitoring.auth import Access, access
 from monitoring.metrics import PREFIX, prometheus_text, samples_json
 from monitoring.models import Status
-from monitoring.runner import health_report_collect
+from monitoring.runner import health_report_collect, health_report_shared
 
 READINESS_CHECKS = ["database", "redis:broker"]
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -55,7 +55,7 @@ def health(request):
     granted = access(request, expected_token=settings.HEALTH_TOKEN)
     if granted is Access.BAD_TOKEN:
         return _unauthorised()
-    report = health_report_collect()
+    report = health_report_shared()
     # Anonymous callers (load balancers, uptime probes) get the overall status only: failing systems stay private.
     body: dict = {"status": str(report.status)}
     if granted is Access.GRANTED:
@@ -80,7 +80,7 @@ def _wants_prometheus(request) -> bool:
 def metrics(request):
     if access(request, expected_token=settings.METRICS_TOKEN) is not Access.GRANTED:
         return _unauthorised()
-    report = health_report_collect(metrics=True)
+    report = health_report_shared(metrics=True)
     samples = report.samples()
     if _wants_prometheus(request):
         return HttpResponse(prometheus_text(samples), content_type=PROMETHEUS_CONTENT_TYPE)

@@ -257,6 +257,8 @@ BACKUP_MAX_AGE = env_duration("BACKUP_MAX_AGE", "400d")
 
 # --- Monitoring (see docs/guides/monitoring.md) ---------------------------------------------------------------
 HEALTH_DEADLINE = env_duration("HEALTH_DEADLINE", "3s")
+# /api/system/health and /metrics share one run of the checks per process for this long ("0s" disables).
+HEALTH_CACHE_TTL = env_duration("HEALTH_CACHE_TTL", "1s", allow_zero=True)
 HEALTH_TOKEN = read_secret("HEALTH_TOKEN")
 METRICS_TOKEN = read_secret("METRICS_TOKEN")
 MONITOR_CHECK_TIMEOUT = env_duration("MONITOR_CHECK_TIMEOUT", "2s")

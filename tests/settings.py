@@ -10,6 +10,8 @@ os.environ.setdefault("ENV_FILE", "")
 os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsportal")
 os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789")
+# Each test must see the checks' present answer, not one shared from an earlier test (test_shared_report sets it).
+os.environ.setdefault("HEALTH_CACHE_TTL", "0s")
 os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
 
 from opsportal.settings import *  # noqa: E402, F403

@@ -66,14 +66,14 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
 
 
-def env_duration(name: str, default: str) -> timedelta:
+def env_duration(name: str, default: str, *, allow_zero: bool = False) -> timedelta:
     raw = os.environ.get(name)
     text = default if raw is None or raw.strip() == "" else raw
     try:
         value = parse_duration(text)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a duration such as 30s, 5m, 26h or 7d, not {raw!r}.") from None
-    if value <= timedelta(0):
+    if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
         raise ImproperlyConfigured(f"{name} must be longer than zero, not {raw!r}.")
     return value
 
