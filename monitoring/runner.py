@@ -280,25 +280,41 @@ class _SharedReport:
     """The latest full report, shared by every request of this process for `max_age` seconds (single flight).
 
     A load balancer on each of ten nodes probing every second must not run every check ten times a second against
-    the database, Redis and Docker: concurrent and back-to-back callers within the window get the same report, and
-    only one of them runs the checks when it has expired.
+    the database, Redis and Docker: callers within the window get the same report, and only one caller runs the
+    checks when it has expired. While it does, the others get the previous report, as long as that is no older
+    than `max_age` plus HEALTH_DEADLINE (the longest a run can take); otherwise they wait for the fresh one.
     """
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         self.reports: dict[tuple, tuple[float, HealthReport]] = {}
+        self.refreshing: dict[tuple, threading.Lock] = {}
+        self.guard = threading.Lock()
 
     def get(self, *, max_age: float, metrics: bool) -> HealthReport:
-        key = (metrics,)
         if max_age <= 0:
             return health_report_collect(metrics=metrics)
-        with self.lock:  # held while collecting: callers arriving meanwhile wait for this report, not a new one
+        key = (metrics,)
+        cached = self.reports.get(key)
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+        with self.guard:
+            refresh = self.refreshing.setdefault(key, threading.Lock())
+        usable_stale = cached is not None and time.monotonic() - cached[0] < max_age + _deadline()
+        if not refresh.acquire(blocking=not usable_stale):
+            return cached[1]  # another caller is running the checks right now
+        try:
             cached = self.reports.get(key)
             if cached is not None and time.monotonic() - cached[0] < max_age:
-                return cached[1]
+                return cached[1]  # refreshed while this caller waited
             report = health_report_collect(metrics=metrics)
             self.reports[key] = (time.monotonic(), report)
             return report
+        finally:
+            refresh.release()
+
+
+def _deadline() -> float:
+    return settings.HEALTH_DEADLINE.total_seconds()
 
 
 _shared = _SharedReport()

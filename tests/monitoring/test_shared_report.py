@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -42,3 +43,15 @@ def test_with_the_cache_off_every_probe_runs_the_checks(counting_check, settings
     health(client)
     health(client)
     assert runs["count"] == 2
+
+
+def test_an_expired_report_is_refreshed_by_one_caller(counting_check, settings, client):
+    settings.HEALTH_TOKEN = "health-test-token"
+    settings.HEALTH_CACHE_TTL = timedelta(milliseconds=200)
+    first = health(client)["generated_at"]
+    assert health(client)["generated_at"] == first
+    time.sleep(0.3)
+    with ThreadPoolExecutor(8) as pool:
+        bodies = list(pool.map(lambda _: health(Client()), range(8)))
+    assert runs["count"] == 2  # the first run, and exactly one refresh for eight callers
+    assert {body["generated_at"] for body in bodies} <= {first, max(body["generated_at"] for body in bodies)}
