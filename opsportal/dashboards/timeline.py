@@ -1,0 +1,97 @@
+"""The status timeline per check, the markers laid over every chart, and the backup history chart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from alerting.models import AlertTransition
+from backups.models import BackupRun
+from monitoring.models import SEVERITY, CheckResult, CheckRollup, Status
+from monitoring.selectors import _resolution as history_resolution
+from monitoring.selectors import check_status_history
+from opsportal.dashboards.series import epoch
+
+MARKER_LIMIT = 2000  # a year of nightly backups and alert episodes fits; a flood must not make the page unusable
+
+
+def _worst(ok: int, warning: int, critical: int) -> int | None:
+    if critical:
+        return SEVERITY[Status.CRITICAL]
+    if warning:
+        return SEVERITY[Status.WARNING]
+    return SEVERITY[Status.OK] if ok else None
+
+
+def check_timeline(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per check (and host): [t, severity] bands, 0 ok, 1 warning, 2 critical (the worst in each bin).
+
+    Up to two days each snapshot is one band (raw results: the current hour has no rollup yet); beyond, one band
+    per hour or day from monitoring's `check_status_history`.
+    """
+    rows: dict[tuple[str, str], list[list[int]]] = {}
+    if history_resolution(start, end) == "raw":
+        results = CheckResult.objects.filter(taken_at__gte=start, taken_at__lte=end).order_by(
+            "check_name", "host", "taken_at")
+        for name, host, taken_at, status in results.values_list("check_name", "host", "taken_at", "status"):
+            rows.setdefault((name, host), []).append([epoch(taken_at), SEVERITY[Status(status)]])
+    else:
+        pairs = (CheckRollup.objects.filter(hour__gte=start, hour__lte=end).values_list("check_name", "host")
+                 .distinct().order_by("check_name", "host"))
+        for name, host in pairs:
+            history = check_status_history(check_name=name, host=host, start=start, end=end)
+            rows[(name, host)] = [[epoch(point["t"]), _worst(point["ok"], point["warning"], point["critical"])]
+                                  for point in history]
+    return [{"check": f"{name}@{host}" if host else name, "bands": bands} for (name, host), bands in rows.items()]
+
+
+def backup_runs_in(*, start: datetime, end: datetime) -> list[BackupRun]:
+    return list(
+        BackupRun.objects.filter(created_at__gte=start, created_at__lte=end)
+        .only("pk", "status", "trigger", "created_at", "started_at", "finished_at", "total_bytes")
+        .order_by("created_at")[:MARKER_LIMIT]
+    )
+
+
+def history_markers(*, start: datetime, end: datetime, runs: list[BackupRun]) -> list[dict[str, Any]]:
+    """Backup runs (at their start) and alert state changes (reminders left out), in time order."""
+    markers = [
+        {"t": epoch(run.started_at or run.created_at), "kind": "backup", "state": run.status,
+         "text": _("backup #%(id)s %(status)s") % {"id": run.pk, "status": run.get_status_display()}}
+        for run in runs
+    ]
+    transitions = (
+        AlertTransition.objects.filter(happened_at__gte=start, happened_at__lte=end)
+        .exclude(old_state="firing", new_state="firing")
+        .select_related("alert__rule")
+        .order_by("happened_at")[:MARKER_LIMIT]
+    )
+    markers += [
+        {"t": epoch(item.happened_at), "kind": "alert", "state": item.new_state,
+         "text": _("alert %(rule)s: %(state)s") % {"rule": item.alert.rule.name, "state": item.get_new_state_display()}}
+        for item in transitions
+    ]
+    return sorted(markers, key=lambda marker: marker["t"])
+
+
+def backup_history_chart(*, runs: list[BackupRun]) -> dict[str, Any]:
+    """Size (MB) and duration (s) per finished run; failed runs as their own series so they can be marked red."""
+    finished = [run for run in runs if run.status in (BackupRun.Status.SUCCEEDED, BackupRun.Status.FAILED)]
+    xs, sizes, durations, failures = [], [], [], []
+    for run in finished:
+        xs.append(epoch(run.started_at or run.created_at))
+        seconds = (run.finished_at - run.started_at).total_seconds() if run.started_at and run.finished_at else None
+        failed = run.status == BackupRun.Status.FAILED
+        sizes.append(None if failed else run.total_bytes)
+        durations.append(seconds)
+        failures.append(0 if failed else None)
+    return {
+        "id": "backups", "title": _("Backups: size and duration per run"), "unit": "bytes", "x": xs,
+        "series": [
+            {"label": _("size"), "values": sizes},
+            {"label": _("duration (s)"), "values": durations, "scale": "s"},
+            {"label": _("failed"), "values": failures, "failure": True},
+        ],
+    }
