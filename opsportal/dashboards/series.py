@@ -162,9 +162,12 @@ def probe_points(*, target: PerfTarget, start: datetime, end: datetime) -> list[
 
 
 def probe_chart(*, start: datetime, end: datetime) -> dict[str, Any]:
-    """Each enabled target's p95 against a flat line at its budget."""
-    targets = list(PerfTarget.objects.filter(enabled=True).order_by("name"))
-    xs, values = align([probe_points(target=target, start=start, end=end) for target in targets])
+    """Each enabled target measured in the range: its p95 against a flat line at its budget."""
+    measured = [(target, probe_points(target=target, start=start, end=end))
+                for target in PerfTarget.objects.filter(enabled=True).order_by("name")]
+    measured = [(target, points) for target, points in measured if points]
+    targets = [target for target, _points in measured]
+    xs, values = align([points for _target, points in measured])
     series = []
     for target, column in zip(targets, values, strict=True):
         series.append({"label": target.name, "values": column})

@@ -17,16 +17,15 @@ from opsportal.dashboards.series import epoch
 MARKER_LIMIT = 2000  # a year of nightly backups and alert episodes fits; a flood must not make the page unusable
 
 
-def _worst(ok: int, warning: int, critical: int) -> int | None:
-    if critical:
-        return SEVERITY[Status.CRITICAL]
-    if warning:
-        return SEVERITY[Status.WARNING]
-    return SEVERITY[Status.OK] if ok else None
+def _band(t: datetime, ok: int, warning: int, critical: int) -> list:
+    """[t, worst severity in the bin, share of results that were not ok] (the page fades rare problems)."""
+    total = ok + warning + critical
+    worst = SEVERITY[Status.CRITICAL] if critical else SEVERITY[Status.WARNING] if warning else SEVERITY[Status.OK]
+    return [epoch(t), worst if total else None, round((warning + critical) / total, 4) if total else 0]
 
 
 def check_timeline(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Per check (and host): [t, severity] bands, 0 ok, 1 warning, 2 critical (the worst in each bin).
+    """Per check (and host): [t, severity, share not ok] bands; 0 ok, 1 warning, 2 critical (the worst in each bin).
 
     Up to two days each snapshot is one band (raw results: the current hour has no rollup yet); beyond, one band
     per hour or day from monitoring's `check_status_history`.
@@ -36,13 +35,14 @@ def check_timeline(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
         results = CheckResult.objects.filter(taken_at__gte=start, taken_at__lte=end).order_by(
             "check_name", "host", "taken_at")
         for name, host, taken_at, status in results.values_list("check_name", "host", "taken_at", "status"):
-            rows.setdefault((name, host), []).append([epoch(taken_at), SEVERITY[Status(status)]])
+            severity = SEVERITY[Status(status)]
+            rows.setdefault((name, host), []).append([epoch(taken_at), severity, 0 if severity == 0 else 1])
     else:
         pairs = (CheckRollup.objects.filter(hour__gte=start, hour__lte=end).values_list("check_name", "host")
                  .distinct().order_by("check_name", "host"))
         for name, host in pairs:
             history = check_status_history(check_name=name, host=host, start=start, end=end)
-            rows[(name, host)] = [[epoch(point["t"]), _worst(point["ok"], point["warning"], point["critical"])]
+            rows[(name, host)] = [_band(point["t"], point["ok"], point["warning"], point["critical"])
                                   for point in history]
     return [{"check": f"{name}@{host}" if host else name, "bands": bands} for (name, host), bands in rows.items()]
 

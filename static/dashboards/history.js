@@ -11,20 +11,32 @@
   var plots = [];
   window.opsDashboard = {plots: plots, colors: COLORS, data: null};
 
-  function humanBytes(value) {
-    var units = ["B", "kB", "MB", "GB", "TB"];
-    var index = 0;
-    while (Math.abs(value) >= 1000 && index < units.length - 1) { value /= 1000; index += 1; }
-    return value.toFixed(index > 0 && Math.abs(value) < 10 ? 1 : 0) + " " + units[index];
+  // Decimals enough to tell neighbouring axis ticks apart (a 2 GB database growing by megabytes).
+  function decimalsFor(step) {
+    if (!step || !isFinite(step)) { return 1; }
+    return Math.max(0, Math.min(4, Math.ceil(-Math.log10(Math.abs(step)) - 1e-9)));
   }
 
-  function format(unit, value) {
+  // The unit follows the tick step when one is given, so ticks 50 kB apart on a 2 GB axis read 1999.95 MB, 2000.00 MB.
+  function humanBytes(value, step) {
+    var units = ["B", "kB", "MB", "GB", "TB"];
+    var index = 0;
+    var size = step ? Math.abs(step) * 100 : Math.abs(value);
+    while (size >= 1000 && index < units.length - 1 && Math.abs(value) >= 1000) {
+      value /= 1000; size /= 1000; step = step ? step / 1000 : step; index += 1;
+    }
+    var decimals = step ? decimalsFor(step) : (index > 0 && Math.abs(value) < 10 ? 1 : 0);
+    return value.toFixed(index === 0 ? 0 : decimals) + " " + units[index];
+  }
+
+  function format(unit, value, step) {
     if (value === null || value === undefined) { return "—"; }
-    if (unit === "bytes") { return humanBytes(value); }
-    if (unit === "%") { return value.toFixed(1) + " %"; }
-    if (unit === "ms") { return Math.round(value) + " ms"; }
-    if (unit === "s") { return value.toFixed(1) + " s"; }
-    return String(Math.round(value * 10) / 10);
+    if (unit === "bytes") { return humanBytes(value, step); }
+    var decimals = step ? decimalsFor(step) : 1;
+    if (unit === "%") { return value.toFixed(decimals) + " %"; }
+    if (unit === "ms") { return value.toFixed(step ? decimals : 0) + " ms"; }
+    if (unit === "s") { return value.toFixed(decimals) + " s"; }
+    return value.toFixed(step ? decimals : (Math.abs(value) < 100 ? 1 : 0));
   }
 
   function say(text, isError) {
@@ -33,7 +45,7 @@
   }
 
   function markerColor(marker) {
-    if (marker.kind === "backup") { return marker.state === "failed" ? "#d33" : "#2b6cb0"; }
+    if (marker.kind === "backup") { return marker.state === "failed" ? "#d33" : "#555"; }
     return marker.state === "firing" ? "#d33" : "#8a2be2";
   }
 
@@ -104,7 +116,7 @@
         dash: item.budget ? [6, 4] : undefined,
         spanGaps: Boolean(options.spanGaps),
         scale: item.scale || "y",
-        points: {show: sparse},
+        points: {show: sparse && !item.budget},
         value: function (u, value) { return format(item.scale || unit, value); }
       };
       if (item.failure) {
@@ -116,11 +128,15 @@
       }
       return spec;
     }));
-    var axes = [{}, {size: 70, values: function (u, values) { return values.map(function (v) { return format(unit, v); }); }}];
+    function ticks(scaleUnit) {
+      return function (u, values, _axis, _space, step) {
+        return values.map(function (v) { return format(scaleUnit, v, step); });
+      };
+    }
+    var axes = [{}, {size: 74, values: ticks(unit)}];
     var scales = {x: {time: true, min: range.start, max: range.end}};
     if (chart.series.some(function (item) { return item.scale === "s"; })) {
-      axes.push({scale: "s", side: 1, size: 60, grid: {show: false},
-                 values: function (u, values) { return values.map(function (v) { return format("s", v); }); }});
+      axes.push({scale: "s", side: 1, size: 60, grid: {show: false}, values: ticks("s")});
       scales.s = {auto: true};
     }
     var width = Math.max(320, element.clientWidth - 12);
@@ -162,8 +178,16 @@
         var next = at + 1 < row.bands.length ? Math.min(row.bands[at + 1][0], band[0] + bin) : band[0] + bin;
         var x0 = Math.max(labelWidth, position(band[0]));
         var x1 = Math.min(width, position(next));
-        ctx.fillStyle = STATUS_COLORS[band[1]];
+        // A day with one warning minute is mostly ok: the worst status shows, fainter the rarer it was.
+        var share = band.length > 2 ? band[2] : 1;
+        ctx.fillStyle = STATUS_COLORS[0];
         ctx.fillRect(x0, y + 1, Math.max(1, x1 - x0), rowHeight - 2);
+        if (band[1] > 0) {
+          ctx.globalAlpha = 0.35 + 0.65 * Math.min(1, share * 10);
+          ctx.fillStyle = STATUS_COLORS[band[1]];
+          ctx.fillRect(x0, y + 1, Math.max(1, x1 - x0), rowHeight - 2);
+          ctx.globalAlpha = 1;
+        }
       });
     });
     markers.forEach(function (marker) {

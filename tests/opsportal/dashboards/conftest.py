@@ -8,6 +8,7 @@ from django.utils import timezone
 from backups.models import BackupRun
 from monitoring.demo import health_history_seed
 from performance.models import PerfResult, PerfRollup, PerfTarget, RequestStat
+from tests.backups.conftest import backup_dir  # noqa: F401 - the browser test's worker backs up into it
 
 HOSTS = ["web-1", "worker-1"]
 

@@ -36,6 +36,7 @@ def test_a_long_range_shows_the_worst_status_of_each_day():
     (row,) = check_timeline(start=now - timedelta(days=365), end=now)
     assert row["check"] == "celery"
     assert [band[1] for band in row["bands"]] == [0, 1, 2]
+    assert [band[2] for band in row["bands"]] == [0, pytest.approx(1 / 60, abs=1e-4), pytest.approx(2 / 60, abs=1e-4)]
     assert row["bands"][1][0] - row["bands"][0][0] == 86400
 
 
