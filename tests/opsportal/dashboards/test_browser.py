@@ -15,6 +15,7 @@ from django.db import connection
 from playwright.sync_api import Page, expect, sync_playwright
 
 from backups.models import BackupRun, RestoreRun
+from monitoring.models import HealthSnapshot, Status
 from tests.conftest import ROOT
 from tests.opsportal.dashboards.conftest import seed_history
 
@@ -65,6 +66,17 @@ def log_in(page: Page, base_url: str) -> None:
     expect(page.locator("#operations-overview")).to_be_visible()
 
 
+def record_snapshot(disk: Status) -> None:
+    """A health snapshot as the beat task stores it: the database fine, the disk of web-1 as given."""
+    from django.utils import timezone
+
+    snapshot = HealthSnapshot.objects.create(taken_at=timezone.now(), status=disk, duration_ms=12)
+    snapshot.results.create(taken_at=snapshot.taken_at, check_name="database", status=Status.OK, duration_ms=2,
+                            message="2 ms")
+    snapshot.results.create(taken_at=snapshot.taken_at, check_name="disk", host="web-1", status=disk,
+                            duration_ms=1, message="/ 93 % used" if disk == Status.CRITICAL else "/ 41 % used")
+
+
 def shot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -84,12 +96,15 @@ def test_run_backup_now_is_followed_by_the_overview_then_its_run_and_the_restore
     worker = celery_worker_process(queues="backups", extra_env={
         "BACKUP_DIR": str(backup_dir), "BACKUP_FILES": "", "BACKUP_DOCKER_VOLUMES": "",
         "BACKUP_PROGRESS_EVERY": "200ms"})
+    in_thread(lambda: record_snapshot(Status.OK))
     log_in(page, live_server.url)
     overview = page.locator("#operations-overview")
+    expect(page.locator('#health-checks [data-check="disk@web-1"]')).to_have_class("check-badge status-ok")
     expect(page.locator("#backups-overview")).to_contain_text("No successful backup yet.")
     shot(page, "overview-before-backup")
 
-    page.click("#overview-run-backup-now button")
+    with page.expect_navigation(wait_until="load"):  # the POST and its redirect back to the index, fully loaded
+        page.click("#overview-run-backup-now button")
     expect(page.locator(".messagelist")).to_contain_text("queued")
     loads: list[int] = []
     page.on("load", lambda: loads.append(1))
@@ -103,6 +118,12 @@ def test_run_backup_now_is_followed_by_the_overview_then_its_run_and_the_restore
     assert loads == [], "the overview must refresh in place"
     assert in_thread(lambda: BackupRun.objects.get(pk=run_id).status) == BackupRun.Status.SUCCEEDED
     assert overview.get_attribute("data-backup-active") == ""
+
+    in_thread(lambda: record_snapshot(Status.CRITICAL))  # the next snapshot: the disk filled up
+    expect(page.locator('#health-checks [data-check="disk@web-1"]')).to_have_class("check-badge status-critical",
+                                                                                  timeout=20_000)
+    expect(page.locator("#health-problems")).to_contain_text("/ 93 % used")
+    assert loads == []
     shot(page, "overview-after-backup")
 
     last_backup.click()
