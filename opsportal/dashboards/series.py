@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import FloatField, IntegerField, Max, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, TruncDay, TruncHour, TruncMinute
@@ -61,9 +62,35 @@ def align(series: list[Iterable[tuple[int, float | None]]]) -> tuple[list[int], 
     return xs, [[values.get(x) for x in xs] for values in maps]
 
 
+# A loose index scan: jump from one label set of the metric to the next through the (name, labels, hour) index,
+# then keep those with a row in the range. A DISTINCT over a year of rollups read every row (27 ms vs 2 ms).
+_LABELS_SQL = """
+WITH RECURSIVE found(labels) AS (
+    (SELECT labels FROM {table} WHERE name = %(name)s ORDER BY labels LIMIT 1)
+    UNION ALL
+    SELECT (SELECT labels FROM {table} WHERE name = %(name)s AND labels > found.labels ORDER BY labels LIMIT 1)
+    FROM found WHERE found.labels IS NOT NULL
+)
+SELECT labels FROM found WHERE labels IS NOT NULL AND EXISTS (
+    SELECT 1 FROM {table} WHERE name = %(name)s AND labels = found.labels AND {time} >= %(start)s
+    AND {time} <= %(end)s)
+ORDER BY labels
+"""
+
+
 def metric_labels(*, names: list[str], start: datetime, end: datetime) -> dict[str, list[str]]:
     """The label sets each metric had in the range (one disk path, one host, one queue per series)."""
-    if history_resolution(start, end) == "raw":
+    raw = history_resolution(start, end) == "raw"
+    if connection.vendor == "postgresql":
+        table, column = ("monitoring_metricsample", "taken_at") if raw else ("monitoring_metricrollup", "hour")
+        sql = _LABELS_SQL.format(table=table, time=column)
+        with connection.cursor() as cursor:
+            found = {}
+            for name in names:
+                cursor.execute(sql, {"name": name, "start": start, "end": end})
+                found[name] = [row[0] for row in cursor.fetchall()]
+            return found
+    if raw:
         rows = MetricSample.objects.filter(name__in=names, taken_at__gte=start, taken_at__lte=end)
     else:
         rows = MetricRollup.objects.filter(name__in=names, hour__gte=start, hour__lte=end)
@@ -121,7 +148,10 @@ def request_latency_p95(*, start: datetime, end: datetime) -> list[tuple[int, fl
     The per-bucket sums happen in the database (one SUM per bucket index of the JSON array), so a long range
     returns one row per bin instead of every minute of every route.
     """
-    trunc = _TRUNC[history_resolution(start, end)]
+    resolution = history_resolution(start, end)
+    if connection.vendor == "postgresql":
+        return _request_latency_p95_postgresql(start=start, end=end, resolution=resolution)
+    trunc = _TRUNC[resolution]
     rows = (
         RequestStat.objects.filter(minute__gte=start, minute__lte=end)
         .exclude(route=STATIC_ROUTE)
@@ -139,6 +169,26 @@ def request_latency_p95(*, start: datetime, end: datetime) -> list[tuple[int, fl
                                              max_ms=row["slowest"]))
         for row in rows
     ]
+
+
+_BUCKET_COUNT = len(BUCKETS_MS) + 1
+# The same sums as the ORM query, without its per-row time zone conversion of the truncated minute.
+# Built from the integer indexes of a constant; every value is a parameter.
+_BUCKET_SUMS = ", ".join(f"SUM((buckets->>{index})::int)" for index in range(_BUCKET_COUNT))
+_REQUEST_SQL = (
+    "SELECT date_trunc(%(unit)s, minute, 'UTC'), MAX(max_ms), " + _BUCKET_SUMS  # noqa: S608
+    + " FROM performance_requeststat WHERE minute >= %(start)s AND minute <= %(end)s AND route <> %(static)s"
+    " GROUP BY 1 ORDER BY 1"
+)
+
+
+def _request_latency_p95_postgresql(*, start: datetime, end: datetime, resolution: str,
+                                    ) -> list[tuple[int, float | None]]:
+    unit = {"raw": "minute", "hour": "hour", "day": "day"}[resolution]
+    with connection.cursor() as cursor:
+        cursor.execute(_REQUEST_SQL, {"unit": unit, "start": start, "end": end, "static": STATIC_ROUTE})
+        return [(epoch(row[0]), histogram_quantile([count or 0 for count in row[2:]], 0.95, max_ms=row[1]))
+                for row in cursor.fetchall()]
 
 
 def request_latency_chart(*, start: datetime, end: datetime) -> dict[str, Any]:

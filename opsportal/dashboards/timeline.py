@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from alerting.models import AlertTransition
+from alerting.models import AlertState, AlertTransition
 from backups.models import BackupRun
 from monitoring.models import SEVERITY, CheckResult, CheckRollup, Status
 from monitoring.selectors import _resolution as history_resolution
@@ -57,21 +57,23 @@ def backup_runs_in(*, start: datetime, end: datetime) -> list[BackupRun]:
 
 def history_markers(*, start: datetime, end: datetime, runs: list[BackupRun]) -> list[dict[str, Any]]:
     """Backup runs (at their start) and alert state changes (reminders left out), in time order."""
+    run_status = dict(BackupRun.Status.choices)
     markers = [
         {"t": epoch(run.started_at or run.created_at), "kind": "backup", "state": run.status,
-         "text": _("backup #%(id)s %(status)s") % {"id": run.pk, "status": run.get_status_display()}}
+         "text": _("backup #%(id)s %(status)s") % {"id": run.pk, "status": run_status.get(run.status, run.status)}}
         for run in runs
     ]
     transitions = (
         AlertTransition.objects.filter(happened_at__gte=start, happened_at__lte=end)
         .exclude(old_state="firing", new_state="firing")
-        .select_related("alert__rule")
-        .order_by("happened_at")[:MARKER_LIMIT]
+        .order_by("happened_at")
+        .values_list("happened_at", "new_state", "alert__rule__name")[:MARKER_LIMIT]
     )
+    state_names = {value: str(label) for value, label in AlertState.choices}
     markers += [
-        {"t": epoch(item.happened_at), "kind": "alert", "state": item.new_state,
-         "text": _("alert %(rule)s: %(state)s") % {"rule": item.alert.rule.name, "state": item.get_new_state_display()}}
-        for item in transitions
+        {"t": epoch(at), "kind": "alert", "state": state,
+         "text": _("alert %(rule)s: %(state)s") % {"rule": rule, "state": state_names.get(state, state)}}
+        for at, state, rule in transitions
     ]
     return sorted(markers, key=lambda marker: marker["t"])
 

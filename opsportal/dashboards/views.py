@@ -37,6 +37,7 @@ DASHBOARD_MESSAGES = {
     "size": _lazy("size"),
     "duration": _lazy("duration"),
     "noChecks": _lazy("No check results in this range."),
+    "time": _lazy("Time"),
 }
 
 

@@ -9,6 +9,24 @@
   var STATUS_COLORS = ["#2e9e4f", "#e0a800", "#d33"];
   var BIN_SECONDS = {raw: 60, hour: 3600, day: 86400};
   var plots = [];
+  var LANGUAGE = document.documentElement.lang || undefined;
+
+  // Month and weekday names for the time axis in the page's language (uPlot's own are English).
+  function dateNames() {
+    function names(count, make, options) {
+      var formatter = new Intl.DateTimeFormat(LANGUAGE, options);
+      var list = [];
+      for (var i = 0; i < count; i += 1) { list.push(formatter.format(make(i))); }
+      return list;
+    }
+    function month(i) { return new Date(2026, i, 1); }
+    function weekday(i) { return new Date(2026, 1, 1 + i); }  // 1 February 2026 is a Sunday
+    return {
+      MMMM: names(12, month, {month: "long"}), MMM: names(12, month, {month: "short"}),
+      WWWW: names(7, weekday, {weekday: "long"}), WWW: names(7, weekday, {weekday: "short"})
+    };
+  }
+  var NAMES = dateNames();
   window.opsDashboard = {plots: plots, colors: COLORS, data: null};
 
   // Decimals enough to tell neighbouring axis ticks apart (a 2 GB database growing by megabytes).
@@ -108,7 +126,7 @@
     }
     var unit = chart.unit;
     var sparse = chart.x.length < 60;
-    var series = [{}].concat(chart.series.map(function (item, index) {
+    var series = [{label: M.time}].concat(chart.series.map(function (item, index) {
       var spec = {
         label: item.label,
         stroke: item.budget ? "#d33" : COLORS[index % COLORS.length],
@@ -142,6 +160,7 @@
     var width = Math.max(320, element.clientWidth - 12);
     var plot = new window.uPlot({
       width: width, height: 200, series: series, axes: axes, scales: scales,
+      fmtDate: function (template) { return window.uPlot.fmtDate(template, NAMES); },
       legend: {live: true}, cursor: {drag: {x: true, y: false}},
       plugins: [markersPlugin(markers)]
     }, [chart.x].concat(chart.series.map(function (item) { return item.values; })), element);

@@ -44,3 +44,11 @@ def seed_history(*, days: int = 40, raw_days: int = 1, now: datetime | None = No
 @pytest.fixture
 def seeded_history(db) -> datetime:
     return seed_history()
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_rollups() -> None:
+    """Each test starts without the rollup part another test's history left in the (process-wide) cache."""
+    from django.core.cache import cache
+
+    cache.clear()
