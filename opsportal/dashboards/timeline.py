@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from alerting.models import AlertState, AlertTransition
@@ -32,11 +33,10 @@ def check_timeline(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """
     rows: dict[tuple[str, str], list[list[int]]] = {}
     if history_resolution(start, end) == "raw":
-        results = CheckResult.objects.filter(taken_at__gte=start, taken_at__lte=end).order_by(
-            "check_name", "host", "taken_at")
-        for name, host, taken_at, status in results.values_list("check_name", "host", "taken_at", "status"):
-            severity = SEVERITY[Status(status)]
-            rows.setdefault((name, host), []).append([epoch(taken_at), severity, 0 if severity == 0 else 1])
+        severity_of = {str(status): severity for status, severity in SEVERITY.items()}
+        for name, host, at, status in _raw_results(start=start, end=end):
+            severity = severity_of[status]
+            rows.setdefault((name, host), []).append([at, severity, 0 if severity == 0 else 1])
     else:
         pairs = (CheckRollup.objects.filter(hour__gte=start, hour__lte=end).values_list("check_name", "host")
                  .distinct().order_by("check_name", "host"))
@@ -45,6 +45,25 @@ def check_timeline(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
             rows[(name, host)] = [_band(point["t"], point["ok"], point["warning"], point["critical"])
                                   for point in history]
     return [{"check": f"{name}@{host}" if host else name, "bands": bands} for (name, host), bands in rows.items()]
+
+
+# Epoch seconds straight from PostgreSQL: a day of results of 17 checks is 24,000 rows, and building a datetime
+# for each only to turn it into a number again cost more than the query.
+_RAW_RESULTS_SQL = (
+    "SELECT check_name, host, extract(epoch FROM taken_at)::bigint, status FROM monitoring_checkresult"
+    " WHERE taken_at >= %s AND taken_at <= %s ORDER BY check_name, host, taken_at"
+)
+
+
+def _raw_results(*, start: datetime, end: datetime) -> list[tuple[str, str, int, str]]:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_RAW_RESULTS_SQL, [start, end])
+            return cursor.fetchall()
+    results = CheckResult.objects.filter(taken_at__gte=start, taken_at__lte=end).order_by(
+        "check_name", "host", "taken_at")
+    return [(name, host, epoch(at), status)
+            for name, host, at, status in results.values_list("check_name", "host", "taken_at", "status")]
 
 
 def backup_runs_in(*, start: datetime, end: datetime) -> list[BackupRun]:
