@@ -4,6 +4,7 @@ draws a day and a year of seeded history. Screenshots go to test-artifacts/; no 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -207,4 +208,20 @@ def test_the_history_dashboard_draws_a_day_and_a_year_of_seeded_history(live_ser
         assert data["markers"], "backup runs are marked"
         expect(page.locator("#chart-backups canvas").first).to_be_visible()
         shot(page, f"history-{range_key}")
+
+    # A custom range, typed in the browser's local time: ten days ago to three days ago, read from hourly rollups.
+    local = page.evaluate("""() => {
+        const at = (days) => { const d = new Date(Date.now() - days * 86400000);
+            d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); };
+        return [at(10), at(3)];
+    }""")
+    page.fill("#range-start", local[0])
+    page.fill("#range-end", local[1])
+    page.click('#custom-range button[type="submit"]')
+    expect(page).to_have_url(re.compile(r"start="))
+    expect(dashboard).to_have_attribute("data-loaded", "1", timeout=30_000)
+    data = page.evaluate("window.opsDashboard.data")
+    assert data["range"]["key"] == "custom" and data["range"]["resolution"] == "hour"
+    assert 7 * 86400 - 120 <= data["range"]["end"] - data["range"]["start"] <= 7 * 86400 + 120
+    assert colored_pixels(page, "cpu") > 200
     assert errors == []
