@@ -1,0 +1,189 @@
+"""Benchmark: server time of the health history dashboard for every range over a year of minute data.
+
+Seeds the year the way bench/health.py does (`seeddemo --days 365`, its own database), adds what the dashboard
+draws besides monitoring's series (hourly probe rollups for a year, 14 days of per-minute request timings on four
+routes, a nightly backup run with a few failures, alert transitions), then times, per range:
+
+- the selector `dashboard_history` (every chart, the check timeline, markers, backup history), and
+- the data view as the browser calls it (the selector plus JSON encoding),
+
+against a baseline measured in the same run: monitoring's own 1-year history query from bench/health.py (the demo
+series and five check histories), which the dashboard builds on.
+
+    .venv/bin/python bench/dashboard.py [--raw-days 7] [--skip-seed] [--runs 5]
+
+BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/opsportal_bench) and BENCH_REDIS_URL as in
+bench/health.py; `--raw-days 365` seeds a full year of raw minutes (about 4 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.health import bench_env, ensure_database, seed_history  # noqa: E402 - after the path is set
+
+RANGES = ["1h", "24h", "7d", "30d", "1y"]
+
+
+# --- run inside Django (manage.py shell) ---------------------------------------------------------------------------
+def seed_dashboard_extras() -> None:
+    """Probe rollups, request timings, backup runs and alert transitions for the year just seeded."""
+    import random
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alerting.models import Alert, AlertRule, AlertTransition
+    from backups.models import BackupRun
+    from performance.models import PerfRollup, PerfTarget, RequestStat
+
+    rng = random.Random(11)  # noqa: S311 - reproducible demo data
+    now = timezone.now().replace(second=0, microsecond=0)
+    hour0 = now.replace(minute=0) - timedelta(days=365)
+    PerfRollup.objects.all().delete()
+    RequestStat.objects.all().delete()
+    AlertTransition.objects.all().delete()
+    BackupRun.objects.all().delete()
+    targets = list(PerfTarget.objects.filter(enabled=True))
+    PerfRollup.objects.bulk_create([
+        PerfRollup(target=target, hour=hour0 + timedelta(hours=index), count=36, failures=0, p50_ms=60,
+                   p95_ms=rng.uniform(80, 400), p99_ms=500, max_ms=700)
+        for target in targets for index in range(365 * 24)
+    ], batch_size=5000)
+    routes = ["admin:index", "admin/<app>/<model>/", "api/system/health", "admin:dashboard-history-data"]
+    minute0 = now - timedelta(days=14)
+    RequestStat.objects.bulk_create([
+        RequestStat(minute=minute0 + timedelta(minutes=index), route=route, method="GET", status_class="2xx",
+                    count=20, sum_ms=900, max_ms=rng.uniform(100, 900), buckets=[15, 2, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+        for index in range(14 * 1440) for route in routes
+    ], batch_size=5000)
+    runs = []
+    for day in range(365):
+        started = now.replace(hour=2, minute=0) - timedelta(days=day)
+        failed = day % 47 == 5
+        runs.append(BackupRun(status="failed" if failed else "succeeded", trigger="scheduled",
+                              total_bytes=0 if failed else 2_000_000_000 - day * 3_000_000, started_at=started,
+                              finished_at=started + timedelta(seconds=rng.uniform(60, 90))))
+    created = BackupRun.objects.bulk_create(runs)
+    for run in created:
+        BackupRun.objects.filter(pk=run.pk).update(created_at=run.started_at)
+    rule, _ = AlertRule.objects.get_or_create(name="bench: cpu high", defaults={"metric_name": "cpu_percent",
+                                                                                "threshold": 80})
+    alert, _ = Alert.objects.get_or_create(rule=rule, labels={"host": "web-1"}, defaults={"state": "resolved"})
+    AlertTransition.objects.bulk_create([
+        AlertTransition(alert=alert, old_state=old, new_state=new,
+                        happened_at=now - timedelta(days=day, minutes=offset))
+        for day in range(0, 365, 3) for old, new, offset in [("pending", "firing", 30), ("firing", "resolved", 0)]
+    ])
+    print(f"extras: {PerfRollup.objects.count()} probe rollups, {RequestStat.objects.count()} request stats, "
+          f"{len(created)} backup runs, {AlertTransition.objects.count()} alert transitions")
+
+
+def _median_ms(function, runs: int) -> tuple[float, float, object]:
+    timings, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = function()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings), max(timings), result
+
+
+def measure(runs: int = 5) -> None:
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from django.test import RequestFactory
+    from django.utils import timezone
+
+    from monitoring.demo import GLOBAL_CHECKS, demo_series
+    from monitoring.selectors import check_status_history, metric_series_many
+    from opsportal.dashboards.ranges import time_range_parse
+    from opsportal.dashboards.selectors import _rollup_cache_key, dashboard_history
+    from opsportal.dashboards.views import history_data
+
+    def baseline() -> int:
+        start = timezone.now() - timedelta(days=365)
+        series = demo_series(["web-1", "worker-1", "worker-2"])
+        found = metric_series_many(series=[(item.name, item.labels) for item in series], start=start)
+        return sum(len(points) for points in found.values()) + sum(
+            len(check_status_history(check_name=name, start=start)) for name in GLOBAL_CHECKS)
+
+    user = get_user_model().objects.filter(is_superuser=True).first() or get_user_model().objects.create_superuser(
+        "bench", "bench@example.com", "bench-password-0123")
+    factory = RequestFactory()
+
+    def view(key: str):
+        request = factory.get("/admin/dashboard/data.json", {"range": key})
+        request.user = user
+        return history_data(request)
+
+    base_median, base_max, base_points = _median_ms(baseline, runs)
+    print(f"\nbaseline, monitoring's 1-year history query (bench/health.py): {base_points} points, "
+          f"median {base_median:.0f} ms (max {base_max:.0f} ms)\n")
+    def forget(key: str) -> None:
+        time_range = time_range_parse(key=key)
+        cache_key = _rollup_cache_key(start=time_range.start, end=time_range.end)
+        if cache_key:
+            cache.delete(cache_key)
+
+    def cold_view(key: str):
+        forget(key)
+        return view(key)
+
+    print("cold: the rollup part not cached (the first request after a new hourly rollup); warm: cached\n")
+    print(f"{'range':<6} {'resolution':<10} {'points':>8} {'selector cold':>14} {'view+JSON cold':>15} "
+          f"{'view+JSON warm':>15} {'bytes':>9} {'cold vs baseline':>17}")
+    for key in RANGES:
+        forget(key)
+        median, _worst, data = _median_ms(lambda key=key: (forget(key), dashboard_history(
+            time_range=time_range_parse(key=key)))[1], runs)
+        points = sum(1 for chart in [*data["charts"], data["backups"]] for series in chart["series"]
+                     for value in series["values"] if value is not None)
+        points += sum(len(row["bands"]) for row in data["timeline"])
+        cold, _cold_max, response = _median_ms(lambda key=key: cold_view(key), runs)
+        warm, _warm_max, _response = _median_ms(lambda key=key: view(key), runs)
+        print(f"{key:<6} {data['range']['resolution']:<10} {points:>8} {median:>11.0f} ms {cold:>12.0f} ms "
+              f"{warm:>12.0f} ms {len(response.content):>9} {cold / base_median:>16.2f}x")
+        if key == "1y":
+            summary = (cold, warm)
+    cold, warm = summary
+    print(f"\n1-year dashboard, server time (view + JSON): cold median {cold:.0f} ms, warm median {warm:.0f} ms; "
+          f"target < 300 ms: cold {'met' if cold < 300 else 'NOT met'}, warm {'met' if warm < 300 else 'NOT met'}")
+
+
+# --- the driver ------------------------------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--raw-days", type=int, default=7, help="raw minute snapshots seeded (365: a full year)")
+    parser.add_argument("--skip-seed", action="store_true", help="time the dashboard on the data already seeded")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsportal_bench")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    env = bench_env(database_url, redis_url)
+    ensure_database(database_url, env)
+    shell = [sys.executable, "manage.py", "shell", "-c"]
+    if not args.skip_seed:
+        seed_history(args, env)
+        subprocess.run([*shell, "from bench.dashboard import seed_dashboard_extras; seed_dashboard_extras()"],
+                       cwd=ROOT, env=env, check=True)
+    # What autovacuum does after a bulk load: the covering indexes answer index-only only with a fresh visibility map.
+    subprocess.run([sys.executable, "manage.py", "dbshell", "--", "-c", "VACUUM ANALYZE"], cwd=ROOT, env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*shell, f"from bench.dashboard import measure; measure(runs={args.runs})"], cwd=ROOT, env=env,
+                   check=True)
+
+
+if __name__ == "__main__":
+    main()
