@@ -7,9 +7,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Avg, Count, Max, Min, Q
 from django.db.models.functions import TruncHour
+from django.dispatch import Signal
 from django.utils import timezone
 
 from monitoring.models import CheckResult, CheckRollup, HealthSnapshot, HostReport, MetricRollup, MetricSample, Status
+
+# Sent after the hourly rollup-and-prune (kwargs: count): readers of rollups (the dashboards) refresh their caches.
+rollups_written = Signal()
 
 
 def _hour(moment: datetime) -> datetime:
@@ -85,4 +89,6 @@ def health_history_prune(*, now: datetime | None = None) -> dict[str, int]:
 
 def health_history_rollup_and_prune() -> dict[str, int]:
     written = health_history_rollup()
-    return {"rollups_written": written, **health_history_prune()}
+    outcome = {"rollups_written": written, **health_history_prune()}
+    rollups_written.send(sender=health_history_rollup_and_prune, count=written)
+    return outcome

@@ -134,3 +134,21 @@ def dashboard_history(*, time_range: TimeRange) -> dict[str, Any]:
         "markers": rest["markers"],
         "backups": rest["backups"],
     }
+
+
+LONG_RANGES = ("7d", "30d", "1y")
+
+
+def dashboard_cache_warm(**_: object) -> list[str]:
+    """Compute the long ranges once right after new rollups, so no viewer pays for the first read of the hour.
+
+    Helps only when the web processes share the cache with the worker (CACHE_URL=redis://..., the production
+    setting); with the per-process default cache each web process still fills its own on first use.
+    """
+    from opsportal.dashboards.ranges import time_range_parse
+
+    warmed = []
+    for key in LONG_RANGES:
+        dashboard_history(time_range=time_range_parse(key=key))
+        warmed.append(key)
+    return warmed

@@ -42,3 +42,22 @@ def test_a_new_rollup_shows_on_the_next_request(time_machine):
     assert cpu() == [10]
     rollup(datetime(2026, 11, 28, 11, tzinfo=UTC), 20)
     assert cpu() == [10, 20]
+
+
+def test_the_hourly_rollup_warms_the_long_ranges_for_the_next_viewer(time_machine):
+    from django.core.cache import cache
+
+    from monitoring.history import health_history_rollup_and_prune
+    from opsportal.dashboards.ranges import time_range_parse
+
+    time_machine.move_to(NOW, tick=False)
+    cache.clear()
+    rollup(datetime(2026, 11, 20, 10, tzinfo=UTC), 40)
+    health_history_rollup_and_prune()  # the hourly task: sends rollups_written, the dashboards warm their cache
+    for key in ("7d", "30d", "1y"):
+        time_range = time_range_parse(key=key)
+        warmed = cache.get(_rollup_cache_key(start=time_range.start, end=time_range.end))
+        assert warmed is not None, key
+    charts, _rows = cache.get(_rollup_cache_key(start=NOW - timedelta(days=365), end=NOW))
+    (cpu,) = [chart for chart in charts if chart["id"] == "cpu"]
+    assert cpu["series"][0]["values"] == [40]
