@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from pathlib import PurePosixPath
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -49,6 +50,12 @@ def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTa
         raise RestoreRefused(_("Backup #%(id)s did not succeed; it cannot be restored.") % {"id": run.pk})
     kinds = registry()
     for artifact in artifacts:
+        if not _inside_run_folder(artifact.path, run.storage_prefix):
+            # A crafted manifest (re-indexed from storage) must not make the restore read outside the run's folder.
+            raise RestoreRefused(
+                _("Refusing to restore: %(path)s is outside the folder of backup #%(id)s.")
+                % {"path": artifact.path, "id": run.pk}
+            )
         if artifact.kind not in kinds:
             raise RestoreRefused(_("No restore is known for artifacts of kind %(kind)s.") % {"kind": artifact.kind})
         problems = artifact_problems(artifact)
@@ -62,6 +69,18 @@ def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTa
             except AgeKeyError as exc:
                 raise RestoreRefused(str(exc)) from None
         kinds[artifact.kind].check_restore(artifact, target)
+
+
+def _inside_run_folder(path: str, prefix: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return (
+        bool(prefix)
+        and len(parts) == 2
+        and parts[0] == prefix
+        and parts[1] not in ("", ".", "..")
+        and "\\" not in path
+        and "\x00" not in path
+    )
 
 
 def _is_portal_database(artifact: BackupArtifact, target: RestoreTarget) -> bool:

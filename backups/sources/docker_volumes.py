@@ -18,9 +18,11 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from backups.models import BackupArtifact
-from backups.pipeline import IterReader
+from backups.pipeline import IterReader, decoded
 from backups.sources import register
 from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
+from backups.sources.tar_safety import tar_problems
+from backups.storage import backup_storage
 
 STOP_LABEL = "opsportal.backup.stop"
 HELPER_LABEL = "opsportal.backup.helper"
@@ -121,6 +123,14 @@ class DockerVolumeSource(Source):
     def check_restore(cls, artifact: BackupArtifact, target: RestoreTarget) -> None:
         if target.into:
             raise RestoreRefused(_("--into applies to databases only."))
+        # Docker extracts inside the helper, not our host, but an entry may still land outside the volume's mount.
+        with (
+            backup_storage().open(artifact.path, "rb") as handle,
+            decoded(handle, encrypted=artifact.encrypted) as reader,
+        ):
+            problems = tar_problems(reader)
+        if problems:
+            raise RestoreRefused(_("Refusing to restore a crafted archive: %(problem)s") % {"problem": problems[0]})
         try:
             docker_client().close()
         except SourceError as exc:
