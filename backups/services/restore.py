@@ -20,6 +20,7 @@ from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.pipeline import AgeKeyError, age_identities, check_key_opens, decoded
 from backups.services.backup import BackupBusy, backup_run_create, backup_run_execute, scrub_secrets
 from backups.services.catalog import backup_catalog_reindex, reset_sequences
+from backups.services.progress import RestoreHeartbeat
 from backups.services.verify import artifact_problems
 from backups.signals import restore_finished
 from backups.sources import RestoreRefused, RestoreTarget, parse_selector, registry
@@ -156,11 +157,14 @@ def restore_run_perform(
         if log is not None:
             log(scrub_secrets(line))
 
+    now = timezone.now()
     claimed = RestoreRun.objects.filter(pk=restore_id, status=RestoreRun.Status.QUEUED).update(
-        status=RestoreRun.Status.RUNNING, started_at=timezone.now()
+        status=RestoreRun.Status.RUNNING, started_at=now, heartbeat_at=now
     )
     if not claimed:
         return None
+    heartbeat = RestoreHeartbeat(restore_id)
+    heartbeat.start()
     restore = RestoreRun.objects.select_related("source_run", "triggered_by").get(pk=restore_id)
     run = restore.source_run
     user = restore.triggered_by
@@ -199,6 +203,7 @@ def restore_run_perform(
         restore.error = scrub_secrets(str(exc))
         log_line(f"failed: {restore.error}")
         lines.append(scrub_secrets(traceback.format_exc()))
+    heartbeat.stop()
     restore.finished_at = timezone.now()
     if portal_db_restored:
         _rewrite_catalog(restore, log_line)
