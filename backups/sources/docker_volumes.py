@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 import docker
 import docker.errors
+import requests
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -46,16 +47,25 @@ def labelled_containers_stopped(client: docker.DockerClient, volume: str, log) -
     """Stop running containers that use `volume` and carry the stop label; start them again whatever happens."""
     running = client.containers.list(filters={"volume": volume, "label": f"{STOP_LABEL}=true"})
     stopped = []
+    policies = {}
     try:
         for container in running:
+            # Policy "always" starts a stopped container when the engine starts: if the engine dies before the
+            # `finally` below can start it again, Docker itself does once the engine is back.
+            policy = container.attrs["HostConfig"].get("RestartPolicy") or {}
+            policies[container.id] = {**policy, "Name": policy.get("Name") or "no"}
+            container.update(restart_policy={"Name": "always"})
             container.stop(timeout=30)
             stopped.append(container)
             log(f"stopped container {container.name} for volume {volume}")
         yield [container.name for container in stopped]
     finally:
-        for container in stopped:
-            container.start()
-            log(f"started container {container.name} again")
+        for container in running:
+            if container in stopped:
+                container.start()
+                log(f"started container {container.name} again")
+            if container.id in policies:
+                container.update(restart_policy=policies[container.id])
 
 
 @contextlib.contextmanager
@@ -116,6 +126,11 @@ class DockerVolumeSource(Source):
                 yield SourceStream(reader=IterReader(iter(chunks)), format="tar", extension="tar", metadata=metadata)
         except docker.errors.DockerException as exc:
             raise SourceError(f"docker: {exc}") from None
+        except requests.exceptions.ConnectionError as exc:  # the engine went away mid-stream
+            raise SourceError(
+                _("The Docker engine at %(host)s stopped answering: %(error)s")
+                % {"host": settings.BACKUP_DOCKER_HOST, "error": exc}
+            ) from None
         finally:
             client.close()
 
