@@ -152,6 +152,7 @@ class RestoreRun(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
     log = models.TextField(_("log"), blank=True)
 

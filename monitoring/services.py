@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from monitoring.models import BeatTick, CheckResult, HealthSnapshot, HostReport, MetricSample, WorkerHeartbeat
@@ -37,13 +38,36 @@ def host_report_record(*, deadline: float | None = None) -> HostReport:
     return report
 
 
-def health_snapshot_take(*, deadline: float | None = None) -> HealthSnapshot:
-    """Run every check (here and, through their reports, on every host) and store the outcome with its metrics."""
+SNAPSHOT_LOCK_KEY = 0x6F70_736E_6170  # "opsnap": an arbitrary, fixed advisory-lock key
+
+
+def _snapshot_slot_taken(now: datetime) -> bool:
+    """Whether another snapshot is being taken now, or one was taken within half an interval of `now`.
+
+    Overlapping beat ticks (two beats, a redelivered or backlogged message) then add no duplicate snapshot. The
+    window reaches both ways, so after the clock jumps back the newer-looking snapshots do not stop new ones.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SNAPSHOT_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                return True
+    half = settings.MONITOR_SNAPSHOT_INTERVAL / 2
+    return HealthSnapshot.objects.filter(taken_at__gt=now - half, taken_at__lt=now + half).exists()
+
+
+def health_snapshot_take(*, deadline: float | None = None) -> HealthSnapshot | None:
+    """Run every check (here and, through their reports, on every host) and store the outcome with its metrics.
+
+    None when this interval already has its snapshot (or one is being taken right now).
+    """
     from monitoring.runner import health_report_collect
 
-    report = health_report_collect(metrics=True, deadline=deadline)
-    taken_at = report.generated_at
-    with transaction.atomic():
+    with transaction.atomic():  # holds the advisory lock while the checks run
+        if _snapshot_slot_taken(timezone.now()):
+            return None
+        report = health_report_collect(metrics=True, deadline=deadline)
+        taken_at = report.generated_at
         snapshot = HealthSnapshot.objects.create(taken_at=taken_at, status=report.status,
                                                  duration_ms=report.duration * 1000)
         CheckResult.objects.bulk_create([

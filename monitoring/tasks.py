@@ -23,7 +23,8 @@ def record_heartbeat(self) -> None:
 def take_snapshot() -> None:
     from alerting.tasks import evaluate
 
-    health_snapshot_take()
+    if health_snapshot_take() is None:
+        return  # this interval already has its snapshot, and its evaluation
     # Alert rules are evaluated right after each snapshot (beat's own evaluate schedule is only a safety net).
     transaction.on_commit(evaluate.delay)
 

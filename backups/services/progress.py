@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from backups.models import BackupRun
+from backups.models import BackupRun, RestoreRun
 
 logger = logging.getLogger("backups")
 
@@ -65,6 +65,36 @@ class Progress:
                     self.flush()
                 except Exception:  # a database hiccup must not kill the backup; the next beat retries
                     logger.exception("backup run %s: heartbeat failed", self.run_id)
+                    connection.close()
+        finally:
+            connection.close()
+
+
+class RestoreHeartbeat:
+    """Beats for a running restore, so the reaper can tell a lost worker from a long restore."""
+
+    def __init__(self, restore_id: int) -> None:
+        self.restore_id = restore_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"restore-{restore_id}-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        every = settings.BACKUP_PROGRESS_EVERY.total_seconds()
+        try:
+            while not self._stop.wait(every):
+                try:
+                    RestoreRun.objects.filter(pk=self.restore_id, status=RestoreRun.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # e.g. the restored catalog is being swapped in; the next beat retries
+                    logger.exception("restore %s: heartbeat failed", self.restore_id)
                     connection.close()
         finally:
             connection.close()

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backups.models import BackupArtifact, BackupRun
+from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.signals import backup_failed
 from backups.storage import backup_storage, delete_prefix
 
@@ -43,4 +43,25 @@ def backup_runs_reap_stale() -> list[BackupRun]:
         BackupArtifact.objects.filter(run=run).delete()
         run.refresh_from_db()
         backup_failed.send(sender=BackupRun, run=run)
+    return reaped
+
+
+def restore_runs_reap_stale() -> list[RestoreRun]:
+    """Mark restores without a heartbeat for BACKUP_STALE_AFTER failed: their worker was lost mid-restore."""
+    limit = timezone.now() - settings.BACKUP_STALE_AFTER
+    stale = RestoreRun.objects.filter(status=RestoreRun.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, started_at__lt=limit)
+    )
+    reaped = []
+    for restore in stale:
+        error = _(
+            "worker lost: no heartbeat since %(when)s. A database restore runs in one transaction, so the target is "
+            "either unchanged or fully restored; files and volumes may need this restore repeated."
+        ) % {"when": restore.heartbeat_at.isoformat() if restore.heartbeat_at else "?"}
+        if RestoreRun.objects.filter(pk=restore.pk, status=RestoreRun.Status.RUNNING,
+                                     heartbeat_at=restore.heartbeat_at).update(
+            status=RestoreRun.Status.FAILED, finished_at=timezone.now(), error=error
+        ):
+            restore.refresh_from_db()
+            reaped.append(restore)
     return reaped

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from pathlib import PurePosixPath
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -19,6 +20,7 @@ from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.pipeline import AgeKeyError, age_identities, check_key_opens, decoded
 from backups.services.backup import BackupBusy, backup_run_create, backup_run_execute, scrub_secrets
 from backups.services.catalog import backup_catalog_reindex, reset_sequences
+from backups.services.progress import RestoreHeartbeat
 from backups.services.verify import artifact_problems
 from backups.signals import restore_finished
 from backups.sources import RestoreRefused, RestoreTarget, parse_selector, registry
@@ -49,6 +51,12 @@ def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTa
         raise RestoreRefused(_("Backup #%(id)s did not succeed; it cannot be restored.") % {"id": run.pk})
     kinds = registry()
     for artifact in artifacts:
+        if not _inside_run_folder(artifact.path, run.storage_prefix):
+            # A crafted manifest (re-indexed from storage) must not make the restore read outside the run's folder.
+            raise RestoreRefused(
+                _("Refusing to restore: %(path)s is outside the folder of backup #%(id)s.")
+                % {"path": artifact.path, "id": run.pk}
+            )
         if artifact.kind not in kinds:
             raise RestoreRefused(_("No restore is known for artifacts of kind %(kind)s.") % {"kind": artifact.kind})
         problems = artifact_problems(artifact)
@@ -62,6 +70,18 @@ def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTa
             except AgeKeyError as exc:
                 raise RestoreRefused(str(exc)) from None
         kinds[artifact.kind].check_restore(artifact, target)
+
+
+def _inside_run_folder(path: str, prefix: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return (
+        bool(prefix)
+        and len(parts) == 2
+        and parts[0] == prefix
+        and parts[1] not in ("", ".", "..")
+        and "\\" not in path
+        and "\x00" not in path
+    )
 
 
 def _is_portal_database(artifact: BackupArtifact, target: RestoreTarget) -> bool:
@@ -137,11 +157,14 @@ def restore_run_perform(
         if log is not None:
             log(scrub_secrets(line))
 
+    now = timezone.now()
     claimed = RestoreRun.objects.filter(pk=restore_id, status=RestoreRun.Status.QUEUED).update(
-        status=RestoreRun.Status.RUNNING, started_at=timezone.now()
+        status=RestoreRun.Status.RUNNING, started_at=now, heartbeat_at=now
     )
     if not claimed:
         return None
+    heartbeat = RestoreHeartbeat(restore_id)
+    heartbeat.start()
     restore = RestoreRun.objects.select_related("source_run", "triggered_by").get(pk=restore_id)
     run = restore.source_run
     user = restore.triggered_by
@@ -180,6 +203,7 @@ def restore_run_perform(
         restore.error = scrub_secrets(str(exc))
         log_line(f"failed: {restore.error}")
         lines.append(scrub_secrets(traceback.format_exc()))
+    heartbeat.stop()
     restore.finished_at = timezone.now()
     if portal_db_restored:
         _rewrite_catalog(restore, log_line)

@@ -14,13 +14,16 @@ from typing import BinaryIO
 
 import docker
 import docker.errors
+import requests
 from django.conf import settings
 from django.utils.translation import gettext as _
 
 from backups.models import BackupArtifact
-from backups.pipeline import IterReader
+from backups.pipeline import IterReader, decoded
 from backups.sources import register
 from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
+from backups.sources.tar_safety import tar_problems
+from backups.storage import backup_storage
 
 STOP_LABEL = "opsportal.backup.stop"
 HELPER_LABEL = "opsportal.backup.helper"
@@ -45,16 +48,25 @@ def labelled_containers_stopped(client: docker.DockerClient, volume: str, log) -
     """Stop running containers that use `volume` and carry the stop label; start them again whatever happens."""
     running = client.containers.list(filters={"volume": volume, "label": f"{STOP_LABEL}=true"})
     stopped = []
+    policies = {}
     try:
         for container in running:
+            # Policy "always" starts a stopped container when the engine starts: if the engine dies before the
+            # `finally` below can start it again, Docker itself does once the engine is back.
+            policy = container.attrs["HostConfig"].get("RestartPolicy") or {}
+            policies[container.id] = {**policy, "Name": policy.get("Name") or "no"}
+            container.update(restart_policy={"Name": "always"})
             container.stop(timeout=30)
             stopped.append(container)
             log(f"stopped container {container.name} for volume {volume}")
         yield [container.name for container in stopped]
     finally:
-        for container in stopped:
-            container.start()
-            log(f"started container {container.name} again")
+        for container in running:
+            if container in stopped:
+                container.start()
+                log(f"started container {container.name} again")
+            if container.id in policies:
+                container.update(restart_policy=policies[container.id])
 
 
 @contextlib.contextmanager
@@ -116,6 +128,11 @@ class DockerVolumeSource(Source):
                 yield SourceStream(reader=IterReader(iter(chunks)), format="tar", extension="tar", metadata=metadata)
         except docker.errors.DockerException as exc:
             raise SourceError(f"docker: {exc}") from None
+        except requests.exceptions.ConnectionError as exc:  # the engine went away mid-stream
+            raise SourceError(
+                _("The Docker engine at %(host)s stopped answering: %(error)s")
+                % {"host": settings.BACKUP_DOCKER_HOST, "error": exc}
+            ) from None
         finally:
             client.close()
 
@@ -123,6 +140,14 @@ class DockerVolumeSource(Source):
     def check_restore(cls, artifact: BackupArtifact, target: RestoreTarget) -> None:
         if target.into:
             raise RestoreRefused(_("--into applies to databases only."))
+        # Docker extracts inside the helper, not our host, but an entry may still land outside the volume's mount.
+        with (
+            backup_storage().open(artifact.path, "rb") as handle,
+            decoded(handle, encrypted=artifact.encrypted) as reader,
+        ):
+            problems = tar_problems(reader)
+        if problems:
+            raise RestoreRefused(_("Refusing to restore a crafted archive: %(problem)s") % {"problem": problems[0]})
         try:
             docker_client().close()
         except SourceError as exc:

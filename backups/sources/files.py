@@ -50,6 +50,11 @@ class FileSource(Source):
     def check_restore(cls, artifact: BackupArtifact, target: RestoreTarget) -> None:
         if target.into:
             raise RestoreRefused(_("--into applies to databases only; restore files with --only file:PATH."))
+        # The name comes from the manifest: only a file this portal is configured to back up may be overwritten.
+        if artifact.name not in {source.name for source in cls.configured()}:
+            raise RestoreRefused(
+                _("Refusing to restore %(path)s: it is not one of BACKUP_FILES.") % {"path": artifact.name}
+            )
         if not Path(artifact.name).parent.is_dir():
             raise RestoreRefused(_("The folder of %(path)s does not exist.") % {"path": artifact.name})
 

@@ -13,7 +13,7 @@ from alerting.models import AlertTransition, Delivery
 from alerting.services import alert_transition_process, alerts_evaluate, delivery_attempt
 from tests.alerting.conftest import T0, metric
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
 
 
 def run_together(*jobs: Callable[[], None]) -> None:

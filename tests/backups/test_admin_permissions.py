@@ -12,7 +12,7 @@ from django.urls import reverse
 from backups.models import BackupRun
 from tests.backups.conftest import make_run, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.security]
 
 ROLES = ["anonymous", "staff", "runner", "superuser"]
 ALLOWED = {

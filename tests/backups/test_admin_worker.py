@@ -25,9 +25,16 @@ def test_run_backup_now_then_verify_drill_and_restore_on_a_real_worker(
     slow = tmp_path / "slow.env"
     os.mkfifo(slow)
     feeder = os.open(slow, os.O_RDWR | os.O_NONBLOCK)  # keeps the FIFO open; closing it ends the stream
+    # The worker restores only files it is configured to back up (a manifest cannot name any other path).
+    env_file = tmp_path / "portal.env"
+    env_file.write_text("SECRET=before\n")
     celery_worker_process(
         queues="backups",
-        extra_env={"BACKUP_DIR": str(backup_dir), "BACKUP_FILES": str(slow), "BACKUP_PROGRESS_EVERY": "200ms"},
+        extra_env={
+            "BACKUP_DIR": str(backup_dir),
+            "BACKUP_FILES": f"{slow},{env_file}",
+            "BACKUP_PROGRESS_EVERY": "200ms",
+        },
     )
     try:
         os.write(feeder, b"SECRET=1\n" * 4000)
@@ -73,8 +80,6 @@ def test_run_backup_now_then_verify_drill_and_restore_on_a_real_worker(
     assert run.drill_rto_seconds is not None and run.drill_rto_seconds > 0
 
     # Restore (of a file, so the test database stays as it is) is carried out by the worker too.
-    env_file = tmp_path / "portal.env"
-    env_file.write_text("SECRET=before\n")
     settings.BACKUP_FILES = [str(env_file)]
     file_run = run_backup(only=[f"file:{env_file}"])
     env_file.write_text("SECRET=changed\n")

@@ -61,6 +61,7 @@ def test_success_sends_backup_succeeded_with_the_run(backup_dir, run_backup):
     assert received[0].status == BackupRun.Status.SUCCEEDED
 
 
+@pytest.mark.faults
 def test_simultaneous_triggers_create_exactly_one_run(backup_dir):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -45,6 +45,7 @@ def test_age_zstd_pg_restore_pipeline_restores_the_database(
     assert restored["public.bk_legacy_notes"] == original["public.bk_legacy_notes"]
 
 
+@pytest.mark.security
 def test_unencrypted_files_are_plain_zstd_and_private(backup_dir, settings, tmp_path, run_backup):
     secret_file = tmp_path / "app.env"
     secret_file.write_text("API_TOKEN=very-secret\n")

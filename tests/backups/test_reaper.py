@@ -79,3 +79,22 @@ def test_the_reaper_has_a_default_schedule_on_the_backups_queue(db):
 
     task = PeriodicTask.objects.get(task="backups.tasks.reap_stale_runs")
     assert task.queue == "backups" and task.enabled
+
+
+def test_the_reaper_fails_a_restore_whose_heartbeat_stopped(backup_dir, settings):
+    from backups.models import RestoreRun
+    from backups.services.reaper import restore_runs_reap_stale
+
+    settings.BACKUP_STALE_AFTER = timedelta(minutes=10)
+    from django.utils import timezone
+
+    lost = RestoreRun.objects.create(status=RestoreRun.Status.RUNNING, target="database:default",
+                                     started_at=timezone.now() - timedelta(hours=1),
+                                     heartbeat_at=timezone.now() - timedelta(minutes=11))
+    alive = RestoreRun.objects.create(status=RestoreRun.Status.RUNNING, target="database:default",
+                                      started_at=timezone.now() - timedelta(hours=1), heartbeat_at=timezone.now())
+    assert [r.pk for r in restore_runs_reap_stale()] == [lost.pk]
+    lost.refresh_from_db()
+    alive.refresh_from_db()
+    assert lost.status == RestoreRun.Status.FAILED and "worker lost" in lost.error
+    assert alive.status == RestoreRun.Status.RUNNING

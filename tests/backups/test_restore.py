@@ -46,6 +46,7 @@ def test_restoring_the_portal_database_takes_a_safety_backup_and_keeps_the_catal
     assert BackupRun.objects.create(trigger=BackupRun.Trigger.CLI).pk > safety.pk
 
 
+@pytest.mark.security
 def test_wrong_or_missing_age_key_is_refused_with_a_clear_message(
     backup_dir, encrypted, settings, tmp_path, run_backup
 ):

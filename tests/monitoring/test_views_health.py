@@ -41,6 +41,7 @@ def test_ready_is_503_when_the_broker_is_down(client, settings, dead_redis_url):
     assert response.json()["checks"]["redis:broker"] == "critical"
 
 
+@pytest.mark.security
 def test_anonymous_gets_only_the_overall_status(client, without_celery):
     response = client.get(HEALTH)
     # no backup yet is a warning: still 200
@@ -48,6 +49,7 @@ def test_anonymous_gets_only_the_overall_status(client, without_celery):
     assert response.json() == {"status": "warning"}
 
 
+@pytest.mark.security
 def test_a_non_staff_session_is_anonymous(user_client, without_celery):
     assert user_client.get(HEALTH).json() == {"status": "warning"}
 
@@ -62,12 +64,14 @@ def test_a_staff_session_gets_every_check(staff_client, without_celery):
     assert set(checks["database"]) >= {"status", "message", "duration_ms", "values", "critical"}
 
 
+@pytest.mark.security
 def test_the_health_token_gets_every_check(client, without_celery):
     body = client.get(HEALTH, **BEARER).json()
     assert body["status"] == "warning"
     assert len(body["checks"]) >= 8
 
 
+@pytest.mark.security
 def test_a_wrong_token_is_401_and_logged_without_the_token(client, caplog):
     with caplog.at_level(logging.WARNING, logger="monitoring.auth"):
         response = client.get(HEALTH, HTTP_AUTHORIZATION="Bearer not-the-token-s3cr3t")
@@ -76,6 +80,7 @@ def test_a_wrong_token_is_401_and_logged_without_the_token(client, caplog):
     assert "not-the-token-s3cr3t" not in caplog.text
 
 
+@pytest.mark.security
 def test_no_token_configured_means_no_token_is_accepted(client, settings, without_celery):
     settings.HEALTH_TOKEN = ""
     # an empty bearer presents no token at all: anonymous
@@ -111,5 +116,6 @@ def test_a_missing_docker_socket_is_503_naming_it(client, settings, tmp_path, wi
     assert failing == ["docker"]
 
 
+@pytest.mark.security
 def test_post_is_not_allowed(client):
     assert client.post(HEALTH).status_code == 405

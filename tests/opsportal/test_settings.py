@@ -96,6 +96,7 @@ def test_dotenv_file_is_read_and_the_environment_wins(tmp_path):
     assert loaded["debug"] is False
 
 
+@pytest.mark.security
 def test_check_deploy_passes_with_production_settings(tmp_path):
     production = {
         "SECRET_KEY": "a-long-random-production-secret-key-with-enough-entropy-0123456789",
