@@ -17,3 +17,7 @@ os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__
 from opsportal.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Threads that run checks keep their connection only for CONN_MAX_AGE; with 0 they close it after each job, so no
+# connection is left open when pytest-django drops the test database at the end of the session.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
