@@ -118,7 +118,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------------------------
-CACHE_URL = os.environ.get("CACHE_URL", "locmemcache://")
+# The default is a file cache under var/ so that the web processes and the worker of one machine share it (the
+# dashboards' long ranges are computed by the worker after each hourly rollup); production uses redis://.
+CACHE_URL = os.environ.get("CACHE_URL") or f"filecache://{VAR_DIR / 'cache'}"
 try:
     CACHES = {"default": env.cache_url_config(CACHE_URL)}
 except Exception as exc:

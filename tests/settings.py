@@ -9,6 +9,8 @@ import os
 os.environ.setdefault("ENV_FILE", "")
 os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsportal")
 os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# One test's cached answer must never reach another test or another run (the default file cache persists).
+os.environ.setdefault("CACHE_URL", "locmemcache://")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789")
 # Each test must see the checks' present answer, not one shared from an earlier test (test_shared_report sets it).
 os.environ.setdefault("HEALTH_CACHE_TTL", "0s")

@@ -142,8 +142,8 @@ LONG_RANGES = ("7d", "30d", "1y")
 def dashboard_cache_warm(**_: object) -> list[str]:
     """Compute the long ranges once right after new rollups, so no viewer pays for the first read of the hour.
 
-    Helps only when the web processes share the cache with the worker (CACHE_URL=redis://..., the production
-    setting); with the per-process default cache each web process still fills its own on first use.
+    Helps when the web processes share the cache with the worker: the default file cache under var/ on one
+    machine, or CACHE_URL=redis://... across hosts (a per-process locmemcache:// would not).
     """
     from opsportal.dashboards.ranges import time_range_parse
 
