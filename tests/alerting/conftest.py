@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -9,14 +8,9 @@ from aiosmtpd.controller import Controller
 
 from alerting.models import AlertRule, NotificationChannel
 from alerting.observations import Observation
+from tests.conftest import free_port
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def metric(name: str, value: float, at: datetime, **labels: str) -> Observation:

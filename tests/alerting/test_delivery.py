@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from alerting.models import Delivery, NotificationChannel
 from alerting.services import alerts_evaluate, delivery_attempt
-from tests.alerting.conftest import T0, free_port, metric, notify_unprocessed
+from tests.alerting.conftest import T0, metric, notify_unprocessed
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from alerting import observations
 from alerting.models import AlertTransition, Delivery, NotificationChannel
 from alerting.services import alerts_evaluate
 from alerting.tasks import evaluate, process_transition
-from tests.alerting.conftest import free_port, metric, webhook_payloads
-from tests.conftest import wait_for
+from tests.alerting.conftest import metric, webhook_payloads
+from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

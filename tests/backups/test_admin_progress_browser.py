@@ -12,6 +12,7 @@ from django.urls import reverse
 from playwright.sync_api import expect, sync_playwright
 
 from backups.models import BackupRun
+from performance.probes.page import CHROMIUM_ARGS
 from tests.backups.conftest import make_run, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,7 +41,7 @@ def test_the_progress_box_follows_the_run_without_a_reload(live_server):
     url = live_server.url + reverse("admin:backups_backuprun_change", args=[run.pk])
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context()
             context.add_cookies(

@@ -30,8 +30,8 @@ from backups.tasks import run_backup
 from monitoring.models import CheckResult
 from monitoring.services import health_snapshot_take
 from tests.backups.conftest import current_db_url, files_under
-from tests.conftest import wait_for
-from tests.monitoring.conftest import HEALTH_TOKEN, free_port
+from tests.conftest import free_port, wait_for
+from tests.monitoring.conftest import HEALTH_TOKEN
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
 

@@ -11,18 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 
 PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1] if Path("/usr/lib/postgresql").exists() else None
 HEALTH_TOKEN = "health-token-for-tests-0123456789abcdef"
 METRICS_TOKEN = "metrics-token-for-tests-0123456789abcdef"
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound then released): connecting to it is refused, like a stopped server's."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

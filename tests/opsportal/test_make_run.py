@@ -13,14 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 from tests.opsportal.embedded import ROOT, clean_env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_make_run_serves_the_login_page_and_runs_worker_and_beat(tmp_path: Path):

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from performance.models import PerfResult
-from tests.conftest import ROOT
+from tests.conftest import ROOT, test_database_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,13 +73,7 @@ def test_an_unknown_target_is_an_error(db):
 def test_the_command_line_exit_status_is_usable_in_ci(portal, make_target):
     """A real `manage.py perfcheck` process, as CI would run it, against the live server."""
     make_target(name="slow api", url="/perf-test/slow/120/", budget_ms=50)
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "PERF_BASE_URL": portal.url,
-    }
+    env = test_database_env(PERF_BASE_URL=portal.url)
 
     process = subprocess.run(
         [sys.executable, "manage.py", "perfcheck", "--target", "slow api", "--samples", "1"],

@@ -17,14 +17,13 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from backups.models import BackupRun, RestoreRun
 from monitoring.models import HealthSnapshot, Status
+from performance.probes.page import CHROMIUM_ARGS
 from tests.conftest import ROOT
 from tests.opsportal.dashboards.conftest import seed_history
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync"]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboards"
 PASSWORD = "pw-browser-0123"
 
@@ -48,7 +47,7 @@ def browser_page(live_server, root_user) -> Iterator[tuple[Page, list[str]]]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
