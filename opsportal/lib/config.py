@@ -106,9 +106,12 @@ def broker_transport_options(broker_url: str, folder: Path) -> dict:
     if broker_url.startswith("filesystem://"):
         queue = folder / "queue"
         processed = folder / "processed"
-        for path in (queue, processed):
+        control = folder / "control"
+        for path in (queue, processed, control):
             path.mkdir(parents=True, exist_ok=True)
         return {
+            # Without control_folder kombu writes its exchange table to ./control in the working directory.
+            "control_folder": str(control),
             "data_folder_in": str(queue),
             "data_folder_out": str(queue),
             "processed_folder": str(processed),

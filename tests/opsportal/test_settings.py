@@ -37,7 +37,11 @@ def test_embedded_default_uses_sqlite_and_filesystem_broker_under_var(tmp_path):
     assert loaded["engine"] == "django.db.backends.sqlite3"
     assert loaded["name"] == str(tmp_path / "opsportal.sqlite3")
     assert loaded["broker"] == "filesystem://"
-    assert loaded["folders"]["data_folder_in"].startswith(str(tmp_path))
+    # Every folder the filesystem transport writes (queue, processed, exchange table) is under var/, none in the
+    # working directory.
+    folders = {key: value for key, value in loaded["folders"].items() if key.endswith("_folder") or "folder_" in key}
+    assert set(folders) >= {"data_folder_in", "data_folder_out", "processed_folder", "control_folder"}
+    assert all(value.startswith(str(tmp_path)) for value in folders.values()), folders
     assert loaded["debug"] is False
 
 
