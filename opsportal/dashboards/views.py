@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -27,17 +27,18 @@ OVERVIEW_SECTIONS = {
 
 # Strings the history page's script shows, translated here (the script has no catalog of its own).
 DASHBOARD_MESSAGES = {
-    "loading": _lazy("Loading…"),
-    "failed": _lazy("Could not load the history: %(error)s"),
-    "noData": _lazy("No data in this range."),
-    "loaded": _lazy("%(points)s points, %(resolution)s resolution, read in %(ms)s ms."),
-    "raw": _lazy("minute"),
-    "hour": _lazy("hourly"),
-    "day": _lazy("daily"),
-    "size": _lazy("size"),
-    "duration": _lazy("duration"),
-    "noChecks": _lazy("No check results in this range."),
-    "time": _lazy("Time"),
+    "loading": gettext_lazy("Loading…"),
+    "failed": gettext_lazy("Could not load the history: %(error)s"),
+    "noData": gettext_lazy("No data in this range."),
+    "loaded": gettext_lazy("%(points)s points, %(resolution)s resolution, read in %(ms)s ms."),
+    "raw": gettext_lazy("minute"),
+    "raw300": gettext_lazy("five-minute"),
+    "hour": gettext_lazy("hourly"),
+    "day": gettext_lazy("daily"),
+    "size": gettext_lazy("size"),
+    "duration": gettext_lazy("duration"),
+    "noChecks": gettext_lazy("No check results in this range."),
+    "time": gettext_lazy("Time"),
 }
 
 
