@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -84,24 +84,81 @@ def _resolution(start: datetime, end: datetime) -> str:
     return "day"
 
 
+# A chart is at most about this many pixels wide: more points per series only cost reading and sending them.
+MAX_POINTS = 720
+RAW_STEPS = (60, 300)  # one point per minute, or per five minutes when a raw range is longer than MAX_POINTS minutes
+_STEP = {"hour": 3600, "day": 86400}
+
+
+def history_step(start: datetime, end: datetime) -> int:
+    """Seconds one point of a chart covers for [start, end]: 60 or 300 (raw), 3600 (hourly), 86400 (daily)."""
+    resolution = _resolution(start, end)
+    if resolution != "raw":
+        return _STEP[resolution]
+    span = (end - start).total_seconds()
+    return next((step for step in RAW_STEPS if span <= MAX_POINTS * step), RAW_STEPS[-1])
+
+
+# date_bin's origin: bins start at whole minutes (and five minutes) of UTC.
+BIN_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+_RAW_METRIC_SQL = (
+    "SELECT extract(epoch FROM date_bin(%(step)s, taken_at, %(origin)s))::bigint, AVG(value), MIN(value), MAX(value)"
+    " FROM monitoring_metricsample WHERE name = %(name)s AND labels = %(labels)s AND taken_at >= %(start)s"
+    " AND taken_at <= %(end)s GROUP BY 1 ORDER BY 1"
+)
+_HOURLY_METRIC_SQL = (
+    "SELECT extract(epoch FROM hour)::bigint, average, minimum, maximum FROM monitoring_metricrollup"
+    " WHERE name = %(name)s AND labels = %(labels)s AND hour >= %(start)s AND hour <= %(end)s ORDER BY hour"
+)
+
+
+def _bin(epoch_seconds: float, step: int) -> int:
+    return int(epoch_seconds // step * step)
+
+
+def metric_points(*, name: str, labels: str = "", start: datetime, end: datetime,
+                  ) -> list[tuple[int, float, float, float]]:
+    """(epoch seconds, avg, min, max) of one series, one point per `history_step` (the chart's own reader).
+
+    Raw ranges are binned in the database (a day is 288 five-minute points, not 1,440 rows to send and convert);
+    longer ones read the rollups. Epoch seconds straight from PostgreSQL: building a datetime per row only to turn
+    it back into a number cost more than the query.
+    """
+    resolution, step = _resolution(start, end), history_step(start, end)
+    params = {"name": name, "labels": labels, "start": start, "end": end}
+    if resolution == "day":
+        return [(int(point["t"].timestamp()), point["avg"], point["min"], point["max"])
+                for point in metric_series(name=name, labels=labels, start=start, end=end)]
+    if connection.vendor == "postgresql":
+        sql = _RAW_METRIC_SQL if resolution == "raw" else _HOURLY_METRIC_SQL
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, "step": timedelta(seconds=step), "origin": BIN_ORIGIN})
+            return cursor.fetchall()
+    if resolution == "hour":
+        rows = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end)
+        return [(int(hour.timestamp()), average, minimum, maximum) for hour, average, minimum, maximum
+                in rows.order_by("hour").values_list("hour", "average", "minimum", "maximum")]
+    bins: dict[int, list[float]] = {}
+    samples = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=start, taken_at__lte=end)
+    for taken_at, value in samples.order_by("taken_at").values_list("taken_at", "value"):
+        bins.setdefault(_bin(taken_at.timestamp(), step), []).append(value)
+    return [(at, sum(values) / len(values), min(values), max(values)) for at, values in bins.items()]
+
+
 def metric_series(*, name: str, labels: str = "", start: datetime, end: datetime | None = None,
                   ) -> list[dict[str, Any]]:
     """Points {t, min, avg, max} of one metric series at a resolution a chart can draw.
 
-    Short ranges read raw samples; longer ones read the hourly rollups, grouped by day past 31 days in the database
-    (the average weighted by sample counts), so a year is 365 points from one indexed range scan.
+    Short ranges read raw samples, binned to `history_step` (one minute up to 12 hours, five minutes up to two
+    days); longer ones read the hourly rollups, grouped by day past 31 days in the database (the average weighted
+    by sample counts), so a year is 365 points from one indexed range scan.
     """
     end = end or timezone.now()
     resolution = _resolution(start, end)
-    if resolution == "raw":
-        rows = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=start, taken_at__lte=end)
-        return [{"t": taken_at, "avg": value, "min": value, "max": value}
-                for taken_at, value in rows.order_by("taken_at").values_list("taken_at", "value")]
+    if resolution != "day":
+        return [{"t": datetime.fromtimestamp(at, tz=UTC), "avg": average, "min": minimum, "max": maximum}
+                for at, average, minimum, maximum in metric_points(name=name, labels=labels, start=start, end=end)]
     rows = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end)
-    if resolution == "hour":
-        return [{"t": hour, "avg": average, "min": minimum, "max": maximum}
-                for hour, average, minimum, maximum in rows.order_by("hour").values_list(
-                    "hour", "average", "minimum", "maximum")]
     if connection.vendor == "postgresql":
         return _rows_as_dicts(_DAILY_METRIC_SQL, [name, labels, start, end], ["t", "avg", "min", "max"])
     days = (

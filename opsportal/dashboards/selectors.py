@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from monitoring.models import CheckRollup, MetricRollup
 from monitoring.selectors import _resolution as history_resolution
+from monitoring.selectors import history_step
 from opsportal.dashboards.ranges import TimeRange
 from opsportal.dashboards.series import epoch, metric_charts, probe_chart, request_latency_chart
 from opsportal.dashboards.timeline import backup_history_chart, backup_runs_in, check_timeline, history_markers
@@ -128,7 +129,7 @@ def dashboard_history(*, time_range: TimeRange) -> dict[str, Any]:
         cache.set(key, (charts, rows), ROLLUP_CACHE_SECONDS)
     return {
         "range": {"key": time_range.key, "start": epoch(start), "end": epoch(end),
-                  "resolution": history_resolution(start, end)},
+                  "resolution": history_resolution(start, end), "step": history_step(start, end)},
         "charts": [*charts, *rest["charts"]],
         "timeline": rows,
         "markers": rest["markers"],

@@ -1,15 +1,15 @@
 """Chart series of the history dashboard, built on monitoring's and performance's own readers.
 
 Every chart is {id, title, unit, x: [epoch seconds], series: [{label, values, budget?}]}: the shape uPlot draws
-(one shared x array, null where a series has no point). Metric charts read `monitoring.selectors.metric_series`,
-so long ranges read the hourly rollups (grouped by day past 31 days) exactly as monitoring decided.
+(one shared x array, null where a series has no point). Metric charts read `monitoring.selectors.metric_points`,
+so raw ranges are binned to the chart's width and long ranges read the rollups exactly as monitoring decided.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -20,8 +20,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import MetricRollup, MetricSample
+from monitoring.selectors import BIN_ORIGIN, history_step, metric_points
 from monitoring.selectors import _resolution as history_resolution  # one rule for every chart of a page
-from monitoring.selectors import metric_series
 from performance.models import PerfResult, PerfRollup, PerfTarget, RequestStat
 from performance.timing import BUCKETS_MS, STATIC_ROUTE
 
@@ -106,8 +106,8 @@ def metric_charts(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
     for chart in METRIC_CHARTS:
         labels = labels_by_metric[chart.metric]
         points = [
-            [(epoch(point["t"]), point["avg"]) for point in metric_series(name=chart.metric, labels=label,
-                                                                            start=start, end=end)]
+            [(at, average) for at, average, _min, _max in metric_points(name=chart.metric, labels=label,
+                                                                         start=start, end=end)]
             for label in labels
         ]
         xs, values = align(points)
@@ -164,11 +164,14 @@ def request_latency_p95(*, start: datetime, end: datetime) -> list[tuple[int, fl
         )
         .order_by("t")
     )
-    return [
-        (epoch(row["t"]), histogram_quantile([row[f"b{index}"] or 0 for index in range(len(BUCKETS_MS) + 1)], 0.95,
-                                             max_ms=row["slowest"]))
-        for row in rows
-    ]
+    step = history_step(start, end)  # minutes merged into five-minute bins past 12 hours (as on PostgreSQL)
+    bins: dict[int, tuple[float, list[int]]] = {}
+    for row in rows:
+        at = epoch(row["t"]) // step * step
+        slowest, counts = bins.get(at, (0.0, [0] * (len(BUCKETS_MS) + 1)))
+        bins[at] = (max(slowest, row["slowest"] or 0.0),
+                    [count + (row[f"b{index}"] or 0) for index, count in enumerate(counts)])
+    return [(at, histogram_quantile(counts, 0.95, max_ms=slowest)) for at, (slowest, counts) in bins.items()]
 
 
 _BUCKET_COUNT = len(BUCKETS_MS) + 1
@@ -176,7 +179,8 @@ _BUCKET_COUNT = len(BUCKETS_MS) + 1
 # Built from the integer indexes of a constant; every value is a parameter.
 _BUCKET_SUMS = ", ".join(f"SUM((buckets->>{index})::int)" for index in range(_BUCKET_COUNT))
 _REQUEST_SQL = (
-    "SELECT date_trunc(%(unit)s, minute, 'UTC'), MAX(max_ms), " + _BUCKET_SUMS  # noqa: S608
+    "SELECT extract(epoch FROM date_bin(%(step)s, minute, %(origin)s))::bigint, MAX(max_ms), "  # noqa: S608
+    + _BUCKET_SUMS
     + " FROM performance_requeststat WHERE minute >= %(start)s AND minute <= %(end)s AND route <> %(static)s"
     " GROUP BY 1 ORDER BY 1"
 )
@@ -184,10 +188,11 @@ _REQUEST_SQL = (
 
 def _request_latency_p95_postgresql(*, start: datetime, end: datetime, resolution: str,
                                     ) -> list[tuple[int, float | None]]:
-    unit = {"raw": "minute", "hour": "hour", "day": "day"}[resolution]
+    step = timedelta(seconds=history_step(start, end))
     with connection.cursor() as cursor:
-        cursor.execute(_REQUEST_SQL, {"unit": unit, "start": start, "end": end, "static": STATIC_ROUTE})
-        return [(epoch(row[0]), histogram_quantile([count or 0 for count in row[2:]], 0.95, max_ms=row[1]))
+        cursor.execute(_REQUEST_SQL, {"step": step, "origin": BIN_ORIGIN, "start": start, "end": end,
+                                      "static": STATIC_ROUTE})
+        return [(row[0], histogram_quantile([count or 0 for count in row[2:]], 0.95, max_ms=row[1]))
                 for row in cursor.fetchall()]
 
 

@@ -187,7 +187,7 @@
     var span = range.end - range.start;
     var plotWidth = width - labelWidth;
     function position(t) { return labelWidth + (t - range.start) / span * plotWidth; }
-    var bin = BIN_SECONDS[range.resolution];
+    var bin = range.step || BIN_SECONDS[range.resolution];
     timeline.forEach(function (row, index) {
       var y = laneHeight + index * rowHeight;
       ctx.fillStyle = getComputedStyle(root).color;
@@ -264,7 +264,7 @@
       });
       total += drawChart(document.getElementById("backup-charts"), data.backups, data.range, [], {});
       drawTimeline(data.timeline, data.range, data.markers);
-      say(interpolate(M.loaded, {points: total, resolution: M[data.range.resolution], ms: elapsed}));
+      say(interpolate(M.loaded, {points: total, resolution: M[data.range.resolution + (data.range.step === 300 ? "300" : "")], ms: elapsed}));
       root.dataset.loaded = "1";
     })
     .catch(function (error) {

@@ -187,7 +187,7 @@ def test_the_history_dashboard_draws_a_day_and_a_year_of_seeded_history(live_ser
     dashboard = page.locator("#dashboard")
     expect(dashboard).to_have_attribute("data-loaded", "1", timeout=30_000)
 
-    for range_key, resolution, least_points in [("24h", "raw", 1000), ("1y", "day", 300)]:
+    for range_key, resolution, least_points in [("24h", "raw", 250), ("1y", "day", 300)]:
         if range_key != "24h":
             page.click(f'a[data-range="{range_key}"]')
             expect(page.locator(f'a.selected[data-range="{range_key}"]')).to_be_visible()

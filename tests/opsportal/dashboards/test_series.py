@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
+from monitoring.models import MetricSample
+from monitoring.selectors import metric_points
 from opsportal.dashboards.series import align, histogram_quantile, history_charts, request_latency_p95
 from performance.models import RequestStat
 
@@ -41,13 +43,16 @@ def test_request_p95_sums_routes_and_processes_per_minute_and_leaves_static_file
 
 
 @pytest.mark.django_db
-def test_a_year_reads_daily_points_and_a_day_reads_minutes(seeded_history):
+def test_a_year_reads_daily_points_a_day_five_minute_bins_and_hours_each_minute(seeded_history):
     now = seeded_history
     year = {chart["id"]: chart for chart in history_charts(start=now - timedelta(days=365), end=now)}
     day = {chart["id"]: chart for chart in history_charts(start=now - timedelta(hours=24), end=now)}
+    six_hours = {chart["id"]: chart for chart in history_charts(start=now - timedelta(hours=6), end=now)}
 
     assert 40 <= len(year["cpu"]["x"]) <= 42  # forty days of rollups, one point a day
-    assert 1380 <= len(day["cpu"]["x"]) <= 1441  # one point a minute
+    assert 285 <= len(day["cpu"]["x"]) <= 289  # a day of minutes binned to five minutes: a chart's width
+    assert {x % 300 for x in day["cpu"]["x"]} == {0}
+    assert 355 <= len(six_hours["cpu"]["x"]) <= 361  # up to 12 hours, one point a minute
     assert {series["label"] for series in year["disk"]["series"]} == {"web-1 /", "worker-1 /"}
     assert {series["label"] for series in year["queues"]["series"]} == {"backups", "monitoring"}
 
@@ -60,3 +65,18 @@ def test_a_year_reads_daily_points_and_a_day_reads_minutes(seeded_history):
     assert any(value is not None for value in probes["demo: orders API"]["values"])
     raw_probe = {series["label"]: series for series in day["probes"]["series"]}["demo: orders API"]["values"]
     assert sum(value is not None for value in raw_probe) == 48  # every sample of the day
+
+
+@pytest.mark.django_db
+def test_a_five_minute_point_is_the_mean_min_and_max_of_the_samples_in_it(seeded_history):
+    now = seeded_history
+    start = now - timedelta(hours=24)
+    points = metric_points(name="cpu_percent", labels="host=web-1", start=start, end=now)
+    at, average, minimum, maximum = points[len(points) // 2]
+    bin_start = datetime.fromtimestamp(at, tz=UTC)
+    values = list(MetricSample.objects.filter(name="cpu_percent", labels="host=web-1", taken_at__gte=bin_start,
+                                              taken_at__lt=bin_start + timedelta(minutes=5))
+                  .values_list("value", flat=True))
+    assert len(values) == 5
+    assert average == pytest.approx(sum(values) / 5)
+    assert (minimum, maximum) == (min(values), max(values))

@@ -27,6 +27,18 @@ def test_a_short_range_shows_every_snapshot_of_every_check():
     assert rows == {"database": [0, 0, 0], "disk@web-1": [0, 1, 2]}
 
 
+def test_a_day_shows_the_worst_status_of_each_five_minutes_and_how_often_it_was_not_ok():
+    now = timezone.now()
+    bin_start = (now - timedelta(hours=3)).replace(second=0, microsecond=0)
+    bin_start -= timedelta(minutes=bin_start.minute % 5)
+    for minute, status in enumerate([Status.OK, Status.WARNING, Status.OK, Status.OK, Status.OK]):
+        taken = bin_start + timedelta(minutes=minute, seconds=5)
+        snapshot = HealthSnapshot.objects.create(taken_at=taken, status=status, duration_ms=1)
+        snapshot.results.create(taken_at=taken, check_name="redis", status=status, duration_ms=1)
+    [row] = check_timeline(start=now - timedelta(hours=24), end=now)
+    assert row["bands"] == [[int(bin_start.timestamp()), 1, pytest.approx(0.2)]]
+
+
 def test_a_long_range_shows_the_worst_status_of_each_day():
     now = timezone.now()
     day = (now - timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
