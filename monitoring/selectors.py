@@ -223,5 +223,33 @@ def check_status_history(*, check_name: str, host: str = "", start: datetime, en
     return [dict(row) for row in days]
 
 
+_HOURLY_CHECKS_SQL = (
+    "SELECT check_name, host, extract(epoch FROM hour)::bigint, ok_count, warning_count, critical_count"
+    " FROM monitoring_checkrollup WHERE hour >= %s AND hour <= %s ORDER BY hour"
+)
+
+
+def check_status_all(*, start: datetime, end: datetime) -> dict[tuple[str, str], list[tuple[int, int, int, int]]]:
+    """Every check's (epoch seconds, ok, warning, critical) per hour or day in the range, in one read.
+
+    The timeline's reader: one query for all checks instead of one per check (17 checks over 30 days were 17
+    queries and 12,000 datetimes built only to become numbers again).
+    """
+    found: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
+    if _resolution(start, end) == "hour" and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_HOURLY_CHECKS_SQL, [start, end])
+            for name, host, at, ok, warning, critical in cursor.fetchall():
+                found.setdefault((name, host), []).append((at, ok, warning, critical))
+        # In hour order from the index; sorting by the text columns in the database cost 6x the scan (collation).
+        return dict(sorted(found.items()))
+    pairs = (CheckRollup.objects.filter(hour__gte=start, hour__lte=end).values_list("check_name", "host")
+             .distinct().order_by("check_name", "host"))
+    for name, host in pairs:
+        found[(name, host)] = [(int(point["t"].timestamp()), point["ok"], point["warning"], point["critical"])
+                               for point in check_status_history(check_name=name, host=host, start=start, end=end)]
+    return found
+
+
 def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResultRow]:
     return list(CheckResultRow.objects.filter(check_name=check_name).order_by("-taken_at")[:limit])
