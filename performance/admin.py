@@ -8,7 +8,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from performance.credentials import encrypt_password
-from performance.models import PerfResult, PerfRollup, PerfTarget, RequestStat
+from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
 
 
 class PerfTargetForm(forms.ModelForm):
@@ -143,3 +143,14 @@ class RequestStatAdmin(ReadOnlyAdmin):
     @admin.display(description=_("mean (ms)"))
     def mean_ms(self, stat: RequestStat) -> str:
         return f"{stat.mean_ms:.1f}"
+
+
+@admin.register(RequestRollup)
+class RequestRollupAdmin(ReadOnlyAdmin):
+    list_display = ["hour", "count", "mean_ms", "max_ms"]
+    list_filter = [("hour", admin.DateFieldListFilter)]
+    date_hierarchy = "hour"
+
+    @admin.display(description=_("mean (ms)"))
+    def mean_ms(self, rollup: RequestRollup) -> str:
+        return f"{rollup.mean_ms:.1f}"

@@ -172,3 +172,30 @@ class RequestStat(models.Model):
     @property
     def mean_ms(self) -> float:
         return self.sum_ms / self.count if self.count else 0.0
+
+
+class RequestRollup(models.Model):
+    """Real requests of one hour, all routes together except static files, kept as long as the probe rollups.
+
+    Rolled up from RequestStat (`performance.services.request_stats_rollup`), so request latency outlives the
+    per-minute rows. `buckets` has RequestStat's layout: per-bucket counts for the upper bounds in
+    performance.timing.BUCKETS_MS, the last one being everything slower.
+    """
+
+    hour = models.DateTimeField(_("hour"), unique=True)
+    count = models.PositiveIntegerField(_("requests"))
+    sum_ms = models.FloatField(_("total time (ms)"))
+    max_ms = models.FloatField(_("slowest (ms)"))
+    buckets = models.JSONField(_("histogram buckets"), default=list)
+
+    class Meta:
+        verbose_name = _("hourly request rollup")
+        verbose_name_plural = _("hourly request rollups")
+        ordering = ["-hour"]
+
+    def __str__(self) -> str:
+        return f"{timezone.localtime(self.hour):%Y-%m-%d %H:00}"
+
+    @property
+    def mean_ms(self) -> float:
+        return self.sum_ms / self.count if self.count else 0.0

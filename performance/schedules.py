@@ -24,6 +24,9 @@ def create_default_schedules(**_: object) -> None:
         task="performance.tasks.rollup_and_prune",
         queue=MONITORING_QUEUE,
         every=timedelta(hours=1),
-        description="Rolls probe results up into hourly p50/p95/p99 and removes data past its retention.",
+        description=(
+            "Rolls probe results (p50/p95/p99) and request statistics up into hourly rows and removes data past "
+            "its retention."
+        ),
     )
     perf_targets_sync()

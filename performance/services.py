@@ -12,11 +12,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from performance.credentials import CredentialError, decrypt_password
-from performance.models import PerfResult, PerfRollup, PerfTarget, RequestStat
+from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
 from performance.probes import Sample
 from performance.probes.api import probe_api
 from performance.probes.page import probe_page
 from performance.registry import discover_targets
+from performance.request_rollups import request_rollups_recompute
 from performance.selectors import WindowStats, perf_target_window_stats
 from performance.signals import budget_breached, budget_recovered
 
@@ -223,14 +224,16 @@ def perf_data_prune(*, now: datetime | None = None) -> dict[str, int]:
         "results": PerfResult.objects.filter(measured_at__lt=now - settings.PERF_RESULT_RETENTION).delete()[0],
         "rollups": PerfRollup.objects.filter(hour__lt=now - settings.PERF_ROLLUP_RETENTION).delete()[0],
         "request_stats": RequestStat.objects.filter(minute__lt=now - settings.PERF_REQUEST_STAT_RETENTION).delete()[0],
+        "request_rollups": RequestRollup.objects.filter(hour__lt=now - settings.PERF_ROLLUP_RETENTION).delete()[0],
     }
     return deleted
 
 
 def perf_maintenance_run(*, now: datetime | None = None) -> dict[str, int]:
-    """Roll results up before pruning them, so no hour is lost."""
+    """Roll probe results and request statistics up before pruning them, so no hour is lost."""
     rolled = perf_results_rollup(now=now)
-    return {"rollups_written": rolled, **perf_data_prune(now=now)}
+    requests_rolled = request_stats_rollup(now=now)
+    return {"rollups_written": rolled, "request_rollups_written": requests_rolled, **perf_data_prune(now=now)}
 
 
 # --- request timing --------------------------------------------------------------------------------------------------
@@ -251,3 +254,13 @@ def request_stats_write(*, rows: list[tuple[datetime, tuple[str, str, str], obje
     ]
     RequestStat.objects.bulk_create(objects)
     return len(objects)
+
+
+def request_stats_rollup(*, now: datetime | None = None) -> int:
+    """(Re)compute the hourly RequestRollup rows (static files left out); return how many rows were written.
+
+    Idempotent. Recomputes from the hour before the newest rollup (at least the last two hours) up to and including
+    the current, incomplete hour, so minutes a web process flushes late still count; the first run starts at the
+    oldest RequestStat. Sums happen in SQL on PostgreSQL, in Python on SQLite.
+    """
+    return request_rollups_recompute(stat_model=RequestStat, rollup_model=RequestRollup, now=now or timezone.now())

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from alerting.models import AlertRule, NotificationChannel
 from monitoring.models import CheckResult, HealthSnapshot, Status
-from performance.models import PerfTarget
+from performance.models import PerfTarget, RequestRollup
 from tests.backups.conftest import make_run
 from tests.i18n.conftest import untranslated_in, untranslated_strings, visible_text
 
@@ -23,6 +23,8 @@ def portal(firing_alert):
     run.artifacts.create(kind="database", name="default", path="p/01", sha256="0" * 64, format="pg_dump-custom")
     run.artifacts.create(kind="file", name="/srv/opsportal/.env", path="p/02", sha256="1" * 64, format="file")
     make_run(status="failed", error="pg_dump exited with 1")
+    RequestRollup.objects.create(hour=datetime(2026, 11, 1, 9, 0, tzinfo=UTC), count=2, sum_ms=30, max_ms=20,
+                                 buckets=[2] + [0] * 10)
     at = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
     snapshot = HealthSnapshot.objects.create(taken_at=at, status=Status.CRITICAL, duration_ms=5)
     CheckResult.objects.create(snapshot=snapshot, taken_at=at, check_name="database", host="db1",
@@ -60,6 +62,8 @@ PAGES = [
      ["性能ターゲット", "予算", "選択したターゲットを今すぐ計測"]),
     ("a perf target", lambda p: reverse("admin:performance_perftarget_change", args=[p["target"].pk]),
      ["計測ごとのサンプル数", "サービスユーザー"]),
+    ("hourly request rollups", lambda p: reverse("admin:performance_requestrollup_changelist"),
+     ["リクエストの時間別集計", "平均 (ms)", "最も遅い (ms)"]),
 ]
 
 
