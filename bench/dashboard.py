@@ -2,7 +2,8 @@
 
 Seeds the year the way bench/health.py does (`seeddemo --days 365`, its own database), adds what the dashboard
 draws besides monitoring's series (hourly probe rollups for a year, 14 days of per-minute request timings on four
-routes, a nightly backup run with a few failures, alert transitions), then times, per range:
+routes and a year of hourly request rollups, a nightly backup run with a few failures, alert transitions), then
+times, per range:
 
 - the selector `dashboard_history` (every chart, the check timeline, markers, backup history), and
 - the data view as the browser calls it (the selector plus JSON encoding),
@@ -45,7 +46,8 @@ def seed_dashboard_extras() -> None:
 
     from alerting.models import Alert, AlertRule, AlertTransition
     from backups.models import BackupRun
-    from performance.models import PerfRollup, PerfTarget, RequestStat
+    from performance.models import PerfRollup, PerfTarget, RequestRollup, RequestStat
+    from performance.services import request_stats_rollup
 
     rng = random.Random(11)  # noqa: S311 - reproducible demo data
     now = timezone.now().replace(second=0, microsecond=0)
@@ -67,6 +69,14 @@ def seed_dashboard_extras() -> None:
                     count=20, sum_ms=900, max_ms=rng.uniform(100, 900), buckets=[15, 2, 1, 1, 1, 0, 0, 0, 0, 0, 0])
         for index in range(14 * 1440) for route in routes
     ], batch_size=5000)
+    # The hourly request rollups: the last 14 days from those minutes, the year before as the hourly task left it.
+    RequestRollup.objects.all().delete()
+    request_stats_rollup(now=now)
+    RequestRollup.objects.bulk_create([
+        RequestRollup(hour=hour0 + timedelta(hours=index), count=4 * 60 * 20, sum_ms=4 * 60 * 900,
+                      max_ms=rng.uniform(100, 900), buckets=[3600, 480, 240, 240, 240, 0, 0, 0, 0, 0, 0])
+        for index in range((minute0 - hour0) // timedelta(hours=1))
+    ], batch_size=5000)
     runs = []
     for day in range(365):
         started = now.replace(hour=2, minute=0) - timedelta(days=day)
@@ -86,6 +96,7 @@ def seed_dashboard_extras() -> None:
         for day in range(0, 365, 3) for old, new, offset in [("pending", "firing", 30), ("firing", "resolved", 0)]
     ])
     print(f"extras: {PerfRollup.objects.count()} probe rollups, {RequestStat.objects.count()} request stats, "
+          f"{RequestRollup.objects.count()} hourly request rollups, "
           f"{len(created)} backup runs, {AlertTransition.objects.count()} alert transitions")
 
 

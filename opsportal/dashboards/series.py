@@ -13,16 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import FloatField, IntegerField, Max, Sum
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, TruncDay, TruncHour, TruncMinute
+from django.db.models import FloatField, Max
+from django.db.models.functions import Cast, TruncDay
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import MetricRollup, MetricSample
 from monitoring.selectors import BIN_ORIGIN, history_step, metric_points
 from monitoring.selectors import _resolution as history_resolution  # one rule for every chart of a page
-from performance.models import PerfResult, PerfRollup, PerfTarget, RequestStat
+from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
 from performance.timing import BUCKETS_MS, STATIC_ROUTE
 
 
@@ -139,43 +138,7 @@ def histogram_quantile(buckets: list[int], q: float, *, max_ms: float) -> float 
     return max_ms
 
 
-_TRUNC = {"raw": TruncMinute, "hour": TruncHour, "day": TruncDay}
-
-
-def request_latency_p95(*, start: datetime, end: datetime) -> list[tuple[int, float | None]]:
-    """p95 server time of real requests (static files left out) per minute, hour or day, summed across routes.
-
-    The per-bucket sums happen in the database (one SUM per bucket index of the JSON array), so a long range
-    returns one row per bin instead of every minute of every route.
-    """
-    resolution = history_resolution(start, end)
-    if connection.vendor == "postgresql":
-        return _request_latency_p95_postgresql(start=start, end=end, resolution=resolution)
-    trunc = _TRUNC[resolution]
-    rows = (
-        RequestStat.objects.filter(minute__gte=start, minute__lte=end)
-        .exclude(route=STATIC_ROUTE)
-        .annotate(t=trunc("minute"))
-        .values("t")
-        .annotate(
-            slowest=Max("max_ms"),
-            **{f"b{index}": Sum(Cast(KT(f"buckets__{index}"), IntegerField()))
-               for index in range(len(BUCKETS_MS) + 1)},
-        )
-        .order_by("t")
-    )
-    step = history_step(start, end)  # minutes merged into five-minute bins past 12 hours (as on PostgreSQL)
-    bins: dict[int, tuple[float, list[int]]] = {}
-    for row in rows:
-        at = epoch(row["t"]) // step * step
-        slowest, counts = bins.get(at, (0.0, [0] * (len(BUCKETS_MS) + 1)))
-        bins[at] = (max(slowest, row["slowest"] or 0.0),
-                    [count + (row[f"b{index}"] or 0) for index, count in enumerate(counts)])
-    return [(at, histogram_quantile(counts, 0.95, max_ms=slowest)) for at, (slowest, counts) in bins.items()]
-
-
 _BUCKET_COUNT = len(BUCKETS_MS) + 1
-# The same sums as the ORM query, without its per-row time zone conversion of the truncated minute.
 # Built from the integer indexes of a constant; every value is a parameter.
 _BUCKET_SUMS = ", ".join(f"SUM((buckets->>{index})::int)" for index in range(_BUCKET_COUNT))
 _REQUEST_SQL = (
@@ -184,16 +147,42 @@ _REQUEST_SQL = (
     + " FROM performance_requeststat WHERE minute >= %(start)s AND minute <= %(end)s AND route <> %(static)s"
     " GROUP BY 1 ORDER BY 1"
 )
+_REQUEST_ROLLUP_SQL = (
+    "SELECT extract(epoch FROM date_bin(%(step)s, hour, %(origin)s))::bigint, MAX(max_ms), "  # noqa: S608
+    + _BUCKET_SUMS
+    + " FROM performance_requestrollup WHERE hour >= %(start)s AND hour <= %(end)s GROUP BY 1 ORDER BY 1"
+)
 
 
-def _request_latency_p95_postgresql(*, start: datetime, end: datetime, resolution: str,
-                                    ) -> list[tuple[int, float | None]]:
-    step = timedelta(seconds=history_step(start, end))
-    with connection.cursor() as cursor:
-        cursor.execute(_REQUEST_SQL, {"step": step, "origin": BIN_ORIGIN, "start": start, "end": end,
-                                      "static": STATIC_ROUTE})
-        return [(row[0], histogram_quantile([count or 0 for count in row[2:]], 0.95, max_ms=row[1]))
-                for row in cursor.fetchall()]
+def request_latency_p95(*, start: datetime, end: datetime) -> list[tuple[int, float | None]]:
+    """p95 server time of real requests (static files left out), summed across routes, per `history_step`.
+
+    Raw ranges read the per-minute rows (kept PERF_REQUEST_STAT_RETENTION); hour and day ranges the hourly
+    rollups (kept a year), so a year is 8,760 rows rather than every minute of every route. The per-bucket sums
+    happen in the database (one SUM per bucket index of the JSON array): one row per bin comes back.
+    """
+    step = history_step(start, end)
+    raw = history_resolution(start, end) == "raw"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_REQUEST_SQL if raw else _REQUEST_ROLLUP_SQL,
+                           {"step": timedelta(seconds=step), "origin": BIN_ORIGIN, "start": start, "end": end,
+                            "static": STATIC_ROUTE})
+            return [(row[0], histogram_quantile([count or 0 for count in row[2:]], 0.95, max_ms=row[1]))
+                    for row in cursor.fetchall()]
+    if raw:
+        rows = (RequestStat.objects.filter(minute__gte=start, minute__lte=end).exclude(route=STATIC_ROUTE)
+                .order_by("minute").values_list("minute", "max_ms", "buckets"))
+    else:
+        rows = (RequestRollup.objects.filter(hour__gte=start, hour__lte=end).order_by("hour")
+                .values_list("hour", "max_ms", "buckets"))
+    bins: dict[int, tuple[float, list[int]]] = {}
+    for moment, slowest_here, buckets in rows:
+        at = epoch(moment) // step * step
+        slowest, counts = bins.get(at, (0.0, [0] * _BUCKET_COUNT))
+        bins[at] = (max(slowest, slowest_here or 0.0),
+                    [count + (buckets[index] if index < len(buckets) else 0) for index, count in enumerate(counts)])
+    return [(at, histogram_quantile(counts, 0.95, max_ms=slowest)) for at, (slowest, counts) in bins.items()]
 
 
 def request_latency_chart(*, start: datetime, end: datetime) -> dict[str, Any]:
@@ -202,9 +191,26 @@ def request_latency_chart(*, start: datetime, end: datetime) -> dict[str, Any]:
             "series": [{"label": str(_("all routes")), "values": values[0]}]}
 
 
+_PROBE_RESULTS_SQL = (
+    "SELECT extract(epoch FROM measured_at)::bigint, duration_ms FROM performance_perfresult"
+    " WHERE target_id = %(target)s AND measured_at >= %(start)s AND measured_at <= %(end)s AND outcome = %(ok)s"
+    " ORDER BY measured_at"
+)
+_PROBE_ROLLUPS_SQL = (
+    "SELECT extract(epoch FROM date_bin(%(step)s, hour, %(origin)s))::bigint, MAX(p95_ms) FROM performance_perfrollup"
+    " WHERE target_id = %(target)s AND hour >= %(start)s AND hour <= %(end)s GROUP BY 1 ORDER BY 1"
+)
+
+
 def probe_points(*, target: PerfTarget, start: datetime, end: datetime) -> list[tuple[int, float | None]]:
     """Each sample for short ranges; the hourly p95 of the rollups beyond; the worst hourly p95 of each day."""
     resolution = history_resolution(start, end)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_PROBE_RESULTS_SQL if resolution == "raw" else _PROBE_ROLLUPS_SQL, {
+                "target": target.pk, "start": start, "end": end, "ok": PerfResult.Outcome.OK.value,
+                "step": timedelta(seconds=history_step(start, end)), "origin": BIN_ORIGIN})
+            return cursor.fetchall()
     if resolution == "raw":
         rows = PerfResult.objects.filter(target=target, measured_at__gte=start, measured_at__lte=end,
                                          outcome=PerfResult.Outcome.OK).order_by("measured_at")

@@ -11,6 +11,7 @@ from monitoring.models import MetricSample
 from monitoring.selectors import metric_points
 from opsportal.dashboards.series import align, histogram_quantile, history_charts, request_latency_p95
 from performance.models import RequestStat
+from performance.services import request_stats_rollup
 
 
 def test_align_shares_one_x_array_and_leaves_gaps_empty():
@@ -80,3 +81,19 @@ def test_a_five_minute_point_is_the_mean_min_and_max_of_the_samples_in_it(seeded
     assert len(values) == 5
     assert average == pytest.approx(sum(values) / 5)
     assert (minimum, maximum) == (min(values), max(values))
+
+
+@pytest.mark.django_db
+def test_long_ranges_chart_request_latency_from_the_hourly_rollups_after_the_minutes_are_pruned():
+    hour = (timezone.now() - timedelta(days=20)).replace(minute=0, second=0, microsecond=0)
+    for minute, buckets in [(5, [50] + [0] * 10), (40, [0] * 7 + [50, 0, 0, 0])]:
+        RequestStat.objects.create(minute=hour + timedelta(minutes=minute), route="api/orders", method="GET",
+                                   status_class="2xx", count=50, sum_ms=1, max_ms=2900, buckets=buckets)
+    request_stats_rollup()
+    RequestStat.objects.all().delete()  # what the 14-day retention does to the minutes
+    now = timezone.now()
+    month = request_latency_p95(start=now - timedelta(days=30), end=now)
+    year = request_latency_p95(start=now - timedelta(days=365), end=now)
+    assert month == [(int(hour.timestamp()), pytest.approx(2900))]
+    day = hour.replace(hour=0)
+    assert year == [(int(day.timestamp()), pytest.approx(2900))]
