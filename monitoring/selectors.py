@@ -4,24 +4,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import F, Max, Min, Sum
-from django.db.models.functions import TruncDay
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from monitoring.checks.base import CheckResult
+from monitoring.history import utc_day
 from monitoring.models import (
-    CheckResult as CheckResultRow,
-)
-from monitoring.models import (
+    CheckDailyRollup,
     CheckRollup,
     HealthSnapshot,
     HostReport,
+    MetricDailyRollup,
     MetricRollup,
     MetricSample,
     Status,
     WorkerHeartbeat,
+)
+from monitoring.models import (
+    CheckResult as CheckResultRow,
 )
 
 
@@ -88,8 +88,9 @@ def metric_series(*, name: str, labels: str = "", start: datetime, end: datetime
                   ) -> list[dict[str, Any]]:
     """Points {t, min, avg, max} of one metric series at a resolution a chart can draw.
 
-    Short ranges read raw samples; longer ones read the hourly rollups, grouped by day past 31 days in the database
-    (the average weighted by sample counts), so a year is 365 points from one indexed range scan.
+    Short ranges read raw samples, up to 31 days the hourly rollups, longer ones the daily rollups: a year is 365
+    rows from one index-only range scan. A daily point (t = UTC midnight) covers its whole UTC day, so the first
+    point is the whole day `start` falls in (see _daily_bounds).
     """
     end = end or timezone.now()
     resolution = _resolution(start, end)
@@ -97,42 +98,25 @@ def metric_series(*, name: str, labels: str = "", start: datetime, end: datetime
         rows = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=start, taken_at__lte=end)
         return [{"t": taken_at, "avg": value, "min": value, "max": value}
                 for taken_at, value in rows.order_by("taken_at").values_list("taken_at", "value")]
-    rows = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end)
     if resolution == "hour":
+        rows = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end)
         return [{"t": hour, "avg": average, "min": minimum, "max": maximum}
                 for hour, average, minimum, maximum in rows.order_by("hour").values_list(
                     "hour", "average", "minimum", "maximum")]
-    if connection.vendor == "postgresql":
-        return _rows_as_dicts(_DAILY_METRIC_SQL, [name, labels, start, end], ["t", "avg", "min", "max"])
-    days = (
-        rows.annotate(t=TruncDay("hour"))
-        .values("t")
-        .annotate(weighted=Sum(F("average") * F("count")), samples=Sum("count"), min=Min("minimum"),
-                  max=Max("maximum"))
-        .order_by("t")
-    )
-    return [{"t": row["t"], "avg": row["weighted"] / row["samples"] if row["samples"] else None, "min": row["min"],
-             "max": row["max"]} for row in days]
+    first, last = _daily_bounds(start, end)
+    days = MetricDailyRollup.objects.filter(name=name, labels=labels, day__gte=first, day__lte=last)
+    return [{"t": day, "avg": average, "min": minimum, "max": maximum}
+            for day, average, minimum, maximum in days.order_by("day").values_list(
+                "day", "average", "minimum", "maximum")]
 
 
-# Daily points straight from the covering index (an index-only scan in hour order). Plain SQL because the ORM's
-# per-row datetime conversion of TruncDay costs more than the query itself for a year of series.
-_DAILY_METRIC_SQL = (
-    "SELECT date_trunc('day', hour, 'UTC'), SUM(average * count) / NULLIF(SUM(count), 0), MIN(minimum),"
-    " MAX(maximum) FROM monitoring_metricrollup WHERE name = %s AND labels = %s AND hour >= %s AND hour <= %s"
-    " GROUP BY 1 ORDER BY 1"
-)
-_DAILY_CHECK_SQL = (
-    "SELECT date_trunc('day', hour, 'UTC'), SUM(ok_count), SUM(warning_count), SUM(critical_count)"
-    " FROM monitoring_checkrollup WHERE check_name = %s AND host = %s AND hour >= %s AND hour <= %s"
-    " GROUP BY 1 ORDER BY 1"
-)
+def _daily_bounds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The daily rows a range reads: day >= date_trunc('day', start, 'UTC') and day <= end.
 
-
-def _rows_as_dicts(sql: str, params: list, keys: list[str]) -> list[dict[str, Any]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+    A daily row stands for its whole UTC day, so the day `start` falls in is included whole (a year reads 366 rows
+    at most), and the current day is the partial row of the hours rolled up so far.
+    """
+    return utc_day(start), end
 
 
 def metric_series_many(*, series: list[tuple[str, str]], start: datetime, end: datetime | None = None,
@@ -148,22 +132,30 @@ def metric_series_many(*, series: list[tuple[str, str]], start: datetime, end: d
 
 def check_status_history(*, check_name: str, host: str = "", start: datetime, end: datetime | None = None,
                          ) -> list[dict[str, Any]]:
-    """ok/warning/critical counts of one check per hour (up to 31 days) or per day (longer), from the rollups."""
+    """ok/warning/critical counts of one check per hour (up to 31 days, hourly rollups) or per UTC day (longer,
+    daily rollups; the first day whole, as in metric_series)."""
     end = end or timezone.now()
-    rows = CheckRollup.objects.filter(check_name=check_name, host=host, hour__gte=start, hour__lte=end)
     if _resolution(start, end) != "day":
+        rows = CheckRollup.objects.filter(check_name=check_name, host=host, hour__gte=start, hour__lte=end)
         return [{"t": hour, "ok": ok, "warning": warning, "critical": critical}
                 for hour, ok, warning, critical in rows.order_by("hour").values_list(
                     "hour", "ok_count", "warning_count", "critical_count")]
-    if connection.vendor == "postgresql":
-        return _rows_as_dicts(_DAILY_CHECK_SQL, [check_name, host, start, end], ["t", "ok", "warning", "critical"])
-    days = (
-        rows.annotate(t=TruncDay("hour"))
-        .values("t")
-        .annotate(ok=Sum("ok_count"), warning=Sum("warning_count"), critical=Sum("critical_count"))
-        .order_by("t")
-    )
-    return [dict(row) for row in days]
+    first, last = _daily_bounds(start, end)
+    days = CheckDailyRollup.objects.filter(check_name=check_name, host=host, day__gte=first, day__lte=last)
+    return [{"t": day, "ok": ok, "warning": warning, "critical": critical}
+            for day, ok, warning, critical in days.order_by("day").values_list(
+                "day", "ok_count", "warning_count", "critical_count")]
+
+
+def check_rollup_pairs(*, start: datetime, end: datetime) -> list[tuple[str, str]]:
+    """The distinct (check_name, host) with rollups in the range, sorted: from the daily rollups when the range is
+    read per day (the same rows check_status_history reads), from the hourly ones otherwise."""
+    if _resolution(start, end) == "day":
+        first, last = _daily_bounds(start, end)
+        rows = CheckDailyRollup.objects.filter(day__gte=first, day__lte=last)
+    else:
+        rows = CheckRollup.objects.filter(hour__gte=start, hour__lte=end)
+    return list(rows.values_list("check_name", "host").distinct().order_by("check_name", "host"))
 
 
 def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResultRow]:
