@@ -3,7 +3,7 @@
 Serves the portal with gunicorn (same gunicorn settings for both), loads each endpoint with a bounded Python load
 generator at 16 connections for a fixed number of requests, and prints p50/p99 latency, requests/s and the ratio
 against django-health-check measured in the same run. Then seeds 365 days of history with `seeddemo` and times the
-1-year dashboard query (hourly rollups of every demo series plus check status history).
+1-year dashboard query (daily rollups of every demo series plus check status history).
 
     .venv/bin/pip install -r bench/requirements-health.txt
     .venv/bin/python bench/health.py [--generator wrk|python] [--seconds 15 | --requests 2000] [--connections 16]
@@ -30,6 +30,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789abcdef0123456789"
+ROLLUP_TABLES = ["monitoring_metricrollup", "monitoring_checkrollup", "monitoring_metricdailyrollup",
+                 "monitoring_checkdailyrollup"]
 
 
 def free_port() -> int:
@@ -189,17 +191,17 @@ def bench_history(args, database_url: str, redis_url: str) -> None:
     env = bench_env(database_url, redis_url)
     if not args.query_only:
         seed_history(args, env)
-    subprocess.run([sys.executable, "manage.py", "dbshell", "--", "-c", "VACUUM ANALYZE monitoring_metricrollup",
-                    "-c", "VACUUM ANALYZE monitoring_checkrollup"], cwd=ROOT, env=env, check=True,
+    vacuum = [item for table in ROLLUP_TABLES for item in ("-c", f"VACUUM ANALYZE {table}")]
+    subprocess.run([sys.executable, "manage.py", "dbshell", "--", *vacuum], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     query_history(env)
 
 
 def seed_history(args, env: dict[str, str]) -> None:
     # Start from empty history so repeated runs measure the same amount of data.
-    truncate = ("from django.db import connection; connection.cursor().execute('TRUNCATE monitoring_metricsample,"
-                " monitoring_checkresult, monitoring_healthsnapshot, monitoring_metricrollup,"
-                " monitoring_checkrollup')")
+    tables = ", ".join(["monitoring_metricsample", "monitoring_checkresult", "monitoring_healthsnapshot",
+                        *ROLLUP_TABLES])
+    truncate = f"from django.db import connection; connection.cursor().execute('TRUNCATE {tables}')"
     subprocess.run([sys.executable, "manage.py", "shell", "-c", truncate], cwd=ROOT, env=env, check=True)
     started = time.monotonic()
     subprocess.run([sys.executable, "manage.py", "seeddemo", "--days", "365", "--raw-days", str(args.raw_days)],

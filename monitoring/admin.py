@@ -3,10 +3,12 @@ from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import (
     BeatTick,
+    CheckDailyRollup,
     CheckResult,
     CheckRollup,
     HealthSnapshot,
     HostReport,
+    MetricDailyRollup,
     MetricRollup,
     MetricSample,
     WorkerHeartbeat,
@@ -103,4 +105,19 @@ class CheckRollupAdmin(ReadOnlyAdmin):
     list_display = ["hour", "check_name", "host", "ok_count", "warning_count", "critical_count",
                     "average_duration_ms"]
     list_filter = ["check_name", "host", ("hour", admin.DateFieldListFilter)]
+    show_full_result_count = False
+
+
+@admin.register(MetricDailyRollup)
+class MetricDailyRollupAdmin(ReadOnlyAdmin):
+    list_display = ["day", "name", "labels", "count", "minimum", "average", "maximum"]
+    list_filter = ["name", ("day", admin.DateFieldListFilter)]
+    show_full_result_count = False
+
+
+@admin.register(CheckDailyRollup)
+class CheckDailyRollupAdmin(ReadOnlyAdmin):
+    list_display = ["day", "check_name", "host", "ok_count", "warning_count", "critical_count",
+                    "average_duration_ms"]
+    list_filter = ["check_name", "host", ("day", admin.DateFieldListFilter)]
     show_full_result_count = False

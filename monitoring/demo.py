@@ -1,4 +1,5 @@
-"""Realistic health history for demos and benchmarks: hourly rollups for every day, raw minutes for recent days.
+"""Realistic health history for demos and benchmarks: hourly rollups for every day (and the daily rollups computed
+from them), raw minutes for recent days.
 
 On PostgreSQL rows go in through COPY (a year of minute snapshots is ~14 million rows); elsewhere through
 bulk_create. Values follow a daily rhythm with noise and a few incidents, from a seeded random generator so two runs
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from monitoring.history import health_history_rollup_daily
 from monitoring.models import CheckResult, CheckRollup, HealthSnapshot, MetricRollup, MetricSample, Status
 
 GLOBAL_CHECKS = ["database", "redis:broker", "celery", "migrations", "backups"]
@@ -79,7 +81,8 @@ def _status(rng: random.Random, incident: bool) -> str:
 
 def health_history_seed(*, days: int, raw_days: int, hosts: list[str], seed: int = 7,
                         now: datetime | None = None) -> dict[str, int]:
-    """Write `days` of hourly rollups ending now, and raw minute snapshots for the last `raw_days` of them."""
+    """Write `days` of hourly rollups ending now (with the daily rollups of the days they touch), and raw minute
+    snapshots for the last `raw_days` of them."""
     rng = random.Random(seed)  # noqa: S311 - demo data, reproducible on purpose
     now = (now or timezone.now()).replace(second=0, microsecond=0)
     start = (now - timedelta(days=days)).replace(minute=0)
@@ -88,7 +91,8 @@ def health_history_seed(*, days: int, raw_days: int, hosts: list[str], seed: int
     checks = [(name, "") for name in GLOBAL_CHECKS] + [(name, host) for host in hosts for name in HOST_CHECKS]
 
     metric_rollups, check_rollups = [], []
-    for hour in _hours(start, now.replace(minute=0)):
+    end = now.replace(minute=0)
+    for hour in _hours(start, end):
         for item in series:
             values = [item.value(rng, hour + timedelta(minutes=minute), False) for minute in (0, 20, 40)]
             metric_rollups.append(MetricRollup(hour=hour, name=item.name, labels=item.labels, count=60,
@@ -104,13 +108,15 @@ def health_history_seed(*, days: int, raw_days: int, hosts: list[str], seed: int
         CheckRollup.objects.filter(hour__gte=start).delete()
         MetricRollup.objects.bulk_create(metric_rollups, batch_size=5000)
         CheckRollup.objects.bulk_create(check_rollups, batch_size=5000)
+        daily_rollups = health_history_rollup_daily(since=start, until=end)
 
     minutes = int((now - raw_start).total_seconds() // 60)
     moments = [raw_start + timedelta(minutes=index) for index in range(minutes)]
     writer = _copy_raw if connection.vendor == "postgresql" else _bulk_raw
     snapshots, results, samples = writer(rng, moments, series, checks)
-    return {"metric_rollups": len(metric_rollups), "check_rollups": len(check_rollups), "snapshots": snapshots,
-            "check_results": results, "metric_samples": samples}
+    return {"metric_rollups": len(metric_rollups), "check_rollups": len(check_rollups),
+            "daily_rollups": daily_rollups, "snapshots": snapshots, "check_results": results,
+            "metric_samples": samples}
 
 
 def _rows(rng: random.Random, moments: list[datetime], series: list[Series], checks: list[tuple[str, str]],

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -160,3 +162,52 @@ class CheckRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_name} {timezone.localtime(self.hour):%Y-%m-%d %H:00}"
+
+
+class MetricDailyRollup(models.Model):
+    """One UTC day of a metric series, computed from its hourly rollups (the current day is partial until it ends)."""
+
+    day = models.DateTimeField(_("day"))  # UTC midnight, as date_trunc('day', hour, 'UTC')
+    name = models.CharField(_("metric"), max_length=100)
+    labels = models.CharField(_("labels"), max_length=255, blank=True)
+    count = models.PositiveIntegerField(_("samples"))
+    minimum = models.FloatField(_("min"))
+    average = models.FloatField(_("avg"))
+    maximum = models.FloatField(_("max"))
+
+    class Meta:
+        verbose_name = _("daily metric rollup")
+        verbose_name_plural = _("daily metric rollups")
+        ordering = ["-day", "name", "labels"]
+        # Covering (PostgreSQL), as the hourly table: a year of one series is 365 rows of one index-only scan.
+        constraints = [models.UniqueConstraint(fields=["name", "labels", "day"], name="unique_metric_daily_rollup",
+                                               include=["count", "minimum", "average", "maximum"])]
+        indexes = [models.Index(fields=["day"], name="metricdailyrollup_day")]
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{self.labels}}} {self.day.astimezone(UTC):%Y-%m-%d} UTC"
+
+
+class CheckDailyRollup(models.Model):
+    """One UTC day of a check's results, computed from its hourly rollups (the current day is partial)."""
+
+    day = models.DateTimeField(_("day"))  # UTC midnight
+    check_name = models.CharField(_("check"), max_length=100)
+    host = models.CharField(_("host"), max_length=255, blank=True)
+    ok_count = models.PositiveIntegerField(_("ok"))
+    warning_count = models.PositiveIntegerField(_("warning"))
+    critical_count = models.PositiveIntegerField(_("critical"))
+    average_duration_ms = models.FloatField(_("avg duration (ms)"))
+
+    class Meta:
+        verbose_name = _("daily check rollup")
+        verbose_name_plural = _("daily check rollups")
+        ordering = ["-day", "check_name", "host"]
+        constraints = [
+            models.UniqueConstraint(fields=["check_name", "host", "day"], name="unique_check_daily_rollup",
+                                    include=["ok_count", "warning_count", "critical_count"]),
+        ]
+        indexes = [models.Index(fields=["day"], name="checkdailyrollup_day")]
+
+    def __str__(self) -> str:
+        return f"{self.check_name} {self.day.astimezone(UTC):%Y-%m-%d} UTC"

@@ -5,23 +5,24 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Max, Min, Sum
-from django.db.models.functions import TruncDay
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from monitoring.checks.base import CheckResult
+from monitoring.history import utc_day
 from monitoring.models import (
-    CheckResult as CheckResultRow,
-)
-from monitoring.models import (
+    CheckDailyRollup,
     CheckRollup,
     HealthSnapshot,
     HostReport,
+    MetricDailyRollup,
     MetricRollup,
     MetricSample,
     Status,
     WorkerHeartbeat,
+)
+from monitoring.models import (
+    CheckResult as CheckResultRow,
 )
 
 
@@ -110,6 +111,10 @@ _HOURLY_METRIC_SQL = (
     "SELECT extract(epoch FROM hour)::bigint, average, minimum, maximum FROM monitoring_metricrollup"
     " WHERE name = %(name)s AND labels = %(labels)s AND hour >= %(start)s AND hour <= %(end)s ORDER BY hour"
 )
+_DAILY_METRIC_SQL = (
+    "SELECT extract(epoch FROM day)::bigint, average, minimum, maximum FROM monitoring_metricdailyrollup"
+    " WHERE name = %(name)s AND labels = %(labels)s AND day >= %(start)s AND day <= %(end)s ORDER BY day"
+)
 
 
 def _bin(epoch_seconds: float, step: int) -> int:
@@ -127,10 +132,9 @@ def metric_points(*, name: str, labels: str = "", start: datetime, end: datetime
     resolution, step = _resolution(start, end), history_step(start, end)
     params = {"name": name, "labels": labels, "start": start, "end": end}
     if resolution == "day":
-        return [(int(point["t"].timestamp()), point["avg"], point["min"], point["max"])
-                for point in metric_series(name=name, labels=labels, start=start, end=end)]
+        params["start"], params["end"] = _daily_bounds(start, end)
     if connection.vendor == "postgresql":
-        sql = _RAW_METRIC_SQL if resolution == "raw" else _HOURLY_METRIC_SQL
+        sql = {"raw": _RAW_METRIC_SQL, "hour": _HOURLY_METRIC_SQL, "day": _DAILY_METRIC_SQL}[resolution]
         with connection.cursor() as cursor:
             cursor.execute(sql, {**params, "step": timedelta(seconds=step), "origin": BIN_ORIGIN})
             return cursor.fetchall()
@@ -138,6 +142,11 @@ def metric_points(*, name: str, labels: str = "", start: datetime, end: datetime
         rows = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end)
         return [(int(hour.timestamp()), average, minimum, maximum) for hour, average, minimum, maximum
                 in rows.order_by("hour").values_list("hour", "average", "minimum", "maximum")]
+    if resolution == "day":
+        days = MetricDailyRollup.objects.filter(name=name, labels=labels, day__gte=params["start"],
+                                                day__lte=params["end"])
+        return [(int(day.timestamp()), average, minimum, maximum) for day, average, minimum, maximum
+                in days.order_by("day").values_list("day", "average", "minimum", "maximum")]
     bins: dict[int, list[float]] = {}
     samples = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=start, taken_at__lte=end)
     for taken_at, value in samples.order_by("taken_at").values_list("taken_at", "value"):
@@ -150,46 +159,22 @@ def metric_series(*, name: str, labels: str = "", start: datetime, end: datetime
     """Points {t, min, avg, max} of one metric series at a resolution a chart can draw.
 
     Short ranges read raw samples, binned to `history_step` (one minute up to 12 hours, five minutes up to two
-    days); longer ones read the hourly rollups, grouped by day past 31 days in the database (the average weighted
-    by sample counts), so a year is 365 points from one indexed range scan.
+    days); up to 31 days the hourly rollups, longer ones the daily rollups: a year is 365 rows from one index-only
+    range scan. A daily point (t = UTC midnight) covers its whole UTC day, so the first point is the whole day
+    `start` falls in (see _daily_bounds).
     """
     end = end or timezone.now()
-    resolution = _resolution(start, end)
-    if resolution != "day":
-        return [{"t": datetime.fromtimestamp(at, tz=UTC), "avg": average, "min": minimum, "max": maximum}
-                for at, average, minimum, maximum in metric_points(name=name, labels=labels, start=start, end=end)]
-    rows = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end)
-    if connection.vendor == "postgresql":
-        return _rows_as_dicts(_DAILY_METRIC_SQL, [name, labels, start, end], ["t", "avg", "min", "max"])
-    days = (
-        rows.annotate(t=TruncDay("hour"))
-        .values("t")
-        .annotate(weighted=Sum(F("average") * F("count")), samples=Sum("count"), min=Min("minimum"),
-                  max=Max("maximum"))
-        .order_by("t")
-    )
-    return [{"t": row["t"], "avg": row["weighted"] / row["samples"] if row["samples"] else None, "min": row["min"],
-             "max": row["max"]} for row in days]
+    return [{"t": datetime.fromtimestamp(at, tz=UTC), "avg": average, "min": minimum, "max": maximum}
+            for at, average, minimum, maximum in metric_points(name=name, labels=labels, start=start, end=end)]
 
 
-# Daily points straight from the covering index (an index-only scan in hour order). Plain SQL because the ORM's
-# per-row datetime conversion of TruncDay costs more than the query itself for a year of series.
-_DAILY_METRIC_SQL = (
-    "SELECT date_trunc('day', hour, 'UTC'), SUM(average * count) / NULLIF(SUM(count), 0), MIN(minimum),"
-    " MAX(maximum) FROM monitoring_metricrollup WHERE name = %s AND labels = %s AND hour >= %s AND hour <= %s"
-    " GROUP BY 1 ORDER BY 1"
-)
-_DAILY_CHECK_SQL = (
-    "SELECT date_trunc('day', hour, 'UTC'), SUM(ok_count), SUM(warning_count), SUM(critical_count)"
-    " FROM monitoring_checkrollup WHERE check_name = %s AND host = %s AND hour >= %s AND hour <= %s"
-    " GROUP BY 1 ORDER BY 1"
-)
+def _daily_bounds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The daily rows a range reads: day >= date_trunc('day', start, 'UTC') and day <= end.
 
-
-def _rows_as_dicts(sql: str, params: list, keys: list[str]) -> list[dict[str, Any]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+    A daily row stands for its whole UTC day, so the day `start` falls in is included whole (a year reads 366 rows
+    at most), and the current day is the partial row of the hours rolled up so far.
+    """
+    return utc_day(start), end
 
 
 def metric_series_many(*, series: list[tuple[str, str]], start: datetime, end: datetime | None = None,
@@ -205,50 +190,53 @@ def metric_series_many(*, series: list[tuple[str, str]], start: datetime, end: d
 
 def check_status_history(*, check_name: str, host: str = "", start: datetime, end: datetime | None = None,
                          ) -> list[dict[str, Any]]:
-    """ok/warning/critical counts of one check per hour (up to 31 days) or per day (longer), from the rollups."""
+    """ok/warning/critical counts of one check per hour (up to 31 days, hourly rollups) or per UTC day (longer,
+    daily rollups; the first day whole, as in metric_series)."""
     end = end or timezone.now()
-    rows = CheckRollup.objects.filter(check_name=check_name, host=host, hour__gte=start, hour__lte=end)
     if _resolution(start, end) != "day":
+        rows = CheckRollup.objects.filter(check_name=check_name, host=host, hour__gte=start, hour__lte=end)
         return [{"t": hour, "ok": ok, "warning": warning, "critical": critical}
                 for hour, ok, warning, critical in rows.order_by("hour").values_list(
                     "hour", "ok_count", "warning_count", "critical_count")]
-    if connection.vendor == "postgresql":
-        return _rows_as_dicts(_DAILY_CHECK_SQL, [check_name, host, start, end], ["t", "ok", "warning", "critical"])
-    days = (
-        rows.annotate(t=TruncDay("hour"))
-        .values("t")
-        .annotate(ok=Sum("ok_count"), warning=Sum("warning_count"), critical=Sum("critical_count"))
-        .order_by("t")
-    )
-    return [dict(row) for row in days]
+    first, last = _daily_bounds(start, end)
+    days = CheckDailyRollup.objects.filter(check_name=check_name, host=host, day__gte=first, day__lte=last)
+    return [{"t": day, "ok": ok, "warning": warning, "critical": critical}
+            for day, ok, warning, critical in days.order_by("day").values_list(
+                "day", "ok_count", "warning_count", "critical_count")]
 
 
-_HOURLY_CHECKS_SQL = (
-    "SELECT check_name, host, extract(epoch FROM hour)::bigint, ok_count, warning_count, critical_count"
-    " FROM monitoring_checkrollup WHERE hour >= %s AND hour <= %s ORDER BY hour"
-)
+_CHECKS_SQL = {
+    "hour": "SELECT check_name, host, extract(epoch FROM hour)::bigint, ok_count, warning_count, critical_count"
+            " FROM monitoring_checkrollup WHERE hour >= %s AND hour <= %s ORDER BY hour",
+    "day": "SELECT check_name, host, extract(epoch FROM day)::bigint, ok_count, warning_count, critical_count"
+           " FROM monitoring_checkdailyrollup WHERE day >= %s AND day <= %s ORDER BY day",
+}
 
 
 def check_status_all(*, start: datetime, end: datetime) -> dict[tuple[str, str], list[tuple[int, int, int, int]]]:
-    """Every check's (epoch seconds, ok, warning, critical) per hour or day in the range, in one read.
+    """Every check's (epoch seconds, ok, warning, critical) per hour (up to 31 days) or UTC day, in one read.
 
     The timeline's reader: one query for all checks instead of one per check (17 checks over 30 days were 17
-    queries and 12,000 datetimes built only to become numbers again).
+    queries and 12,000 datetimes built only to become numbers again). Sorted by (check, host) here: in the
+    database, sorting by the text columns cost six times the scan (collation).
     """
+    resolution = "day" if _resolution(start, end) == "day" else "hour"
+    if resolution == "day":
+        start, end = _daily_bounds(start, end)
     found: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
-    if _resolution(start, end) == "hour" and connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_HOURLY_CHECKS_SQL, [start, end])
-            for name, host, at, ok, warning, critical in cursor.fetchall():
-                found.setdefault((name, host), []).append((at, ok, warning, critical))
-        # In hour order from the index; sorting by the text columns in the database cost 6x the scan (collation).
-        return dict(sorted(found.items()))
-    pairs = (CheckRollup.objects.filter(hour__gte=start, hour__lte=end).values_list("check_name", "host")
-             .distinct().order_by("check_name", "host"))
-    for name, host in pairs:
-        found[(name, host)] = [(int(point["t"].timestamp()), point["ok"], point["warning"], point["critical"])
-                               for point in check_status_history(check_name=name, host=host, start=start, end=end)]
-    return found
+            cursor.execute(_CHECKS_SQL[resolution], [start, end])
+            rows = cursor.fetchall()
+    else:
+        model, column = (CheckDailyRollup, "day") if resolution == "day" else (CheckRollup, "hour")
+        rows = [(name, host, int(at.timestamp()), ok, warning, critical)
+                for name, host, at, ok, warning, critical in model.objects.filter(
+                    **{f"{column}__gte": start, f"{column}__lte": end}).order_by(column).values_list(
+                    "check_name", "host", column, "ok_count", "warning_count", "critical_count")]
+    for name, host, at, ok, warning, critical in rows:
+        found.setdefault((name, host), []).append((at, ok, warning, critical))
+    return dict(sorted(found.items()))
 
 
 def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResultRow]:

@@ -18,7 +18,8 @@ from django.db.models.functions import Cast, TruncDay
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from monitoring.models import MetricRollup, MetricSample
+from monitoring.history import utc_day
+from monitoring.models import MetricDailyRollup, MetricRollup, MetricSample
 from monitoring.selectors import BIN_ORIGIN, history_step, metric_points
 from monitoring.selectors import _resolution as history_resolution  # one rule for every chart of a page
 from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
@@ -77,11 +78,20 @@ ORDER BY labels
 """
 
 
+_LABEL_SOURCES = {  # resolution: (model, table, time column), the rows metric_points reads
+    "raw": (MetricSample, "monitoring_metricsample", "taken_at"),
+    "hour": (MetricRollup, "monitoring_metricrollup", "hour"),
+    "day": (MetricDailyRollup, "monitoring_metricdailyrollup", "day"),
+}
+
+
 def metric_labels(*, names: list[str], start: datetime, end: datetime) -> dict[str, list[str]]:
     """The label sets each metric had in the range (one disk path, one host, one queue per series)."""
-    raw = history_resolution(start, end) == "raw"
+    resolution = history_resolution(start, end)
+    if resolution == "day":
+        start = utc_day(start)  # a daily row covers its whole day, the first one included
+    model, table, column = _LABEL_SOURCES[resolution]
     if connection.vendor == "postgresql":
-        table, column = ("monitoring_metricsample", "taken_at") if raw else ("monitoring_metricrollup", "hour")
         sql = _LABELS_SQL.format(table=table, time=column)
         with connection.cursor() as cursor:
             found = {}
@@ -89,10 +99,7 @@ def metric_labels(*, names: list[str], start: datetime, end: datetime) -> dict[s
                 cursor.execute(sql, {"name": name, "start": start, "end": end})
                 found[name] = [row[0] for row in cursor.fetchall()]
             return found
-    if raw:
-        rows = MetricSample.objects.filter(name__in=names, taken_at__gte=start, taken_at__lte=end)
-    else:
-        rows = MetricRollup.objects.filter(name__in=names, hour__gte=start, hour__lte=end)
+    rows = model.objects.filter(name__in=names, **{f"{column}__gte": start, f"{column}__lte": end})
     found: dict[str, list[str]] = {name: [] for name in names}
     for name, labels in rows.values_list("name", "labels").distinct().order_by("name", "labels"):
         found[name].append(labels)

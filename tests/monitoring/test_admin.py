@@ -46,8 +46,9 @@ def test_a_snapshot_page_shows_its_check_results(admin_client, snapshots):
     assert b"database critical" in page.content
 
 
-@pytest.mark.parametrize("model", ["checkresult", "metricsample", "metricrollup", "checkrollup", "hostreport",
-                                   "workerheartbeat", "beattick"])
+@pytest.mark.parametrize("model", ["checkresult", "metricsample", "metricrollup", "checkrollup",
+                                   "metricdailyrollup", "checkdailyrollup", "hostreport", "workerheartbeat",
+                                   "beattick"])
 def test_history_lists_render_and_cannot_be_added_to(admin_client, snapshots, model):
     assert admin_client.get(f"/admin/monitoring/{model}/").status_code == 200
     assert admin_client.get(f"/admin/monitoring/{model}/add/").status_code == 403

@@ -44,7 +44,7 @@ def test_rollup_computes_min_avg_max_and_status_counts_per_hour():
                   status=Status.CRITICAL if minute == 40 else Status.OK)
     _snapshot(HOUR + timedelta(hours=1, minutes=5), value=99.0)  # next hour, still running: not rolled up
     written = health_history_rollup(since=HOUR, until=HOUR + timedelta(hours=1, minutes=30))
-    assert written == 2
+    assert written == 4  # one hourly and one daily row each for the metric and the check
     rollup = MetricRollup.objects.get()
     assert (rollup.hour, rollup.count, rollup.minimum, rollup.average, rollup.maximum) == (HOUR, 3, 10, 30, 60)
     checks = CheckRollup.objects.get()

@@ -1,4 +1,5 @@
-"""`manage.py seeddemo --days N`: fill realistic health history (rollups for N days, raw minutes for recent days)."""
+"""`manage.py seeddemo --days N`: fill realistic health history (hourly and daily rollups for N days, raw minutes for
+recent days)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 class Command(BaseCommand):
     help = _(
-        "Fill N days of realistic health history: hourly rollups for all of them, raw minute snapshots for the last."
+        "Fill N days of realistic health history: hourly and daily rollups for all of them, raw minute snapshots for"
+        " the last."
     )
 
     def add_arguments(self, parser) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitoring.history import health_history_rollup_daily
 from monitoring.models import MetricRollup
 from opsportal.dashboards.ranges import TimeRange
 from opsportal.dashboards.selectors import _rollup_cache_key, dashboard_history
@@ -16,8 +17,11 @@ NOW = datetime(2026, 11, 28, 12, 34, tzinfo=UTC)
 
 
 def rollup(hour: datetime, value: float) -> MetricRollup:
-    return MetricRollup.objects.create(hour=hour, name="cpu_percent", labels="host=web-1", count=60, minimum=value,
-                                       average=value, maximum=value)
+    """An hour rolled up as the hourly task does it: the hourly row, then its day's daily row (read past 31 days)."""
+    row = MetricRollup.objects.create(hour=hour, name="cpu_percent", labels="host=web-1", count=60, minimum=value,
+                                      average=value, maximum=value)
+    health_history_rollup_daily(since=hour, until=hour + timedelta(hours=1))
+    return row
 
 
 def test_within_the_hour_a_year_has_one_key_and_a_new_rollup_makes_a_new_one():

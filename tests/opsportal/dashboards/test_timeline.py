@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from alerting.models import Alert, AlertRule, AlertTransition
 from backups.models import BackupRun
+from monitoring.history import health_history_rollup_daily
 from monitoring.models import CheckRollup, HealthSnapshot, Status
 from opsportal.dashboards.timeline import backup_history_chart, backup_runs_in, check_timeline, history_markers
 
@@ -45,6 +46,7 @@ def test_a_long_range_shows_the_worst_status_of_each_day():
     for hour, (ok, warning, critical) in enumerate([(60, 0, 0), (59, 1, 0), (58, 1, 1)]):
         CheckRollup.objects.create(hour=day + timedelta(days=hour), check_name="celery", host="", ok_count=ok,
                                    warning_count=warning, critical_count=critical, average_duration_ms=2)
+    health_history_rollup_daily(since=day, until=day + timedelta(days=3))  # as the hourly task does after each hour
     (row,) = check_timeline(start=now - timedelta(days=365), end=now)
     assert row["check"] == "celery"
     assert [band[1] for band in row["bands"]] == [0, 1, 2]
