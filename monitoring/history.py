@@ -79,10 +79,8 @@ def _hourly_rollups_write(*, since: datetime, until: datetime) -> int:
         .annotate(count=Count("id"), minimum=Min("value"), average=Avg("value"), maximum=Max("value"))
     )
     metric_rollups = [MetricRollup(**row) for row in metric_rows]
-    MetricRollup.objects.bulk_create(
-        metric_rollups, batch_size=5000, update_conflicts=True, unique_fields=["name", "labels", "hour"],
-        update_fields=["count", "minimum", "average", "maximum"],
-    )
+    _rollups_write(MetricRollup, metric_rollups, time_field="hour", unique_fields=["name", "labels", "hour"],
+                   update_fields=["count", "minimum", "average", "maximum"])
     check_rows = (
         CheckResult.objects.filter(taken_at__gte=since, taken_at__lt=until)
         .annotate(hour=TruncHour("taken_at"))
@@ -95,10 +93,8 @@ def _hourly_rollups_write(*, since: datetime, until: datetime) -> int:
         )
     )
     check_rollups = [CheckRollup(**row) for row in check_rows]
-    CheckRollup.objects.bulk_create(
-        check_rollups, batch_size=5000, update_conflicts=True, unique_fields=["check_name", "host", "hour"],
-        update_fields=["ok_count", "warning_count", "critical_count", "average_duration_ms"],
-    )
+    _rollups_write(CheckRollup, check_rollups, time_field="hour", unique_fields=["check_name", "host", "hour"],
+                   update_fields=["ok_count", "warning_count", "critical_count", "average_duration_ms"])
     return len(metric_rollups) + len(check_rollups)
 
 
@@ -136,8 +132,8 @@ def health_history_rollup_daily(*, since: datetime, until: datetime, apps: Apps 
                       average=row["weighted"] / row["samples"] if row["samples"] else row["plain"])
         for row in metric_days
     ]
-    _days_write(daily_metrics, metric_rows, first=first, after=after, unique_fields=["name", "labels", "day"],
-                update_fields=["count", "minimum", "average", "maximum"])
+    _rollups_write(daily_metrics, metric_rows, time_field="day", unique_fields=["name", "labels", "day"],
+                   update_fields=["count", "minimum", "average", "maximum"])
     results = F("ok_count") + F("warning_count") + F("critical_count")
     check_days = (
         hourly_checks.objects.filter(hour__gte=first, hour__lt=after)
@@ -154,21 +150,23 @@ def health_history_rollup_daily(*, since: datetime, until: datetime, apps: Apps 
                      average_duration_ms=row["weighted"] / row["results"] if row["results"] else row["plain"])
         for row in check_days
     ]
-    _days_write(daily_checks, check_rows, first=first, after=after, unique_fields=["check_name", "host", "day"],
-                update_fields=["ok_count", "warning_count", "critical_count", "average_duration_ms"])
+    _rollups_write(daily_checks, check_rows, time_field="day", unique_fields=["check_name", "host", "day"],
+                   update_fields=["ok_count", "warning_count", "critical_count", "average_duration_ms"])
     return len(metric_rows) + len(check_rows)
 
 
-def _days_write(model, rows: list, *, first: datetime, after: datetime, unique_fields: list[str],
-                update_fields: list[str]) -> None:
+def _rollups_write(model, rows: list, *, time_field: str, unique_fields: list[str], update_fields: list[str]) -> None:
+    """Insert rollup rows, replacing those with the same key (an hour or a day computed again)."""
     if connection.features.supports_covering_indexes:
         model.objects.bulk_create(rows, batch_size=5000, update_conflicts=True, unique_fields=unique_fields,
                                   update_fields=update_fields)
         return
     # SQLite creates no unique constraint with INCLUDE columns (models.W039), so there is no ON CONFLICT target:
-    # replace the days' rows instead, which gives the same table.
+    # replace the rows of the hours (days) computed again instead, which gives the same table.
+    moments = sorted({getattr(row, time_field) for row in rows})
     with transaction.atomic():
-        model.objects.filter(day__gte=first, day__lt=after).delete()
+        for index in range(0, len(moments), 500):
+            model.objects.filter(**{f"{time_field}__in": moments[index:index + 500]}).delete()
         model.objects.bulk_create(rows, batch_size=5000)
 
 

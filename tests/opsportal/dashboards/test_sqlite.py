@@ -1,4 +1,5 @@
-"""The history dashboard on the embedded default (SQLite): every range answers from the same data, binned alike.
+"""The history dashboard on the embedded default (SQLite): every range answers from the same data, binned alike,
+and the hourly rollup task runs there.
 
 PostgreSQL bins in SQL; SQLite takes the portable paths (ORM reads, bins in Python). A newcomer on the embedded
 default must see the same charts.
@@ -34,7 +35,15 @@ for key in ["1h", "24h", "7d", "1y"]:
                 "cpu_values": [value for series in charts["cpu"]["series"] for value in series["values"]],
                 "latency": list(zip(charts["request_latency"]["x"], charts["request_latency"]["series"][0]["values"])),
                 "timeline": {row["check"]: row["bands"] for row in data["timeline"]}}
-print(json.dumps({"minute": int(minute.timestamp()), "ranges": out}))
+# The hourly task on SQLite (no ON CONFLICT target there): computing the last hours again replaces their rows.
+from monitoring.history import health_history_rollup
+from monitoring.models import CheckDailyRollup, CheckRollup, MetricDailyRollup, MetricRollup
+tables = [MetricRollup, CheckRollup, MetricDailyRollup, CheckDailyRollup]
+counts = []
+for _ in range(2):
+    written = health_history_rollup(since=timezone.now() - timedelta(hours=3))
+    counts.append([written] + [table.objects.count() for table in tables])
+print(json.dumps({"minute": int(minute.timestamp()), "ranges": out, "rollups": counts}))
 """
 
 
@@ -45,6 +54,8 @@ def test_every_range_of_the_dashboard_works_on_the_embedded_default(tmp_path):
     result = manage(tmp_path, "shell", "-c", SCRIPT)
     found = json.loads(result.stdout.strip().splitlines()[-1])
     ranges, minute = found["ranges"], found["minute"]
+    first, again = found["rollups"]
+    assert first[0] > 0 and first == again  # the same rows written, none doubled
 
     assert [ranges[key]["step"] for key in ["1h", "24h", "7d", "1y"]] == [60, 300, 3600, 86400]
     assert 57 <= len(ranges["1h"]["cpu_x"]) <= 61  # the seed ended a few seconds before this read
