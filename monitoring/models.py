@@ -52,7 +52,7 @@ class BeatTick(models.Model):
 
 
 class HostReport(models.Model):
-    """The host checks (disk, memory, cpu, docker) a worker ran on its own host, sent with its heartbeat."""
+    """The host checks (disk, memory, cpu, docker) a worker or web process ran on its own host: one row per host."""
 
     hostname = models.CharField(_("host"), max_length=255, unique=True)
     reported_at = models.DateTimeField(_("reported at"), db_index=True)

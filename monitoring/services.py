@@ -25,7 +25,7 @@ def beat_tick_record(*, name: str, hostname: str, at: datetime | None = None) ->
 
 
 def host_report_record(*, deadline: float | None = None) -> HostReport:
-    """Run the host checks on this host and store them as its report (called by each worker's heartbeat)."""
+    """Run the host checks on this host and store them as its report (by the worker and web host report loops)."""
     from monitoring import registry
     from monitoring.runner import local_hostname, run_checks
 

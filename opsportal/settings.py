@@ -267,6 +267,8 @@ MONITOR_CHECK_TIMEOUT = env_duration("MONITOR_CHECK_TIMEOUT", "2s")
 MONITOR_DISABLED_CHECKS = env_list("MONITOR_DISABLED_CHECKS", [])
 MONITOR_HOSTNAME = os.environ.get("MONITOR_HOSTNAME", "")
 MONITOR_HEARTBEAT_INTERVAL = env_duration("MONITOR_HEARTBEAT_INTERVAL", "30s")
+# gunicorn (through gunicorn.conf.py) stores this host's report too, so a host without a Celery worker is monitored.
+MONITOR_WEB_HOST_REPORT = env_bool("MONITOR_WEB_HOST_REPORT", True)
 MONITOR_WORKER_STALE = env_duration("MONITOR_WORKER_STALE", "90s")
 MONITOR_BEAT_STALE = env_duration("MONITOR_BEAT_STALE", "3m")
 MONITOR_DISK_PATHS = env_list("MONITOR_DISK_PATHS", []) or ["/", str(BACKUP_DIR)]
