@@ -42,7 +42,9 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 ## make messages: after adding or changing user-facing strings, refresh locale/*/django.po (translations kept),
-## then fill the new empty or fuzzy msgstr entries and run it again to compile the .mo; commit both files.
+## then fill the new empty or fuzzy msgstr entries and run it again to compile the .mo; commit both files. It does
+## the same for our catalog of django-celery-beat's strings (opsportal/i18n/third_party/locale), from the installed
+## version: after upgrading django-celery-beat, translate what it added there.
 ## Needs GNU gettext (apt-get install gettext). `make test` fails while a string is missing or untranslated.
 messages: $(VENV)/.installed
 	$(BIN)/python scripts/ensure_secret_key.py

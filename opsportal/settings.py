@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Our Japanese catalog for django-celery-beat: it must come before the app it translates (the first app listed
+    # wins when catalogs define the same msgid).
+    "opsportal.i18n.third_party.apps.ThirdPartyTranslationsConfig",
     "django_celery_beat",
     "opsportal.apps.OpsPortalConfig",
     "backups.apps.BackupsConfig",

@@ -2,11 +2,16 @@
 
 "Ours" means every msgid of locale/ja/LC_MESSAGES/django.po: if its English text is what a page shows, either a
 string escaped gettext or the catalog lacks it. Django's own strings are not checked (Django translates them).
+The same check runs over the msgids of django-celery-beat (`celery_beat_entries`: every string its installed version
+marks, as extracted from its source), which we translate in opsportal/i18n/third_party.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import tempfile
+from collections.abc import Iterable
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,13 +20,14 @@ import pytest
 from django.conf import settings
 from django.utils import timezone, translation
 
+from opsportal.i18n.catalog import third_party_extract
 from opsportal.i18n.pofile import Entry, po_entries
 
 CATALOG = Path(settings.BASE_DIR) / "locale" / "ja" / "LC_MESSAGES" / "django.po"
 # Stored data, not text of ours: default rule names are saved in English (and marked with gettext_noop only so
 # a rule still named as created is shown translated where the portal can, e.g. in notifications).
 DATA_SOURCES = ("alerting/defaults.py",)
-PLACEHOLDER = re.compile(r"%(?:\([a-z_]+\))?[-#0 +]*\d*(?:\.\d+)?[sdifgr]|\{\}")
+PLACEHOLDER = re.compile(r"%(?:\([a-z_]+\))?[-#0 +]*\d*(?:\.\d+)?[sdifgr]|\{[a-z_0-9]*\}")
 
 
 class _VisibleText(HTMLParser):
@@ -67,6 +73,14 @@ def our_entries() -> list[Entry]:
     ]
 
 
+@functools.cache
+def celery_beat_entries() -> tuple[Entry, ...]:
+    """Every msgid of the installed django-celery-beat, from its source (not from our catalog of it, so a string the
+    catalog lacks is checked too). Extracted once per test run."""
+    with tempfile.TemporaryDirectory(prefix="opsportal-i18n-test-") as scratch:
+        return tuple(po_entries(third_party_extract("ja", scratch=Path(scratch))))
+
+
 def _english_pattern(msgid: str) -> re.Pattern | None:
     """A pattern for the English text with its placeholders filled in, or None when too little of it is words to
     tell it apart from data (e.g. "%(n)d s")."""
@@ -77,18 +91,21 @@ def _english_pattern(msgid: str) -> re.Pattern | None:
     return re.compile(r"(?i)(?<![A-Za-z])" + r".{1,120}?".join(parts) + r"(?![A-Za-z])")
 
 
-def untranslated_strings(html: str, *, data: frozenset[str] = frozenset()) -> list[str]:
+def untranslated_strings(
+    html: str, *, data: frozenset[str] = frozenset(), entries: Iterable[Entry] | None = None
+) -> list[str]:
     """Our msgids a page shows in English: a whole text node equal to one (e.g. a label "Status:"), or a longer
     one (two words or more, placeholders filled) found inside a text node. `data`: values the test stored that
-    happen to equal a msgid (a database alias named "default")."""
-    return untranslated_in([node for node in visible_text(html) if node not in data])
+    happen to equal a msgid (a database alias named "default"). `entries`: other msgids to look for instead of ours
+    (e.g. celery_beat_entries())."""
+    return untranslated_in([node for node in visible_text(html) if node not in data], entries=entries)
 
 
-def untranslated_in(nodes: list[str]) -> list[str]:
+def untranslated_in(nodes: list[str], *, entries: Iterable[Entry] | None = None) -> list[str]:
     """The same check over pieces of plain text, e.g. the lines of a notification."""
     whole = {node.strip(" :…*").casefold() for node in nodes}
     found = []
-    for entry in our_entries():
+    for entry in our_entries() if entries is None else entries:
         for msgid in filter(None, (entry.msgid, entry.msgid_plural)):
             if not PLACEHOLDER.search(msgid) and msgid.strip(" :…").casefold() in whole:
                 found.append(msgid)

@@ -9,12 +9,20 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from opsportal.i18n.catalog import LANGUAGES, catalog_path, catalog_problems, catalog_update
+from opsportal.i18n.catalog import (
+    LANGUAGES,
+    catalog_path,
+    catalog_problems,
+    catalog_update,
+    third_party_catalog_path,
+    third_party_label,
+)
 from opsportal.i18n.pofile import po_entries
 
 
 class Command(BaseCommand):
-    help = _("Extract every translatable string into locale/*/django.po, keep existing translations, compile the .mo.")
+    help = _("Extract every translatable string into locale/*/django.po, and those of django-celery-beat into our "
+             "catalog of them, keep existing translations, compile the .mo.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -32,9 +40,11 @@ class Command(BaseCommand):
             return
         catalog_update(base=Path(settings.BASE_DIR))
         for language in LANGUAGES:
-            entries = po_entries(catalog_path(language))
-            todo = [entry for entry in entries if not entry.translated or "fuzzy" in entry.flags]
-            self.stdout.write(
-                gettext("%(language)s: %(count)s strings, %(todo)s to translate (empty or fuzzy).")
-                % {"language": language, "count": len(entries), "todo": len(todo)}
-            )
+            for name, path in ((language, catalog_path(language)),
+                               (third_party_label(language), third_party_catalog_path(language))):
+                entries = po_entries(path)
+                todo = [entry for entry in entries if not entry.translated or "fuzzy" in entry.flags]
+                self.stdout.write(
+                    gettext("%(language)s: %(count)s strings, %(todo)s to translate (empty or fuzzy).")
+                    % {"language": name, "count": len(entries), "todo": len(todo)}
+                )

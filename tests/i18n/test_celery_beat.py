@@ -1,0 +1,157 @@
+"""django-celery-beat's admin pages in Japanese: it ships no Japanese catalog, so ours
+(opsportal/i18n/third_party) translates every string it marks. Each page shows the expected Japanese words and none
+of django-celery-beat's msgids in English; its actions answer in Japanese."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+
+from opsportal.i18n.catalog import third_party_catalog_path
+from opsportal.i18n.pofile import po_entries
+from tests.i18n.conftest import celery_beat_entries, untranslated_strings, visible_text
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def schedules():
+    """One schedule of each kind, a task on the interval and one on the crontab (shown inline on its page)."""
+    interval = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
+    crontab = CrontabSchedule.objects.create(minute="0", hour="3", day_of_week="*", day_of_month="*",
+                                             month_of_year="*", timezone="UTC")
+    solar = SolarSchedule.objects.create(event="sunrise", latitude="35.68", longitude="139.76")
+    clocked = ClockedSchedule.objects.create(clocked_time=datetime(2026, 12, 24, 9, 0, tzinfo=UTC))
+    every_five = PeriodicTask.objects.create(name="probe every five", task="celery.backend_cleanup",
+                                             interval=interval)
+    nightly = PeriodicTask.objects.create(name="at three", task="celery.backend_cleanup", crontab=crontab,
+                                          enabled=False)
+    return {"interval": interval, "crontab": crontab, "solar": solar, "clocked": clocked, "task": every_five,
+            "nightly": nightly}
+
+
+def _url(model: str, view: str, *args) -> str:
+    return reverse(f"admin:django_celery_beat_{model}_{view}", args=args)
+
+
+PAGES = [
+    # (name, url builder, Japanese the page must show)
+    ("index", lambda s: reverse("admin:index"),
+     ["定期タスク", "Cron スケジュール", "間隔スケジュール", "太陽イベント", "日時指定スケジュール"]),
+    ("periodic tasks", lambda s: _url("periodictask", "changelist"),
+     ["定期タスク", "有効", "5 分ごと", "選択したタスクを有効化", "選択したタスクを無効化",
+      "選択したタスクの有効・無効を切り替え", "選択したタスクを実行", "最終実行日時", "1 回だけ実行"]),
+    ("add periodic task", lambda s: _url("periodictask", "add"),
+     ["タスク (登録済み)", "タスク (直接入力)", "スケジュール", "間隔スケジュール", "引数", "位置引数",
+      "キーワード引数", "実行オプション", "有効期限 (日時)", "優先度", "このタスクの短い説明"]),
+    ("a periodic task", lambda s: _url("periodictask", "change", s["task"].pk),
+     ["定期タスク", "開始日時", "1 回だけ実行", "キューの指定", "ルーティングキー", "AMQP メッセージヘッダー"]),
+    ("crontabs", lambda s: _url("crontabschedule", "changelist"), ["Cron スケジュール"]),
+    ("add crontab", lambda s: _url("crontabschedule", "add"),
+     ["分", "時", "曜日", "Cron のタイムゾーン", "「*」ですべての曜日"]),
+    ("a crontab", lambda s: _url("crontabschedule", "change", s["crontab"].pk),
+     ["Cron スケジュール", "このスケジュールを使う定期タスク", "at three"]),
+    ("intervals", lambda s: _url("intervalschedule", "changelist"), ["間隔スケジュール", "5 分ごと"]),
+    ("add interval", lambda s: _url("intervalschedule", "add"),
+     ["間隔の数", "間隔の単位", "タスクの実行間隔の単位 (例: 日)", "マイクロ秒"]),
+    ("an interval", lambda s: _url("intervalschedule", "change", s["interval"].pk),
+     ["間隔スケジュール", "このスケジュールを使う定期タスク", "probe every five"]),
+    ("solar events", lambda s: _url("solarschedule", "changelist"), ["太陽イベント"]),
+    ("a solar event", lambda s: _url("solarschedule", "change", s["solar"].pk),
+     ["太陽イベント", "日の出", "日の入り", "南中", "緯度", "経度"]),
+    ("clocked", lambda s: _url("clockedschedule", "changelist"), ["日時指定スケジュール"]),
+    ("add clocked", lambda s: _url("clockedschedule", "add"), ["日時指定スケジュール", "実行日時"]),
+]
+
+
+@pytest.mark.parametrize(("url", "japanese"), [(url, japanese) for _, url, japanese in PAGES],
+                         ids=[name for name, _, _ in PAGES])
+def test_the_page_is_in_japanese_with_no_english_string_of_django_celery_beat(ja_client, schedules, url, japanese):
+    response = ja_client.get(url(schedules))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<html lang="ja"' in html
+    text = " ".join(visible_text(html))
+    missing = [word for word in japanese if word not in text]
+    assert not missing, f"not on the page: {missing}"
+    # (Our own msgids are not looked for: the default periodic tasks' names, stored data, contain some.)
+    assert untranslated_strings(html, entries=celery_beat_entries()) == []
+
+
+def test_the_checker_finds_django_celery_beat_strings_in_english(ja_client, schedules):
+    """The same pages in English show django-celery-beat's msgids: the check above can fail."""
+    ja_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    html = ja_client.get(_url("periodictask", "add")).content.decode()
+    assert {"Task (registered)", "Execution Options", "Positional Arguments"} <= set(
+        untranslated_strings(html, entries=celery_beat_entries())
+    )
+
+
+@pytest.mark.parametrize(("action", "japanese", "enabled"), [
+    ("enable_tasks", "2 件のタスクを有効にしました。", [True, True]),
+    ("disable_tasks", "2 件のタスクを無効にしました。", [False, False]),
+    ("toggle_tasks", "2 件のタスクの有効・無効を切り替えました。", [False, True]),
+])
+def test_the_enable_disable_and_toggle_actions_answer_in_japanese(ja_client, schedules, action, japanese, enabled):
+    tasks = [schedules["task"], schedules["nightly"]]
+    response = ja_client.post(_url("periodictask", "changelist"),
+                              {"action": action, "_selected_action": [task.pk for task in tasks]}, follow=True)
+    assert [str(message) for message in response.context["messages"]] == [japanese]
+    assert [PeriodicTask.objects.get(pk=task.pk).enabled for task in tasks] == enabled
+
+
+def test_run_selected_tasks_answers_in_japanese(ja_client, schedules):
+    from opsportal.celery import app
+
+    app.control.purge()
+    try:
+        response = ja_client.post(_url("periodictask", "changelist"),
+                                  {"action": "run_tasks", "_selected_action": [schedules["task"].pk]}, follow=True)
+    finally:
+        app.control.purge()  # the one celery.backend_cleanup message: no worker here takes it
+    assert [str(message) for message in response.context["messages"]] == ["1 件のタスク (task) を実行しました。"]
+
+
+def test_a_periodic_task_without_a_task_name_is_refused_in_japanese(ja_client, schedules):
+    response = ja_client.post(_url("periodictask", "add"), {
+        "name": "nameless", "interval": schedules["interval"].pk, "args": "[]", "kwargs": "{}", "headers": "{}",
+        "priority": "", "enabled": "on",
+    })
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "タスク名が必要です。" in html
+    assert untranslated_strings(html, entries=celery_beat_entries()) == []
+    assert not PeriodicTask.objects.filter(name="nameless").exists()
+
+
+def test_plural_messages_use_the_japanese_plural_form_for_every_count():
+    """Our catalog's header carries Japanese plural forms (one form): without it, counts other than 1 fell back to
+    English."""
+    from django.utils.translation import ngettext
+
+    with translation.override("ja"):
+        for count in (1, 2, 11):
+            assert ngettext("{0} task was successfully enabled", "{0} tasks were successfully enabled",
+                            count).format(count) == f"{count} 件のタスクを有効にしました。"
+
+
+def test_every_string_of_django_celery_beat_reads_japanese():
+    """Each msgid of the installed version, looked up as Django does (apps merged, LOCALE_PATHS last): none comes
+    back in English, and none is overridden by a different translation from an app listed earlier."""
+    ours = {entry.msgid: entry.msgstr[0] for entry in po_entries(third_party_catalog_path("ja"))}
+    with translation.override("ja"):
+        looked_up = {entry.msgid: translation.gettext(entry.msgid) if not entry.msgid_plural
+                     else translation.ngettext(entry.msgid, entry.msgid_plural, 2)
+                     for entry in celery_beat_entries()}
+    assert {msgid: text for msgid, text in looked_up.items() if text == msgid} == {}
+    assert {msgid: text for msgid, text in looked_up.items() if text != ours[msgid]} == {}
