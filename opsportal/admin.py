@@ -10,6 +10,8 @@ error for running a task nobody registered. Each admin is django-celery-beat's o
 
 from __future__ import annotations
 
+import re
+
 from celery import schedules
 from cron_descriptor import FormatException, MissingFieldException, Options, WrongArgumentException, get_description
 from django import forms
@@ -58,7 +60,20 @@ def crontab_description(*, crontab: CrontabSchedule, language: str | None = None
         described = get_description(expression, options)
     except (MissingFieldException, FormatException, WrongArgumentException):
         described = expression
+    if options.locale_code == "ja_JP":
+        # cron-descriptor names weekdays and months with the server's C locale, not its catalog: "Sunday にのみ".
+        described = _ENGLISH_NAMES.sub(lambda found: _JAPANESE_NAMES[found.group(0)], described)
     return f"{described} {crontab.timezone}"
+
+
+_JAPANESE_NAMES = {
+    **dict(zip(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+               ["月曜日", "火曜日", "水曜日", "木曜日", "金曜日", "土曜日", "日曜日"], strict=True)),
+    **{month: f"{number}月" for number, month in enumerate(
+        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+         "November", "December"], start=1)},
+}
+_ENGLISH_NAMES = re.compile(r"\b(" + "|".join(_JAPANESE_NAMES) + r")\b")
 
 
 class TaskNameFilter(admin.AllValuesFieldListFilter):

@@ -191,6 +191,17 @@ def test_the_description_is_in_the_language_asked_for_with_24_hour_times():
     assert crontab_description(crontab=unreadable, language="ja") == "0 3 * 13 * UTC"
 
 
+def test_weekdays_and_months_in_a_japanese_description_are_japanese():
+    # cron-descriptor takes these names from the server's C locale (English), not from its catalog.
+    crontab = CrontabSchedule(minute="0", hour="5", day_of_week="0", day_of_month="*", month_of_year="3",
+                              timezone="UTC")
+    japanese = crontab_description(crontab=crontab, language="ja")
+    assert "日曜日" in japanese and "3月" in japanese, japanese
+    assert not re.search(r"Sunday|March", japanese), japanese
+    english = crontab_description(crontab=crontab, language="en")
+    assert "Sunday" in english and "March" in english, english
+
+
 def test_the_admins_are_django_celery_beats_own_with_their_actions_forms_and_templates():
     for model, original in ((PeriodicTask, beat_admin.PeriodicTaskAdmin),
                             (CrontabSchedule, beat_admin.CrontabScheduleAdmin),
