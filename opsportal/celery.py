@@ -1,8 +1,9 @@
 """The Celery application: two queues, routed by task.
 
-- `backups`: long jobs (backup, restore, drill). One task at a time per worker process (prefetch 1), acks late so a
-  message survives a lost worker; a redelivered message finds its run already claimed and does nothing, and the
-  reaper marks the lost run failed, so a half-finished backup is never re-run forever.
+- `backups`: long jobs (backup, restore, drill). One task at a time per worker process (prefetch 1). Messages are
+  acknowledged on receipt: a worker lost mid-run takes its message with it, and the reaper marks the lost run failed
+  (a half-finished backup is never re-run by itself); a message delivered twice finds its run already claimed and
+  does nothing.
 - `monitoring`: short periodic jobs (snapshots, probes, heartbeats, alert evaluation and notifications).
 
 In production run one worker per queue so a long backup never delays a health snapshot (docs/guides/operations.md).

@@ -11,7 +11,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +24,6 @@ from kombu import Connection
 
 from backups.models import BackupRun
 from backups.services.backup import backup_run_create
-from backups.services.reaper import backup_runs_reap_stale
 from backups.tasks import run_backup
 from monitoring.models import CheckResult
 from monitoring.services import health_snapshot_take
@@ -90,7 +88,7 @@ def _login(base: str) -> httpx.Client:
 
 
 def test_redis_dies_mid_backup_pages_load_health_names_it_and_jobs_resume(
-    own_redis, backup_dir, tmp_path, celery_worker_process, portal_server, settings
+    own_redis, backup_dir, tmp_path, celery_worker_process, portal_server
 ):
     User.objects.create_superuser("root", "root@example.com", "pw")
     slow = tmp_path / "slow.env"
@@ -123,24 +121,31 @@ def test_redis_dies_mid_backup_pages_load_health_names_it_and_jobs_resume(
     wait_for(lambda: BackupRun.objects.get(pk=first.pk).status != BackupRun.Status.RUNNING, timeout=60,
              what="the backup in flight to finish")
     assert BackupRun.objects.get(pk=first.pk).status == BackupRun.Status.SUCCEEDED
-    assert worker.poll() is None  # the worker survived losing its broker
+    # The backup in flight finished without its broker. (The worker itself may exit right after: see below.)
 
-    own_redis.start()  # same port: the worker reconnects by itself
+    own_redis.start()  # same port
     os.unlink(slow)
     slow.write_text("SECRET=2\n")
     second = backup_run_create(trigger=BackupRun.Trigger.API)
     _enqueue(own_redis.url, second)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and BackupRun.objects.get(pk=second.pk).status != BackupRun.Status.SUCCEEDED:
-            time.sleep(0.5)
-        if BackupRun.objects.get(pk=second.pk).status != BackupRun.Status.SUCCEEDED:
-            # Celery sometimes stops consuming after a Redis reconnect (celery/celery#8030, #9054, #10205): the job
-            # must then fail clearly, through the reaper, rather than wait forever.
-            settings.BACKUP_STALE_AFTER = timedelta(seconds=1)
-            assert [run.pk for run in backup_runs_reap_stale()] == [second.pk]
-            assert "no worker took this backup" in BackupRun.objects.get(pk=second.pk).error
-    finally:
+
+    def second_done_or_worker_gone() -> bool:
+        return worker.poll() is not None or BackupRun.objects.get(pk=second.pk).status == BackupRun.Status.SUCCEEDED
+
+    wait_for(second_done_or_worker_gone, timeout=90,
+             what="the worker to take the next backup after Redis returned, or to exit (never alive but deaf)")
+    if worker.poll() is not None:
+        # When the broker connection breaks as a task finishes, kombu's reconnect can fail ("Unrecoverable error:
+        # AttributeError ... 'hostname'" in restore_unacked): the worker then exits non-zero, and its supervisor
+        # (systemd Restart=always, a container restart policy: docs/guides/operations.md) starts it again. The
+        # message waits in Redis for the new worker.
+        assert worker.returncode != 0
+        replacement = celery_worker_process(queues="backups", extra_env=env)
+        wait_for(lambda: BackupRun.objects.get(pk=second.pk).status == BackupRun.Status.SUCCEEDED, timeout=90,
+                 what="the restarted worker to run the backup that waited in Redis")
+        replacement.send_signal(signal.SIGTERM)
+    assert BackupRun.objects.get(pk=second.pk).status == BackupRun.Status.SUCCEEDED
+    if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)
         try:
             worker.wait(timeout=20)
