@@ -7,7 +7,7 @@ import json
 from django.core.files.storage import Storage
 
 from backups.models import BackupArtifact, BackupRun
-from backups.storage import write_small_file
+from backups.storage import open_stored, write_small_file
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "opsportal-backup-manifest"
@@ -67,11 +67,11 @@ def write(storage: Storage, run: BackupRun, artifacts: list[BackupArtifact]) -> 
 
 
 def read(storage: Storage, prefix: str) -> dict | None:
-    name = manifest_path(prefix)
-    if not storage.exists(name):
+    try:
+        with open_stored(storage, manifest_path(prefix)) as handle:
+            data = json.loads(handle.read())
+    except FileNotFoundError:
         return None
-    with storage.open(name, "rb") as handle:
-        data = json.loads(handle.read())
     if data.get("format") != FORMAT:
         return None
     return data

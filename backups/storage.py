@@ -1,8 +1,16 @@
 """Backup storage: any Django storage (`STORAGES["backups"]`), written through ArtifactWriter.
 
 A local storage gets the strict path: write `<name>.partial`, fsync, rename on success, unlink on failure, files 0600
-and folders 0700. A remote storage (S3, ...) gets `storage.open(name, "wb")`, whose object only appears when the
-upload completes, and is deleted on failure.
+and folders 0700.
+
+S3 (django-storages' S3Storage, any S3-compatible server) gets its own streaming path, because S3Storage's file
+object does not fit a backup: closing it after a failure *completes* the upload (a truncated object, or an empty one,
+appears and must be deleted again, which leaves versions behind in a versioned bucket), and reading downloads the
+whole object into memory before the first byte is returned. Here an artifact is uploaded in parts of part_size() (one
+PUT when smaller), so memory is about one part whatever the size; a failure aborts the multipart upload, so no
+object ever appears; reads stream the object's body in 1 MiB chunks.
+
+Any other storage gets `storage.open(name, "wb")` and is deleted on failure (not tested here).
 """
 
 from __future__ import annotations
@@ -11,12 +19,20 @@ import contextlib
 import hashlib
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.utils.translation import gettext as _
 
 PARTIAL_SUFFIX = ".partial"
+CHUNK = 1 << 20
+# S3 allows 10,000 parts of 5 MiB to 5 GiB (the last one smaller). Parts start at 8 MiB and double every 2,000 parts:
+# memory stays at about one part (8 MiB up to a 15 GiB artifact) and an artifact may reach about 480 GiB.
+PART_SIZE = 8 << 20
+PARTS_PER_SIZE = 2000
+MAX_PARTS = 10_000
 
 
 class BackupFileSystemStorage(FileSystemStorage):
@@ -37,6 +53,163 @@ def local_path(storage: Storage, name: str) -> Path | None:
         return Path(storage.path(name))
     except NotImplementedError:
         return None
+
+
+def part_size(part_number: int) -> int:
+    """The size of multipart upload part `part_number` (1-based)."""
+    return PART_SIZE << ((part_number - 1) // PARTS_PER_SIZE)
+
+
+class S3Object:
+    """Where a name of an S3Storage lives: the client, the bucket and the key (the storage's `location` applied)."""
+
+    def __init__(self, storage: Any, name: str) -> None:
+        from storages.utils import clean_name
+
+        self.storage = storage
+        self.client = storage.connection.meta.client
+        self.bucket = storage.bucket_name
+        self.key = storage._normalize_name(clean_name(name))
+
+    def write_parameters(self) -> dict:
+        """What S3Storage sends with an upload: AWS_S3_OBJECT_PARAMETERS / object_parameters, content type, ACL."""
+        return self.storage._get_write_parameters(self.key)
+
+    def download_parameters(self) -> dict:
+        from s3transfer.constants import ALLOWED_DOWNLOAD_ARGS
+
+        params = self.storage.get_object_parameters(self.key)
+        return {key: value for key, value in params.items() if key in ALLOWED_DOWNLOAD_ARGS}
+
+
+def s3_object(storage: Storage, name: str) -> S3Object | None:
+    """The S3 location of `name` when the storage is django-storages' S3Storage (or a subclass), else None."""
+    try:
+        from storages.backends.s3 import S3Storage
+    except ImportError:  # django-storages[s3] is in requirements.txt, but a trimmed install may lack it
+        return None
+    return S3Object(storage, name) if isinstance(storage, S3Storage) else None
+
+
+def _not_found(error: Exception) -> bool:
+    response = getattr(error, "response", None) or {}
+    return response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404 or response.get("Error", {}).get(
+        "Code"
+    ) in ("404", "NoSuchKey", "NoSuchUpload")
+
+
+class S3Upload:
+    """A streamed upload to S3: parts of part_size() bytes, completed by close(), aborted by abort().
+
+    Nothing is visible under the key until close() completes the upload; abort() after a failure leaves no object
+    and no version. An artifact smaller than one part is sent with a single PUT at close().
+    """
+
+    def __init__(self, target: S3Object) -> None:
+        self.target = target
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict] = []
+
+    def write(self, data) -> None:
+        self.buffer += data
+        if len(self.buffer) >= part_size(len(self.parts) + 1):
+            self._send_part()
+
+    def _send_part(self) -> None:
+        target = self.target
+        if self.upload_id is None:
+            self.upload_id = target.client.create_multipart_upload(
+                Bucket=target.bucket, Key=target.key, **target.write_parameters()
+            )["UploadId"]
+        number = len(self.parts) + 1
+        if number > MAX_PARTS:
+            raise OSError(
+                _("%(key)s is larger than one S3 multipart upload allows (%(parts)s parts).")
+                % {"key": target.key, "parts": MAX_PARTS}
+            )
+        body, self.buffer = self.buffer, bytearray()  # boto3 sends a bytearray as it is: no copy of the part
+        response = target.client.upload_part(
+            Bucket=target.bucket, Key=target.key, UploadId=self.upload_id, PartNumber=number, Body=body
+        )
+        self.parts.append({"ETag": response["ETag"], "PartNumber": number})
+
+    def close(self) -> None:
+        target = self.target
+        if self.upload_id is None:
+            body, self.buffer = self.buffer, bytearray()
+            target.client.put_object(Bucket=target.bucket, Key=target.key, Body=body, **target.write_parameters())
+            return
+        if self.buffer:
+            self._send_part()
+        target.client.complete_multipart_upload(
+            Bucket=target.bucket, Key=target.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+        )
+
+    def abort(self) -> None:
+        self.buffer = bytearray()
+        if self.upload_id is not None:
+            target = self.target
+            target.client.abort_multipart_upload(Bucket=target.bucket, Key=target.key, UploadId=self.upload_id)
+            self.upload_id = None
+
+
+class _StreamingBody(io.RawIOBase):
+    """A raw readable over botocore's StreamingBody, so io.BufferedReader (and zstd, age) can read it."""
+
+    def __init__(self, body) -> None:
+        super().__init__()
+        self.body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.body.close()
+        super().close()
+
+
+@contextlib.contextmanager
+def open_stored(storage: Storage, name: str) -> Iterator[BinaryIO]:
+    """A binary readable of a stored file, streamed (FileNotFoundError if it is not there)."""
+    target = s3_object(storage, name)
+    if target is None:
+        with storage.open(name, "rb") as handle:
+            yield handle
+        return
+    from botocore.exceptions import ClientError
+
+    try:
+        response = target.client.get_object(Bucket=target.bucket, Key=target.key, **target.download_parameters())
+    except ClientError as exc:
+        if _not_found(exc):
+            raise FileNotFoundError(
+                _("%(name)s does not exist in bucket %(bucket)s.") % {"name": name, "bucket": target.bucket}
+            ) from None
+        raise
+    with io.BufferedReader(_StreamingBody(response["Body"]), CHUNK) as reader:
+        yield reader
+
+
+def abort_uploads(storage: Storage, prefix: str) -> list[str]:
+    """Abort the unfinished S3 multipart uploads under prefix (a worker killed mid-upload leaves one behind)."""
+    target = s3_object(storage, prefix) if prefix else None
+    if target is None:
+        return []
+    key_prefix = target.key.rstrip("/") + "/"
+    aborted = []
+    paginator = target.client.get_paginator("list_multipart_uploads")
+    for page in paginator.paginate(Bucket=target.bucket, Prefix=key_prefix):
+        for upload in page.get("Uploads", ()):
+            target.client.abort_multipart_upload(Bucket=target.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            aborted.append(upload["Key"])
+    return aborted
 
 
 def _make_private_dirs(path: Path, root: Path) -> None:
@@ -61,8 +234,11 @@ class ArtifactWriter(io.RawIOBase):
         self.bytes_written = 0
         self._final: Path | None = local_path(storage, name)
         self._partial: Path | None = None
-        self._remote: BinaryIO | None = None
-        if self._final is not None:
+        self._s3: S3Upload | None = None
+        target = s3_object(storage, name) if self._final is None else None
+        if target is not None:
+            self._s3 = S3Upload(target)
+        elif self._final is not None:
             root = Path(storage.path(""))
             _make_private_dirs(self._final.parent, root)
             self._partial = self._final.with_name(self._final.name + PARTIAL_SUFFIX)
@@ -76,13 +252,18 @@ class ArtifactWriter(io.RawIOBase):
 
     def write(self, data) -> int:  # type: ignore[override]
         view = memoryview(data)
-        self._file.write(view)
+        if self._s3 is not None:
+            self._s3.write(view)
+        else:
+            self._file.write(view)
         self.sha256.update(view)
         self.bytes_written += len(view)
         return len(view)
 
     def commit(self) -> None:
-        if self._partial is not None:
+        if self._s3 is not None:
+            self._s3.close()
+        elif self._partial is not None:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
@@ -91,6 +272,10 @@ class ArtifactWriter(io.RawIOBase):
             self._file.close()
 
     def abort(self) -> None:
+        if self._s3 is not None:
+            with contextlib.suppress(Exception):  # the run fails anyway; the reaper's abort_uploads is the backstop
+                self._s3.abort()
+            return
         with contextlib.suppress(Exception):
             self._file.close()
         if self._partial is not None:
@@ -112,7 +297,7 @@ def write_small_file(storage: Storage, name: str, content: bytes) -> None:
 
 
 def delete_prefix(storage: Storage, prefix: str) -> list[str]:
-    """Remove every file under prefix (partial ones included) and, locally, the folder itself."""
+    """Remove every file under prefix (partial ones and unfinished S3 uploads included) and, locally, the folder."""
     removed: list[str] = []
     if not prefix:
         return removed
@@ -125,6 +310,8 @@ def delete_prefix(storage: Storage, prefix: str) -> list[str]:
             with contextlib.suppress(OSError):
                 path.rmdir()
         return removed
+    with contextlib.suppress(Exception):
+        removed += [f"{key} (unfinished upload)" for key in abort_uploads(storage, prefix)]
     with contextlib.suppress(FileNotFoundError):
         _, files = storage.listdir(prefix)
         for file_name in files:
@@ -136,8 +323,8 @@ def delete_prefix(storage: Storage, prefix: str) -> list[str]:
 def sha256_of(storage: Storage, name: str) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with storage.open(name, "rb") as handle:
-        while chunk := handle.read(1 << 20):
+    with open_stored(storage, name) as handle:
+        while chunk := handle.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size

@@ -24,7 +24,7 @@ from backups.services.progress import RestoreHeartbeat
 from backups.services.verify import artifact_problems
 from backups.signals import restore_finished
 from backups.sources import RestoreRefused, RestoreTarget, parse_selector, registry
-from backups.storage import backup_storage
+from backups.storage import backup_storage, open_stored
 
 
 def _select(run: BackupRun, only: str | None, into: str | None) -> list[BackupArtifact]:
@@ -65,7 +65,7 @@ def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTa
         if artifact.encrypted:
             try:
                 identities = age_identities()
-                with backup_storage().open(artifact.path, "rb") as handle:
+                with open_stored(backup_storage(), artifact.path) as handle:
                     check_key_opens(handle, identities)
             except AgeKeyError as exc:
                 raise RestoreRefused(str(exc)) from None
@@ -190,7 +190,7 @@ def restore_run_perform(
         for artifact in artifacts:
             log_line(f"restoring {artifact.kind}:{artifact.name} from {artifact.path}")
             portal_db_restored = portal_db_restored or _is_portal_database(artifact, target)
-            with storage.open(artifact.path, "rb") as handle, decoded(handle, encrypted=artifact.encrypted) as reader:
+            with open_stored(storage, artifact.path) as handle, decoded(handle, encrypted=artifact.encrypted) as reader:
                 kinds[artifact.kind].restore(artifact, reader, target)
         restore.status = RestoreRun.Status.SUCCEEDED
         log_line("succeeded")

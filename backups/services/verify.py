@@ -15,7 +15,7 @@ from backups import postgres, sqlite_tools
 from backups.models import BackupArtifact, BackupRun
 from backups.pipeline import AgeKeyError, decoded
 from backups.sources.database import PG_FORMAT, SQLITE_FORMAT, pg_restore_stream
-from backups.storage import backup_storage, sha256_of
+from backups.storage import backup_storage, open_stored, sha256_of
 
 
 @dataclass
@@ -57,7 +57,7 @@ def _drill_postgres(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
     started = time.monotonic()
     try:
         with (
-            backup_storage().open(artifact.path, "rb") as handle,
+            open_stored(backup_storage(), artifact.path) as handle,
             decoded(handle, encrypted=artifact.encrypted) as reader,
         ):
             pg_restore_stream(scratch, reader, create=True, log=lambda line: None)
@@ -74,7 +74,7 @@ def _drill_sqlite(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
     with sqlite_tools.private_tempdir() as folder:
         copy = folder / "drill.sqlite3"
         with (
-            backup_storage().open(artifact.path, "rb") as handle,
+            open_stored(backup_storage(), artifact.path) as handle,
             decoded(handle, encrypted=artifact.encrypted) as reader,
         ):
             sqlite_tools.write_stream(reader, copy)

@@ -23,7 +23,7 @@ from backups.pipeline import IterReader, decoded
 from backups.sources import register
 from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
 from backups.sources.tar_safety import tar_problems
-from backups.storage import backup_storage
+from backups.storage import backup_storage, open_stored
 
 STOP_LABEL = "opsportal.backup.stop"
 HELPER_LABEL = "opsportal.backup.helper"
@@ -142,7 +142,7 @@ class DockerVolumeSource(Source):
             raise RestoreRefused(_("--into applies to databases only."))
         # Docker extracts inside the helper, not our host, but an entry may still land outside the volume's mount.
         with (
-            backup_storage().open(artifact.path, "rb") as handle,
+            open_stored(backup_storage(), artifact.path) as handle,
             decoded(handle, encrypted=artifact.encrypted) as reader,
         ):
             problems = tar_problems(reader)

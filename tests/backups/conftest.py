@@ -176,3 +176,36 @@ def make_run(**fields) -> BackupRun:
         BackupRun.objects.filter(pk=run.pk).update(created_at=created_at)
         run.refresh_from_db()
     return run
+
+
+# --- S3: a real S3 server (tests/backups/s3.py) -----------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory) -> Iterator[str]:
+    from tests.backups.s3 import s3_server_process
+
+    with s3_server_process(tmp_path_factory.mktemp("s3") / "server.log") as endpoint:
+        yield endpoint
+
+
+def _use_bucket(settings, bucket):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": bucket.storage_options()},
+    }
+    return bucket
+
+
+@pytest.fixture
+def s3_bucket(settings, backup_dir, s3_endpoint):
+    """STORAGES["backups"] is django-storages' S3Storage on a new bucket of the S3 server."""
+    from tests.backups.s3 import Bucket
+
+    return _use_bucket(settings, Bucket(s3_endpoint))
+
+
+@pytest.fixture
+def s3_versioned_bucket(settings, backup_dir, s3_endpoint):
+    """As s3_bucket, with versioning on: every object ever written stays visible as a version."""
+    from tests.backups.s3 import Bucket
+
+    return _use_bucket(settings, Bucket(s3_endpoint, versioned=True))
