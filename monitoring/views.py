@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -14,6 +15,7 @@ from monitoring.runner import health_report_collect, health_report_shared
 
 READINESS_CHECKS = ["database", "redis:broker"]
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_FORMATS = ("json", "prometheus")
 
 
 def _unauthorised() -> JsonResponse:
@@ -68,9 +70,8 @@ def health(request):
 
 
 def _wants_prometheus(request) -> bool:
-    wanted = request.GET.get("format", "")
-    if wanted:
-        return wanted == "prometheus"
+    if "format" in request.GET:
+        return request.GET["format"] == "prometheus"
     accept = request.META.get("HTTP_ACCEPT", "")
     return "text/plain" in accept or "openmetrics" in accept
 
@@ -80,6 +81,10 @@ def _wants_prometheus(request) -> bool:
 def metrics(request):
     if access(request, expected_token=settings.METRICS_TOKEN) is not Access.GRANTED:
         return _unauthorised()
+    # A format this view does not speak is refused, not silently answered in JSON (docs/api/openapi.yaml).
+    if "format" in request.GET and request.GET["format"] not in METRICS_FORMATS:
+        return JsonResponse({"status": "bad request",
+                             "error": _("format must be one of: %s") % ", ".join(METRICS_FORMATS)}, status=400)
     report = health_report_shared(metrics=True)
     samples = report.samples()
     if _wants_prometheus(request):
