@@ -20,6 +20,7 @@ from opsportal.lib.config import (
     env_float,
     env_int,
     env_list,
+    env_prometheus_multiproc_dir,
     read_secret,
 )
 
@@ -308,6 +309,9 @@ PERF_ROLLUP_RETENTION = env_duration("PERF_ROLLUP_RETENTION", "365d")
 PERF_REQUEST_STAT_RETENTION = env_duration("PERF_REQUEST_STAT_RETENTION", "14d")
 PERF_REQUEST_TIMING = env_bool("PERF_REQUEST_TIMING", True)
 PERF_REQUEST_FLUSH_INTERVAL = env_duration("PERF_REQUEST_FLUSH_INTERVAL", "60s")
+# prometheus-client's multiprocess folder: the request histogram of all gunicorn workers of this host, which
+# gunicorn.conf.py creates as VAR_DIR/prometheus and empties at each start; None in a single process (runserver).
+PROMETHEUS_MULTIPROC_DIR = env_prometheus_multiproc_dir()
 # One line per probe request at INFO would flood the worker's log every few minutes; errors still show.
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
 

@@ -1,25 +1,29 @@
 """Prometheus metrics of the performance app, for the portal's metrics endpoint.
 
-- `opsportal_http_request_duration_seconds` (histogram; route, method, status_class): this process's requests
-  since it started, from the timing middleware's aggregator; buckets include 1 s and 3 s, the budgets.
+- `opsportal_http_request_duration_seconds` (histogram; route, method, status_class): the requests the web server
+  answered since it started; buckets include 1 s and 3 s, the budgets. Every timed request is observed into a
+  prometheus-client Histogram (performance/timing.py). Under gunicorn (PROMETHEUS_MULTIPROC_DIR set by
+  gunicorn.conf.py) prometheus-client's MultiProcessCollector adds up the files of all workers of this host, dead
+  ones included, so whichever worker answers the scrape reports the same, only-growing counts; in a single process
+  (runserver, tests) the histogram is the process's own.
 - `opsportal_perf_target_p95_seconds`, `opsportal_perf_target_budget_seconds`, `opsportal_perf_target_breached`
   (gauges; target, kind): read from the database at scrape time, so any web process reports the same values.
 
 The metrics endpoint calls `collect_performance_metrics()` (metric families to add to its own output) or
-`render_performance_metrics()` (the text exposition alone). Under gunicorn every worker process has its own
-request histogram; Prometheus sees the one that answered the scrape (see docs/guides/performance.md).
+`render_performance_metrics()` (the text exposition alone). See docs/guides/performance.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.conf import settings
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
-from performance.timing import BUCKETS_MS, get_aggregator
+from performance.timing import REQUEST_HISTOGRAM, REQUEST_HISTOGRAM_HELP, REQUEST_HISTOGRAM_LABELS, get_aggregator
 
 
 class PerformanceCollector(Collector):
@@ -28,20 +32,19 @@ class PerformanceCollector(Collector):
         yield from _target_gauges()
 
 
-def _request_histogram() -> HistogramMetricFamily:
-    family = HistogramMetricFamily(
-        "opsportal_http_request_duration_seconds",
-        "Server time of requests by route pattern, method and status class (this process since start).",
-        labels=["route", "method", "status_class"],
-    )
-    bounds = [floatToGoString(ms / 1000) for ms in BUCKETS_MS] + ["+Inf"]  # "1.0", as Histogram writes it
-    for (route, method, status_class), bucket in sorted(get_aggregator().snapshot_totals().items()):
-        cumulative, running = [], 0
-        for bound, count in zip(bounds, bucket.buckets, strict=True):
-            running += count
-            cumulative.append((bound, running))
-        family.add_metric([route, method, status_class], cumulative, bucket.sum_ms / 1000)
-    return family
+def _request_histogram() -> Metric:
+    folder = settings.PROMETHEUS_MULTIPROC_DIR
+    if folder is None:
+        (metric,) = get_aggregator().histogram.collect()
+        # `_created` (when each label set was first seen) is left out: the added-up files have none, so the two
+        # outputs are alike.
+        metric.samples = [sample for sample in metric.samples if not sample.name.endswith("_created")]
+        return metric
+    # Only our histogram: the folder would hold any other prometheus-client metric of these processes too.
+    for metric in MultiProcessCollector(None, path=str(folder)).collect():
+        if metric.name == REQUEST_HISTOGRAM:
+            return metric
+    return HistogramMetricFamily(REQUEST_HISTOGRAM, REQUEST_HISTOGRAM_HELP, labels=REQUEST_HISTOGRAM_LABELS)
 
 
 def _target_gauges() -> Iterator[GaugeMetricFamily]:

@@ -1,8 +1,13 @@
-"""In-memory aggregation of request timings, flushed as per-minute RequestStat rows.
+"""In-memory aggregation of request timings, flushed as per-minute RequestStat rows, and the Prometheus histogram.
 
 The request path only takes a lock and bumps a few numbers; the database write happens on a background thread
 once a minute (and at exit), so no request waits for it. Each process aggregates its own requests; after a fork
 (gunicorn workers) the child starts empty and starts its own flusher.
+
+Every observation also goes into a prometheus-client Histogram (`opsportal_http_request_duration_seconds`). Under
+gunicorn, PROMETHEUS_MULTIPROC_DIR is set (gunicorn.conf.py), prometheus-client keeps its values in one memory-mapped
+file per worker in that folder, and the metrics endpoint adds up all the files (performance/metrics.py); in a single
+process (runserver, tests) the values live in this process's memory.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from prometheus_client import Histogram
+
 logger = logging.getLogger(__name__)
 
 # Upper bounds in ms, aligned to the budgets (1 s API, 3 s page); the last bucket counts everything slower.
@@ -27,6 +34,23 @@ STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 
 Key = tuple[str, str, str]  # route, method, status class
 
+REQUEST_HISTOGRAM = "opsportal_http_request_duration_seconds"
+REQUEST_HISTOGRAM_HELP = (
+    "Server time of requests by route pattern, method and status class, since the web server started."
+)
+REQUEST_HISTOGRAM_LABELS = ("route", "method", "status_class")
+
+
+def request_histogram() -> Histogram:
+    """A new, unregistered request histogram: the metrics endpoint collects it itself (performance/metrics.py)."""
+    return Histogram(
+        REQUEST_HISTOGRAM,
+        REQUEST_HISTOGRAM_HELP,
+        labelnames=REQUEST_HISTOGRAM_LABELS,
+        buckets=[ms / 1000 for ms in BUCKETS_MS],
+        registry=None,
+    )
+
 
 @dataclass
 class Bucket:
@@ -34,12 +58,6 @@ class Bucket:
     sum_ms: float = 0.0
     max_ms: float = 0.0
     buckets: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_MS) + 1))
-
-    def add(self, other: Bucket) -> None:
-        self.count += other.count
-        self.sum_ms += other.sum_ms
-        self.max_ms = max(self.max_ms, other.max_ms)
-        self.buckets = [a + b for a, b in zip(self.buckets, other.buckets, strict=True)]
 
 
 def status_class(status: int) -> str:
@@ -53,7 +71,8 @@ class RequestTimingAggregator:
         self.background = background
         self._lock = threading.Lock()
         self._minutes: dict[int, dict[Key, Bucket]] = {}  # minute (epoch // 60) -> key -> bucket
-        self._totals: dict[Key, Bucket] = {}  # since process start, for the Prometheus histograms
+        self.histogram = request_histogram()  # since process start, for Prometheus
+        self._children: dict[Key, Histogram] = {}  # histogram.labels(*key), looked up once per key
         self._pid = os.getpid()
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
@@ -80,18 +99,19 @@ class RequestTimingAggregator:
             bucket.buckets[index] += 1
             if self._flusher is None and self.background:
                 self._start_flusher()
+        child = self._children.get(key)
+        if child is None:  # labels() is thread-safe and returns the same child for the same key
+            child = self._children[key] = self.histogram.labels(*key)
+        child.observe(seconds)
 
     # --- flushing ------------------------------------------------------------------------------------------------
     def take(self, *, include_current: bool) -> dict[int, dict[Key, Bucket]]:
-        """Remove and return finished minutes (and the current one if asked), adding them to the totals."""
+        """Remove and return finished minutes (and the current one if asked)."""
         current = int(time.time() // 60)
         with self._lock:
             taken = {m: keys for m, keys in self._minutes.items() if include_current or m < current}
             for minute in taken:
                 del self._minutes[minute]
-            for keys in taken.values():
-                for key, bucket in keys.items():
-                    self._totals.setdefault(key, Bucket()).add(bucket)
         return taken
 
     def flush(self, *, include_current: bool = True) -> int:
@@ -109,20 +129,14 @@ class RequestTimingAggregator:
             ]
         )
 
-    def snapshot_totals(self) -> dict[Key, Bucket]:
-        """Cumulative per-key buckets since process start, unflushed minutes included (for Prometheus)."""
-        with self._lock:
-            result = {key: _copy(bucket) for key, bucket in self._totals.items()}
-            for keys in self._minutes.values():
-                for key, bucket in keys.items():
-                    result.setdefault(key, Bucket()).add(bucket)
-        return result
-
     def _after_fork(self) -> None:
         self._lock = threading.Lock()  # another thread may have held it at the moment of the fork
         self._pid = os.getpid()
         self._minutes = {}
-        self._totals = {}
+        # In multiprocess mode prometheus-client would switch to this process's own file by itself; in a single
+        # process the parent's values would stay. A new histogram starts empty either way.
+        self.histogram = request_histogram()
+        self._children = {}
         self._flusher = None
         self._stop = threading.Event()
 
@@ -155,10 +169,6 @@ class RequestTimingAggregator:
         """Stop the flusher thread without a final flush (tests, and the benchmark's throwaway aggregators)."""
         self._stop.set()
         atexit.unregister(self._flush_at_exit)
-
-
-def _copy(bucket: Bucket) -> Bucket:
-    return Bucket(count=bucket.count, sum_ms=bucket.sum_ms, max_ms=bucket.max_ms, buckets=list(bucket.buckets))
 
 
 _aggregator: RequestTimingAggregator | None = None

@@ -53,6 +53,63 @@ def test_database_env(**extra: str) -> dict[str, str]:
 test_database_env.__test__ = False  # a helper, not a test (modules import it by name)
 
 
+class Gunicorn:
+    """A gunicorn master started by the `gunicorn_server` fixture; its output (and its workers') goes to `log`."""
+
+    def __init__(self, process: subprocess.Popen, port: int, var_dir: Path, log: Path) -> None:
+        self.process, self.port, self.var_dir, self.log = process, port, var_dir, log
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20) -> int:
+        self.process.terminate()
+        return self.process.wait(timeout=timeout)
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path) -> Iterator[Callable[..., Gunicorn]]:
+    """Start gunicorn as the Procfile does (opsportal.wsgi with -c gunicorn.conf.py) against the test database,
+    each with its own VAR_DIR under tmp_path; stopped gracefully after the test."""
+    started: list[Gunicorn] = []
+
+    def start(*, workers: int = 2, server_class: type[Gunicorn] = Gunicorn, wait: bool = True,
+              var_dir: Path | None = None, **extra_env: str) -> Gunicorn:
+        port = free_port()
+        var_dir = var_dir or tmp_path / f"var{len(started)}"
+        log = tmp_path / f"gunicorn{len(started)}.log"
+        env = test_database_env(**{"VAR_DIR": str(var_dir), **extra_env})
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [str(ROOT / ".venv/bin/gunicorn"), "opsportal.wsgi", "-c", "gunicorn.conf.py",
+                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "30"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )
+        server = server_class(process, port, var_dir, log)
+        started.append(server)
+
+        def listening() -> bool:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+
+        if wait:
+            wait_for(listening, timeout=30, what="gunicorn to listen")
+        return server
+
+    yield start
+    for server in started:  # gracefully: a killed master leaves its workers running (and reporting) a while
+        if server.process.poll() is None:
+            try:
+                server.stop()
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+
+
 @pytest.fixture
 def celery_worker_process(django_db_blocker, settings) -> Iterator[Callable[..., subprocess.Popen]]:
     """Start real Celery worker subprocesses against the test database and the test broker; stop them after."""

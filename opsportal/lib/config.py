@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -99,6 +100,35 @@ def read_secret(name: str, *, default_file: Path | None = None) -> str:
     if default_file is not None and default_file.is_file():
         return default_file.read_text().strip()
     return ""
+
+
+def env_prometheus_multiproc_dir() -> Path | None:
+    """PROMETHEUS_MULTIPROC_DIR: the folder where gunicorn's workers share their request histogram, or None.
+
+    prometheus-client reads the variable itself, once, when it is imported: the mere name in the environment switches
+    it to multiprocess mode. So an empty value (as in a copied .env.example) is removed here, before the apps import
+    it; a set value must name an existing folder this process can write, or every timed request would fail on it.
+    gunicorn.conf.py sets it to VAR_DIR/prometheus for gunicorn when it is unset.
+    """
+    name = "PROMETHEUS_MULTIPROC_DIR"
+    raw = os.environ.get(name)
+    if raw is not None and not raw.strip():
+        del os.environ[name]
+        raw = None
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_dir():
+        raise ImproperlyConfigured(f"{name} must name an existing folder, not {raw!r} (create it, or leave it unset).")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ImproperlyConfigured(f"{name} names {raw!r}, a folder this process (uid {os.getuid()}) cannot write.")
+    values = sys.modules.get("prometheus_client.values")
+    if values is not None and not getattr(values.ValueClass, "_multiprocess", False):
+        raise ImproperlyConfigured(
+            f"{name} was set after prometheus_client was imported, so it is not in multiprocess mode; set it in the "
+            "environment the process starts with."
+        )
+    return path
 
 
 def broker_transport_options(broker_url: str, folder: Path) -> dict:

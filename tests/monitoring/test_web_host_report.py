@@ -6,28 +6,23 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import socket
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from monitoring.models import HostReport, WorkerHeartbeat
-from tests.conftest import free_port, test_database_env, wait_for
-from tests.monitoring.conftest import HEALTH_TOKEN, ROOT
+from tests.conftest import Gunicorn, wait_for
+from tests.monitoring.conftest import HEALTH_TOKEN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WEB_ENV = {"MONITOR_HEARTBEAT_INTERVAL": "1s", "MONITOR_HOSTNAME": "web-only-1", "MONITOR_DOCKER_URL": ""}
 
 
-class Gunicorn:
-    def __init__(self, process: subprocess.Popen, port: int, var_dir: Path, log: Path) -> None:
-        self.process, self.port, self.var_dir, self.log = process, port, var_dir, log
-
+class WebHost(Gunicorn):
     def lock_path(self, hostname: str = "web-only-1") -> Path:
         return self.var_dir / f"web-host-report.{hostname}.lock"
 
@@ -38,48 +33,15 @@ class Gunicorn:
             return None
         return int(text) if text else None
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, timeout: float = 20) -> int:
-        self.process.terminate()
-        return self.process.wait(timeout=timeout)
-
 
 @pytest.fixture
-def web_host(tmp_path) -> Iterator[Callable[..., Gunicorn]]:
+def web_host(gunicorn_server) -> Callable[..., WebHost]:
     """Start gunicorn as the Procfile does (opsportal.wsgi with -c gunicorn.conf.py) against the test database."""
-    started: list[Gunicorn] = []
 
-    def start(*, workers: int = 2, **extra_env: str) -> Gunicorn:
-        port = free_port()
-        var_dir = tmp_path / f"var{len(started)}"
-        log = tmp_path / f"gunicorn{len(started)}.log"
-        env = test_database_env(**{**WEB_ENV, "VAR_DIR": str(var_dir), **extra_env})
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [str(ROOT / ".venv/bin/gunicorn"), "opsportal.wsgi", "-c", "gunicorn.conf.py",
-                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "30"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            )
-        server = Gunicorn(process, port, var_dir, log)
-        started.append(server)
+    def start(*, workers: int = 2, **extra_env: str) -> WebHost:
+        return gunicorn_server(workers=workers, server_class=WebHost, **{**WEB_ENV, **extra_env})
 
-        def listening() -> bool:
-            with socket.socket() as probe:
-                return probe.connect_ex(("127.0.0.1", port)) == 0
-
-        wait_for(listening, timeout=30, what="gunicorn to listen")
-        return server
-
-    yield start
-    for server in started:  # gracefully: a killed master leaves its workers running (and reporting) a while
-        if server.process.poll() is None:
-            try:
-                server.stop()
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait()
+    return start
 
 
 def _report(hostname: str = "web-only-1") -> HostReport | None:

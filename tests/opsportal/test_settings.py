@@ -71,6 +71,7 @@ def test_production_urls_switch_to_postgresql_and_redis(tmp_path):
         ("TIME_ZONE", "Mars/Olympus"),
         ("DATABASE_CONN_MAX_AGE", "ten"),
         ("SECRET_KEY_FILE", "/nonexistent/secret"),
+        ("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/prometheus"),
     ],
 )
 def test_bad_value_fails_at_start_naming_the_variable(tmp_path, variable, value):

@@ -6,6 +6,7 @@ import pytest
 
 from performance.models import PerfTarget
 from performance.signals import budget_breached, budget_recovered
+from performance.timing import RequestTimingAggregator, get_aggregator
 
 
 @pytest.fixture
@@ -14,6 +15,31 @@ def portal(live_server, settings):
     settings.ROOT_URLCONF = "tests.performance.urls"
     settings.PERF_BASE_URL = live_server.url
     return live_server
+
+
+@pytest.fixture
+def aggregator() -> Iterator[RequestTimingAggregator]:
+    """The process's aggregator, emptied before and after so each test sees only its own requests."""
+    shared = get_aggregator()
+
+    def forget() -> None:
+        shared.take(include_current=True)
+        shared.histogram.clear()
+        shared._children.clear()
+
+    forget()
+    yield shared
+    forget()
+
+
+def histogram_counts(aggregator: RequestTimingAggregator) -> dict[tuple[str, str, str], float]:
+    """The Prometheus histogram's request count per (route, method, status class)."""
+    (metric,) = aggregator.histogram.collect()
+    return {
+        (s.labels["route"], s.labels["method"], s.labels["status_class"]): s.value
+        for s in metric.samples
+        if s.name.endswith("_count")
+    }
 
 
 @pytest.fixture
