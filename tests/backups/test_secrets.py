@@ -26,7 +26,14 @@ def _pg_dump_of(process: subprocess.Popen) -> psutil.Process | None:
         children = psutil.Process(process.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return None
-    return next((child for child in children if child.name() == "pg_dump"), None)
+    for child in children:
+        try:
+            # The dump itself, not the short-lived `pg_dump --version` the source runs first.
+            if child.name() == "pg_dump" and "--version" not in child.cmdline():
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    return None
 
 
 def test_running_pg_dump_has_no_password_in_its_command_line(tmp_path):
