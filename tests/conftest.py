@@ -20,6 +20,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def pg_dumps_running(parent_pid: int | None = None) -> list:
+    """The pg_dump processes dumping under `parent_pid` (default: this process), not the short-lived
+    `pg_dump --version` a database source runs first; a child that exits while we look is skipped."""
+    import psutil
+
+    try:
+        children = psutil.Process(parent_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if child.name() == "pg_dump" and "--version" not in child.cmdline():
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
 def wait_for(
     predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.2, what: str = ""
 ) -> object:

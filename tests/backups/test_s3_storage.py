@@ -16,7 +16,6 @@ import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
-import psutil
 import psycopg
 import pytest
 import zstandard
@@ -35,7 +34,7 @@ from backups.storage import MAX_PARTS, backup_storage, part_size
 from backups.tasks import prune_backups
 from tests.backups.conftest import current_db_url, files_under
 from tests.backups.s3 import Bucket
-from tests.conftest import wait_for
+from tests.conftest import pg_dumps_running, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -183,7 +182,7 @@ def test_pg_dump_killed_mid_upload_aborts_the_multipart_upload_and_leaves_no_ver
     worker.start()
     try:
         wait_for(lambda: s3_versioned_bucket.parts() >= 1, timeout=60, interval=0.05, what="a part to be uploaded")
-        killed = [p for p in psutil.Process().children(recursive=True) if p.name() == "pg_dump"]
+        killed = pg_dumps_running()
         assert killed, "pg_dump finished before it could be killed"
         for process in killed:
             process.send_signal(signal.SIGKILL)

@@ -7,33 +7,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import psycopg
 import pytest
 from django.db import connection
 
 from backups.models import BackupRun
 from tests.backups.conftest import current_db_url
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, pg_dumps_running, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.security]
 
 PASSWORD = "Sup3r-s3cret-pw"  # trust auth ignores it; a leak would still show it verbatim
 
 
-def _pg_dump_of(process: subprocess.Popen) -> psutil.Process | None:
-    try:
-        children = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return None
-    for child in children:
-        try:
-            # The dump itself, not the short-lived `pg_dump --version` the source runs first.
-            if child.name() == "pg_dump" and "--version" not in child.cmdline():
-                return child
-        except psutil.NoSuchProcess:
-            continue
-    return None
+def _pg_dump_of(process: subprocess.Popen):
+    return next(iter(pg_dumps_running(process.pid)), None)
 
 
 def test_running_pg_dump_has_no_password_in_its_command_line(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-import psutil
 import psycopg
 import pytest
 from django.db import connection, connections
@@ -13,7 +12,7 @@ from django.db import connection, connections
 from backups.models import BackupRun
 from backups.services.backup import backup_run_create, backup_run_execute
 from tests.backups.conftest import files_under
-from tests.conftest import wait_for
+from tests.conftest import pg_dumps_running, wait_for
 from tests.monitoring.conftest import ThrowawayPostgres
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
@@ -50,7 +49,7 @@ def target_alias(doomed_cluster, settings) -> Iterator[str]:
 
 
 def _pg_dump_running() -> bool:
-    return any(child.name() == "pg_dump" for child in psutil.Process().children(recursive=True))
+    return bool(pg_dumps_running())
 
 
 def test_the_server_dying_mid_dump_fails_the_run_naming_the_cause(backup_dir, doomed_cluster, target_alias):
