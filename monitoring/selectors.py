@@ -117,8 +117,10 @@ _DAILY_METRIC_SQL = (
 )
 
 
-def _bin(epoch_seconds: float, step: int) -> int:
-    return int(epoch_seconds // step * step)
+def bin_start(moment: datetime, step: int) -> int:
+    """Epoch seconds of the `step`-second bin `moment` falls in: what date_bin(step, moment, BIN_ORIGIN) gives
+    (for the portable paths, where the database does not bin)."""
+    return int(moment.timestamp() // step * step)
 
 
 def metric_points(*, name: str, labels: str = "", start: datetime, end: datetime,
@@ -132,7 +134,7 @@ def metric_points(*, name: str, labels: str = "", start: datetime, end: datetime
     resolution, step = _resolution(start, end), history_step(start, end)
     params = {"name": name, "labels": labels, "start": start, "end": end}
     if resolution == "day":
-        params["start"], params["end"] = _daily_bounds(start, end)
+        params["start"], params["end"] = daily_bounds(start, end)
     if connection.vendor == "postgresql":
         sql = {"raw": _RAW_METRIC_SQL, "hour": _HOURLY_METRIC_SQL, "day": _DAILY_METRIC_SQL}[resolution]
         with connection.cursor() as cursor:
@@ -150,7 +152,7 @@ def metric_points(*, name: str, labels: str = "", start: datetime, end: datetime
     bins: dict[int, list[float]] = {}
     samples = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=start, taken_at__lte=end)
     for taken_at, value in samples.order_by("taken_at").values_list("taken_at", "value"):
-        bins.setdefault(_bin(taken_at.timestamp(), step), []).append(value)
+        bins.setdefault(bin_start(taken_at, step), []).append(value)
     return [(at, sum(values) / len(values), min(values), max(values)) for at, values in bins.items()]
 
 
@@ -161,14 +163,14 @@ def metric_series(*, name: str, labels: str = "", start: datetime, end: datetime
     Short ranges read raw samples, binned to `history_step` (one minute up to 12 hours, five minutes up to two
     days); up to 31 days the hourly rollups, longer ones the daily rollups: a year is 365 rows from one index-only
     range scan. A daily point (t = UTC midnight) covers its whole UTC day, so the first point is the whole day
-    `start` falls in (see _daily_bounds).
+    `start` falls in (see daily_bounds).
     """
     end = end or timezone.now()
     return [{"t": datetime.fromtimestamp(at, tz=UTC), "avg": average, "min": minimum, "max": maximum}
             for at, average, minimum, maximum in metric_points(name=name, labels=labels, start=start, end=end)]
 
 
-def _daily_bounds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+def daily_bounds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """The daily rows a range reads: day >= date_trunc('day', start, 'UTC') and day <= end.
 
     A daily row stands for its whole UTC day, so the day `start` falls in is included whole (a year reads 366 rows
@@ -198,7 +200,7 @@ def check_status_history(*, check_name: str, host: str = "", start: datetime, en
         return [{"t": hour, "ok": ok, "warning": warning, "critical": critical}
                 for hour, ok, warning, critical in rows.order_by("hour").values_list(
                     "hour", "ok_count", "warning_count", "critical_count")]
-    first, last = _daily_bounds(start, end)
+    first, last = daily_bounds(start, end)
     days = CheckDailyRollup.objects.filter(check_name=check_name, host=host, day__gte=first, day__lte=last)
     return [{"t": day, "ok": ok, "warning": warning, "critical": critical}
             for day, ok, warning, critical in days.order_by("day").values_list(
@@ -222,7 +224,7 @@ def check_status_all(*, start: datetime, end: datetime) -> dict[tuple[str, str],
     """
     resolution = "day" if _resolution(start, end) == "day" else "hour"
     if resolution == "day":
-        start, end = _daily_bounds(start, end)
+        start, end = daily_bounds(start, end)
     found: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

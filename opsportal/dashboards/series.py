@@ -18,9 +18,8 @@ from django.db.models.functions import Cast, TruncDay
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from monitoring.history import utc_day
 from monitoring.models import MetricDailyRollup, MetricRollup, MetricSample
-from monitoring.selectors import BIN_ORIGIN, history_step, metric_points
+from monitoring.selectors import BIN_ORIGIN, bin_start, daily_bounds, history_step, metric_points
 from monitoring.selectors import _resolution as history_resolution  # one rule for every chart of a page
 from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
 from performance.timing import BUCKETS_MS, STATIC_ROUTE
@@ -89,7 +88,7 @@ def metric_labels(*, names: list[str], start: datetime, end: datetime) -> dict[s
     """The label sets each metric had in the range (one disk path, one host, one queue per series)."""
     resolution = history_resolution(start, end)
     if resolution == "day":
-        start = utc_day(start)  # a daily row covers its whole day, the first one included
+        start, end = daily_bounds(start, end)  # the daily rows metric_points reads
     model, table, column = _LABEL_SOURCES[resolution]
     if connection.vendor == "postgresql":
         sql = _LABELS_SQL.format(table=table, time=column)
@@ -185,7 +184,7 @@ def request_latency_p95(*, start: datetime, end: datetime) -> list[tuple[int, fl
                 .values_list("hour", "max_ms", "buckets"))
     bins: dict[int, tuple[float, list[int]]] = {}
     for moment, slowest_here, buckets in rows:
-        at = epoch(moment) // step * step
+        at = bin_start(moment, step)
         slowest, counts = bins.get(at, (0.0, [0] * _BUCKET_COUNT))
         bins[at] = (max(slowest, slowest_here or 0.0),
                     [count + (buckets[index] if index < len(buckets) else 0) for index, count in enumerate(counts)])

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from alerting.models import AlertState, AlertTransition
 from backups.models import BackupRun
 from monitoring.models import SEVERITY, CheckResult, Status
-from monitoring.selectors import BIN_ORIGIN, check_status_all, history_step
+from monitoring.selectors import BIN_ORIGIN, bin_start, check_status_all, history_step
 from monitoring.selectors import _resolution as history_resolution
 from opsportal.dashboards.series import epoch
 
@@ -29,7 +29,7 @@ def check_timeline(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Per check (and host): [t, severity, share not ok] bands; 0 ok, 1 warning, 2 critical (the worst in each bin).
 
     Up to two days the bands come from the raw results (the current hour has no rollup yet), one per minute or
-    five minutes (`history_step`); beyond, one band per hour or day from monitoring's `check_status_history`.
+    five minutes (`history_step`); beyond, one band per hour or day from monitoring's `check_status_all`.
     """
     rows: dict[tuple[str, str], list[list]] = {}
     if history_resolution(start, end) == "raw":
@@ -65,7 +65,7 @@ def _raw_bands(*, start: datetime, end: datetime, step: int) -> list[tuple[str, 
     results = CheckResult.objects.filter(taken_at__gte=start, taken_at__lte=end).order_by(
         "check_name", "host", "taken_at")
     for name, host, at, status in results.values_list("check_name", "host", "taken_at", "status"):
-        bins.setdefault((name, host, epoch(at) // step * step), []).append(SEVERITY[Status(status)])
+        bins.setdefault((name, host, bin_start(at, step)), []).append(SEVERITY[Status(status)])
     return [(name, host, at, max(found), sum(1 for value in found if value) / len(found))
             for (name, host, at), found in bins.items()]
 
