@@ -36,10 +36,10 @@ def hour_start(moment: datetime) -> datetime:
 
 # Built from the integer indexes of a constant; every value is a parameter. An index a row's list lacks is NULL,
 # which SUM skips (COALESCE for an hour in which no row has it).
-_BUCKET_SUMS = ", ".join(f"COALESCE(SUM((buckets->>{index})::int), 0)" for index in range(BUCKET_COUNT))
+BUCKET_SUMS_SQL = ", ".join(f"COALESCE(SUM((buckets->>{index})::int), 0)" for index in range(BUCKET_COUNT))
 _HOURLY_SQL = (
     "SELECT date_trunc('hour', minute, 'UTC'), SUM(count), SUM(sum_ms), MAX(max_ms), "  # noqa: S608
-    + _BUCKET_SUMS
+    + BUCKET_SUMS_SQL
     + " FROM {table} WHERE minute >= %(start)s AND minute < %(end)s AND route <> %(static)s GROUP BY 1 ORDER BY 1"
 )
 

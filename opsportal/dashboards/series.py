@@ -22,6 +22,7 @@ from monitoring.models import MetricDailyRollup, MetricRollup, MetricSample
 from monitoring.selectors import BIN_ORIGIN, bin_start, daily_bounds, history_step, metric_points
 from monitoring.selectors import _resolution as history_resolution  # one rule for every chart of a page
 from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
+from performance.request_rollups import BUCKET_COUNT, BUCKET_SUMS_SQL
 from performance.timing import BUCKETS_MS, STATIC_ROUTE
 
 
@@ -144,18 +145,16 @@ def histogram_quantile(buckets: list[int], q: float, *, max_ms: float) -> float 
     return max_ms
 
 
-_BUCKET_COUNT = len(BUCKETS_MS) + 1
-# Built from the integer indexes of a constant; every value is a parameter.
-_BUCKET_SUMS = ", ".join(f"SUM((buckets->>{index})::int)" for index in range(_BUCKET_COUNT))
+# The per-bucket sums are the request rollup's own (performance.request_rollups): one SUM per bucket index.
 _REQUEST_SQL = (
     "SELECT extract(epoch FROM date_bin(%(step)s, minute, %(origin)s))::bigint, MAX(max_ms), "  # noqa: S608
-    + _BUCKET_SUMS
+    + BUCKET_SUMS_SQL
     + " FROM performance_requeststat WHERE minute >= %(start)s AND minute <= %(end)s AND route <> %(static)s"
     " GROUP BY 1 ORDER BY 1"
 )
 _REQUEST_ROLLUP_SQL = (
     "SELECT extract(epoch FROM date_bin(%(step)s, hour, %(origin)s))::bigint, MAX(max_ms), "  # noqa: S608
-    + _BUCKET_SUMS
+    + BUCKET_SUMS_SQL
     + " FROM performance_requestrollup WHERE hour >= %(start)s AND hour <= %(end)s GROUP BY 1 ORDER BY 1"
 )
 
@@ -185,7 +184,7 @@ def request_latency_p95(*, start: datetime, end: datetime) -> list[tuple[int, fl
     bins: dict[int, tuple[float, list[int]]] = {}
     for moment, slowest_here, buckets in rows:
         at = bin_start(moment, step)
-        slowest, counts = bins.get(at, (0.0, [0] * _BUCKET_COUNT))
+        slowest, counts = bins.get(at, (0.0, [0] * BUCKET_COUNT))
         bins[at] = (max(slowest, slowest_here or 0.0),
                     [count + (buckets[index] if index < len(buckets) else 0) for index, count in enumerate(counts)])
     return [(at, histogram_quantile(counts, 0.95, max_ms=slowest)) for at, (slowest, counts) in bins.items()]
