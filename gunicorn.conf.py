@@ -53,10 +53,10 @@ def on_starting(server):
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             problem = f"cannot create it: {exc}"
-    if problem is None and not folder.is_dir():
-        problem = "it is not an existing folder (create it, or leave the variable unset for VAR_DIR/prometheus)"
-    if problem is None and not os.access(folder, os.W_OK | os.X_OK):
-        problem = f"this process (uid {os.getuid()}) cannot write it"
+    if problem is None:
+        from opsportal.lib.config import multiproc_dir_problem  # the settings' own check
+
+        problem = multiproc_dir_problem(folder)
     if problem is not None:
         message = f"{MULTIPROC}={folder}: {problem}"
         server.log.error(message)

@@ -102,6 +102,15 @@ def read_secret(name: str, *, default_file: Path | None = None) -> str:
     return ""
 
 
+def multiproc_dir_problem(path: Path) -> str | None:
+    """What is wrong with `path` as PROMETHEUS_MULTIPROC_DIR, or None (the settings and gunicorn.conf.py ask)."""
+    if not path.is_dir():
+        return "it is not an existing folder (create it, or leave the variable unset for VAR_DIR/prometheus)"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"this process (uid {os.getuid()}) cannot write it"
+    return None
+
+
 def env_prometheus_multiproc_dir() -> Path | None:
     """PROMETHEUS_MULTIPROC_DIR: the folder where gunicorn's workers share their request histogram, or None.
 
@@ -118,10 +127,9 @@ def env_prometheus_multiproc_dir() -> Path | None:
     if raw is None:
         return None
     path = Path(raw)
-    if not path.is_dir():
-        raise ImproperlyConfigured(f"{name} must name an existing folder, not {raw!r} (create it, or leave it unset).")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ImproperlyConfigured(f"{name} names {raw!r}, a folder this process (uid {os.getuid()}) cannot write.")
+    problem = multiproc_dir_problem(path)
+    if problem is not None:
+        raise ImproperlyConfigured(f"{name}={raw}: {problem}")
     values = sys.modules.get("prometheus_client.values")
     if values is not None and not getattr(values.ValueClass, "_multiprocess", False):
         raise ImproperlyConfigured(
