@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from backups import manifest
 from backups.models import BackupArtifact, BackupRun, RestoreRun
-from backups.sources import RestoreTarget, parse_selector, registry
+from backups.sources import RestoreTarget, parse_selector, registry, selected
 from backups.storage import backup_storage
 
 ACTIVE = (BackupRun.Status.QUEUED, BackupRun.Status.RUNNING)
@@ -24,6 +24,25 @@ def backup_runs_recent(*, limit: int | None = None) -> QuerySet[BackupRun]:
 
 def backup_run_latest_succeeded() -> BackupRun | None:
     return BackupRun.objects.filter(status=BackupRun.Status.SUCCEEDED).order_by("-created_at", "-id").first()
+
+
+def backup_run_latest_complete(*, look_back: int = 50) -> BackupRun | None:
+    """The newest succeeded backup holding every source configured now, manual or scheduled; what the RPO means.
+
+    A safety backup (taken by a restore) or a partial run (`only=`) holds some sources only and never counts, nor
+    does a backup from before a source was added. Only the newest `look_back` candidates are read.
+    """
+    wanted = {repr(source) for source in selected(None)}
+    candidates = (
+        BackupRun.objects.filter(status=BackupRun.Status.SUCCEEDED, finished_at__isnull=False, only=[])
+        .exclude(trigger=BackupRun.Trigger.SAFETY)
+        .prefetch_related("artifacts")
+        .order_by("-finished_at", "-id")[:look_back]
+    )
+    for run in candidates:
+        if wanted <= {f"{artifact.kind}:{artifact.name}" for artifact in run.artifacts.all()}:
+            return run
+    return None
 
 
 def backup_run_as_dict(run: BackupRun) -> dict:

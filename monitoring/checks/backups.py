@@ -1,7 +1,10 @@
-"""Age of the last successful backup against BACKUP_RPO (warning), critical at twice it; the last drill outcome.
+"""Age of the last complete backup against BACKUP_RPO (warning), critical at twice it; the last drill outcome.
 
-The backups app owns BackupRun. It is looked up lazily (apps.get_model) so this check works before that model
-exists and on a portal that has never backed up: both are reported as a warning, not an error.
+Only a complete backup counts: one that succeeded and holds every source configured now, manual or scheduled (the
+backups app's selector backup_run_latest_complete). A restore's safety backup and a partial run (`only=`) never
+satisfy the RPO, so failing nightly backups cannot hide behind them. The backups app is reached lazily (apps,
+then its selector) so this check works before it exists and on a portal that has never backed up: both are
+reported as a warning, not an error.
 """
 
 from __future__ import annotations
@@ -29,8 +32,12 @@ class BackupsCheck(HealthCheck):
         except LookupError:
             return self.warning(_("no backup history: the backups app has no BackupRun model yet"),
                                 {"last_success": None})
-        last = backup_run.objects.filter(status=SUCCEEDED, finished_at__isnull=False).order_by("-finished_at").first()
+        from backups.selectors import backup_run_latest_complete
+
+        last = backup_run_latest_complete()
         if last is None:
+            if backup_run.objects.filter(status=SUCCEEDED).exists():
+                return self.warning(_("no complete backup of every configured source yet"), {"last_success": None})
             return self.warning(_("no successful backup yet"), {"last_success": None})
 
         rpo = settings.BACKUP_RPO

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ def backup_dir(settings, tmp_path) -> Path:
     """A private backup storage for this test, with nothing but the default database to back up."""
     folder = tmp_path / "backups"
     settings.BACKUP_DIR = folder
+    settings.VAR_DIR = tmp_path / "var"  # this test's own failure journal (VAR_DIR/backup-journal)
     settings.STORAGES = {
         **settings.STORAGES,
         "backups": {"BACKEND": "backups.storage.BackupFileSystemStorage", "OPTIONS": {"location": str(folder)}},
@@ -209,3 +211,27 @@ def s3_versioned_bucket(settings, backup_dir, s3_endpoint):
     from tests.backups.s3 import Bucket
 
     return _use_bucket(settings, Bucket(s3_endpoint, versioned=True))
+
+
+# --- a second database alias: an SQLite file, as the embedded default keeps its database ----------------------------
+@contextlib.contextmanager
+def sqlite_database_alias(alias: str, path: Path, rows: int = 200) -> Iterator[Path]:
+    """Create an SQLite database at `path` (a table of `rows` notes) and configure it as database alias `alias`."""
+    import sqlite3
+
+    from django.db import connections
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        db.executemany("INSERT INTO notes (body) VALUES (?)", [(f"note {i}",) for i in range(rows)])
+        db.commit()
+    connections.settings[alias] = {**connection.settings_dict, "ENGINE": "django.db.backends.sqlite3",
+                                   "NAME": str(path), "OPTIONS": {}, "HOST": "", "PORT": "", "USER": "",
+                                   "PASSWORD": ""}
+    try:
+        yield path
+    finally:
+        connections[alias].close()
+        del connections.settings[alias]
+        if hasattr(connections._connections, alias):
+            delattr(connections._connections, alias)

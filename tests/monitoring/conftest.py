@@ -148,3 +148,7 @@ def portal_server() -> Iterator:
 
 def elapsed(started: float) -> float:
     return time.monotonic() - started
+
+
+# The backups fixtures, for the checks that read real backups (test_backup_freshness.py).
+from tests.backups.conftest import backup_dir, run_backup  # noqa: E402, F401

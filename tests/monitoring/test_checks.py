@@ -120,11 +120,17 @@ def test_backups_without_any_backup_is_a_warning_not_an_error():
 
 
 def _succeeded_backup(age, **fields):
-    from backups.models import BackupRun
+    """A complete backup in the catalog: one artifact per configured source (the RPO counts only those)."""
+    from backups.models import BackupArtifact, BackupRun
+    from backups.sources import selected
 
     finished = timezone.now() - age
-    return BackupRun.objects.create(status="succeeded", trigger="scheduled", started_at=finished, finished_at=finished,
-                                    total_bytes=123456, **fields)
+    run = BackupRun.objects.create(status="succeeded", trigger="scheduled", started_at=finished, finished_at=finished,
+                                   total_bytes=123456, **fields)
+    for source in selected(None):
+        BackupArtifact.objects.create(run=run, kind=source.kind, name=source.name, path=f"x/{source.kind}",
+                                      sha256="0" * 64, format="test")
+    return run
 
 
 @pytest.mark.django_db(transaction=True)  # checks run on the runner's threads: they must see committed rows
