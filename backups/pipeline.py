@@ -144,13 +144,45 @@ def check_key_opens(handle: BinaryIO, identities: list) -> None:
         raise AgeKeyError(_("The age key does not open this backup: %(error)s") % {"error": exc}) from None
 
 
+class DecodedTooLarge(Exception):
+    """An artifact decodes to more bytes than its backup recorded: corrupt or crafted (a decompression bomb)."""
+
+
+class LimitedReader(io.RawIOBase):
+    """Passes at most `limit` bytes on; one byte more raises DecodedTooLarge, before it reaches the consumer."""
+
+    def __init__(self, inner: BinaryIO, limit: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.limit = limit
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        size = self.inner.readinto(buffer)
+        self.count += size
+        if self.count > self.limit:
+            raise DecodedTooLarge(
+                _("The artifact decodes to more than the %(limit)s bytes its backup recorded: it is corrupt or "
+                  "crafted (a decompression bomb?), so decoding stopped.") % {"limit": self.limit}
+            )
+        return size
+
+
 @contextlib.contextmanager
-def decoded(handle: BinaryIO, *, encrypted: bool) -> Iterator[BinaryIO]:
-    """A readable of the original bytes of a stored artifact (decrypting in a thread when needed)."""
+def decoded(handle: BinaryIO, *, encrypted: bool, limit: int | None) -> Iterator[BinaryIO]:
+    """A readable of the original bytes of a stored artifact (decrypting in a thread when needed).
+
+    `limit` is the artifact's recorded `raw_bytes`: reading past it raises DecodedTooLarge, so a crafted artifact
+    (3 GiB of zeros is 100 KB of zstd) cannot fill a disk or memory. It is required on purpose; pass None only
+    where no size was ever recorded.
+    """
     decompressor = zstandard.ZstdDecompressor()
     if not encrypted:
         with decompressor.stream_reader(handle, read_size=CHUNK, closefd=False) as plain:
-            yield plain
+            yield plain if limit is None else LimitedReader(plain, limit)
         return
     identities = age_identities()
     read_fd, write_fd = os.pipe()
@@ -171,7 +203,7 @@ def decoded(handle: BinaryIO, *, encrypted: bool) -> Iterator[BinaryIO]:
     thread.start()
     try:
         with decompressor.stream_reader(pipe_in, read_size=CHUNK, closefd=False) as plain:
-            yield plain
+            yield plain if limit is None else LimitedReader(plain, limit)
     except zstandard.ZstdError:
         if failure:
             raise AgeKeyError(_("The backup could not be decrypted: %(error)s") % {"error": failure[0]}) from None

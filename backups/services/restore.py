@@ -190,7 +190,10 @@ def restore_run_perform(
         for artifact in artifacts:
             log_line(f"restoring {artifact.kind}:{artifact.name} from {artifact.path}")
             portal_db_restored = portal_db_restored or _is_portal_database(artifact, target)
-            with open_stored(storage, artifact.path) as handle, decoded(handle, encrypted=artifact.encrypted) as reader:
+            with (
+                open_stored(storage, artifact.path) as handle,
+                decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
+            ):
                 kinds[artifact.kind].restore(artifact, reader, target)
         restore.status = RestoreRun.Status.SUCCEEDED
         log_line("succeeded")

@@ -58,7 +58,7 @@ def _drill_postgres(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
     try:
         with (
             open_stored(backup_storage(), artifact.path) as handle,
-            decoded(handle, encrypted=artifact.encrypted) as reader,
+            decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
         ):
             pg_restore_stream(scratch, reader, create=True, log=lambda line: None)
         seconds = time.monotonic() - started
@@ -75,7 +75,7 @@ def _drill_sqlite(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
         copy = folder / "drill.sqlite3"
         with (
             open_stored(backup_storage(), artifact.path) as handle,
-            decoded(handle, encrypted=artifact.encrypted) as reader,
+            decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
         ):
             sqlite_tools.write_stream(reader, copy)
         seconds = time.monotonic() - started

@@ -143,7 +143,7 @@ class DockerVolumeSource(Source):
         # Docker extracts inside the helper, not our host, but an entry may still land outside the volume's mount.
         with (
             open_stored(backup_storage(), artifact.path) as handle,
-            decoded(handle, encrypted=artifact.encrypted) as reader,
+            decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
         ):
             problems = tar_problems(reader)
         if problems:

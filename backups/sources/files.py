@@ -1,6 +1,9 @@
 """Files listed in BACKUP_FILES (the project's .env by default): small, and full of secrets.
 
-Restore keeps the file it replaces as `<name>.before-restore-<timestamp>`; both are written with mode 0600.
+Restore writes `.<name>.restoring` beside the file first, and only when it holds exactly the recorded `raw_bytes` (and
+is on disk) keeps the file it replaces as `<name>.before-restore-<timestamp>` and renames the new one into place;
+both are mode 0600. A stream that fails, is short, or runs past `raw_bytes` (the reader stops it) leaves the real
+file as it was.
 """
 
 from __future__ import annotations
@@ -70,6 +73,14 @@ class FileSource(Source):
         try:
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(reader, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+                written = out.tell()
+            if written != artifact.raw_bytes:
+                raise SourceError(
+                    _("%(path)s: the backup holds %(written)s bytes, %(expected)s were recorded; nothing was replaced.")
+                    % {"path": path, "written": written, "expected": artifact.raw_bytes}
+                )
             if path.exists():
                 kept = path.with_name(f"{path.name}.before-restore-{timezone.now():%Y%m%dT%H%M%SZ}")
                 os.replace(path, kept)
