@@ -10,11 +10,12 @@ from alerting.observations import EVENT_BACKUP_FAILED, EVENT_BUDGET_BREACHED
 from alerting.services.events import connect_event_signal
 
 
-def describe_backup_failure(*, run: object, **_: object) -> tuple[dict[str, str], str, float | None]:
-    source = getattr(run, "source", None) or getattr(run, "source_name", None)
+def describe_backup_failure(*, failure: object, **_: object) -> tuple[dict[str, str], str, float | None]:
+    """backups' BackupFailure payload: the failing source (kind:name) is the label, so each source alerts apart."""
+    source = getattr(failure, "source", "")
     labels = {"source": str(source)} if source else {}
-    error = getattr(run, "error", "") or ""
-    return labels, f"{run}: {error}".strip(": "), None
+    message = f"Backup run {failure.run_id}: {failure.error}".strip(": ")
+    return labels, message, None
 
 
 def describe_budget_breach(

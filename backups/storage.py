@@ -11,6 +11,11 @@ PUT when smaller), so memory is about one part whatever the size; a failure abor
 object ever appears; reads stream the object's body in 1 MiB chunks.
 
 Any other storage gets `storage.open(name, "wb")` and is deleted on failure (not tested here).
+
+Every call to S3 is bounded: connect and read timeouts of BACKUP_S3_TIMEOUT and BACKUP_S3_ATTEMPTS attempts
+(botocore's standard retry mode), applied to the storage whatever its options say. Removing a failed run's files
+(remove_run_files) never raises and gives up after BACKUP_CLEANUP_TIMEOUT: a storage that stopped answering cannot
+hold a failure back from being recorded.
 """
 
 from __future__ import annotations
@@ -18,13 +23,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger("backups")
 
 PARTIAL_SUFFIX = ".partial"
 CHUNK = 1 << 20
@@ -45,7 +56,31 @@ class BackupFileSystemStorage(FileSystemStorage):
 
 
 def backup_storage() -> Storage:
-    return storages["backups"]
+    storage = storages["backups"]
+    if not getattr(storage, "_opsportal_bounded", False):
+        _bound_network_calls(storage)
+    return storage
+
+
+def _bound_network_calls(storage: Storage) -> None:
+    """Give an S3Storage connect/read timeouts and a retry limit, so no call can wait for ever on a silent peer."""
+    try:
+        from storages.backends.s3 import S3Storage
+    except ImportError:
+        S3Storage = None  # noqa: N806
+    if S3Storage is not None and isinstance(storage, S3Storage):
+        from botocore.config import Config
+
+        timeout = settings.BACKUP_S3_TIMEOUT.total_seconds()
+        bounds = Config(
+            connect_timeout=min(timeout, 10.0),
+            read_timeout=timeout,
+            retries={"max_attempts": settings.BACKUP_S3_ATTEMPTS, "mode": "standard"},
+        )
+        storage.client_config = storage.client_config.merge(bounds)
+        storage._connections = threading.local()  # a connection made before this point had no bounds
+        storage._bucket = None
+    storage._opsportal_bounded = True
 
 
 def local_path(storage: Storage, name: str) -> Path | None:
@@ -273,8 +308,10 @@ class ArtifactWriter(io.RawIOBase):
 
     def abort(self) -> None:
         if self._s3 is not None:
-            with contextlib.suppress(Exception):  # the run fails anyway; the reaper's abort_uploads is the backstop
+            try:
                 self._s3.abort()
+            except Exception as exc:  # the run fails anyway; remove_run_files and the reaper's abort_uploads follow
+                logger.warning("could not abort the upload of %s: %s", self.name, exc)
             return
         with contextlib.suppress(Exception):
             self._file.close()
@@ -318,6 +355,47 @@ def delete_prefix(storage: Storage, prefix: str) -> list[str]:
             storage.delete(f"{prefix}/{file_name}")
             removed.append(f"{prefix}/{file_name}")
     return removed
+
+
+@dataclass
+class Cleanup:
+    """What remove_run_files did: the files removed, and what it could not do (empty when the folder is gone)."""
+
+    removed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+
+def remove_run_files(storage: Storage | None, prefix: str, *, timeout: float | None = None) -> Cleanup:
+    """delete_prefix, bounded in time (BACKUP_CLEANUP_TIMEOUT) and never raising: problems are logged and returned.
+
+    It runs in a thread of its own: a storage that hangs past its own timeouts leaves that thread behind, not the
+    caller, which goes on to record the failure. The journal keeps the cleanup for a later retry.
+    """
+    outcome = Cleanup()
+    if storage is None or not prefix:
+        return outcome
+    limit = settings.BACKUP_CLEANUP_TIMEOUT.total_seconds() if timeout is None else timeout
+    done = threading.Event()
+
+    def remove() -> None:
+        try:
+            outcome.removed += delete_prefix(storage, prefix)
+        except Exception as exc:
+            outcome.problems.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            done.set()
+
+    threading.Thread(target=remove, name=f"cleanup-{prefix}", daemon=True).start()
+    if not done.wait(limit):
+        outcome.problems.append(_("not finished after %(seconds)s s") % {"seconds": f"{limit:g}"})
+    for problem in outcome.problems:
+        logger.warning("could not remove the files under %s: %s", prefix, problem)
+    # The thread may still append after a timeout; the caller gets what was known when it stopped waiting.
+    return Cleanup(removed=list(outcome.removed), problems=list(outcome.problems))
 
 
 def sha256_of(storage: Storage, name: str) -> tuple[str, int]:

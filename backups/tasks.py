@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from backups.services.backup import backup_run_execute, backup_run_scheduled
-from backups.services.reaper import backup_runs_reap_stale, restore_runs_reap_stale
+from backups.services.journal import journal_replay
+from backups.services.reaper import backup_runs_reap_dead_workers, backup_runs_reap_stale, restore_runs_reap_stale
 from backups.services.restore import restore_run_perform
 from backups.services.retention import backup_runs_prune
 from backups.services.verify import backup_run_drill_latest, backup_run_verify
@@ -25,7 +26,11 @@ def run_scheduled_backup() -> int | None:
 
 @shared_task(name="backups.tasks.reap_stale_runs")
 def reap_stale_runs() -> int:
-    return len(backup_runs_reap_stale()) + len(restore_runs_reap_stale())
+    replayed = journal_replay()  # first: a failure recorded on this host keeps its real cause
+    return (
+        len(replayed) + len(backup_runs_reap_dead_workers()) + len(backup_runs_reap_stale())
+        + len(restore_runs_reap_stale())
+    )
 
 
 @shared_task(name="backups.tasks.verify_backup")

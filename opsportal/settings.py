@@ -118,6 +118,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+    # A database host that does not answer fails a connection in 10 s rather than after the kernel's TCP timeout
+    # (about two minutes); DATABASE_URL=...?connect_timeout=N overrides it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -253,6 +256,18 @@ BACKUP_ZSTD_THREADS = env_int("BACKUP_ZSTD_THREADS", 0, minimum=-1, maximum=64)
 BACKUP_PG_BIN_DIR = os.environ.get("BACKUP_PG_BIN_DIR", "")
 BACKUP_RESTORE_NO_OWNER = env_bool("BACKUP_RESTORE_NO_OWNER", True)
 BACKUP_PROGRESS_EVERY = env_duration("BACKUP_PROGRESS_EVERY", "3s")
+# A running backup whose byte count has not moved for this long is failed as stalled (its heartbeat alone is no proof).
+BACKUP_STALL_AFTER = env_duration("BACKUP_STALL_AFTER", "10m")
+if BACKUP_STALL_AFTER <= BACKUP_PROGRESS_EVERY:
+    raise ImproperlyConfigured(
+        f"BACKUP_STALL_AFTER ({BACKUP_STALL_AFTER}) must be longer than "
+        f"BACKUP_PROGRESS_EVERY ({BACKUP_PROGRESS_EVERY}): a heartbeat must fit in it."
+    )
+# Every S3 call: connect and read timeout, and attempts (botocore's standard retries) before it fails.
+BACKUP_S3_TIMEOUT = env_duration("BACKUP_S3_TIMEOUT", "60s")
+BACKUP_S3_ATTEMPTS = env_int("BACKUP_S3_ATTEMPTS", 3, minimum=1, maximum=20)
+# Removing the files of a failed run gives up after this long (the journal retries it later).
+BACKUP_CLEANUP_TIMEOUT = env_duration("BACKUP_CLEANUP_TIMEOUT", "2m")
 BACKUP_REAP_EVERY = env_duration("BACKUP_REAP_EVERY", "1m")
 # Retention (grandfather-father-son), applied by the hourly prune and `manage.py prunebackups`.
 BACKUP_KEEP_LAST = env_int("BACKUP_KEEP_LAST", 7, minimum=1)

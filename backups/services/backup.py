@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import socket
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -19,10 +21,14 @@ from django.utils.translation import gettext as _
 from backups import manifest, postgres
 from backups.models import BackupArtifact, BackupRun
 from backups.pipeline import encode
+from backups.services.failure import announce_failure, backup_run_fail, describe_exception, remove_files_of
+from backups.services.interrupts import signals_deferred, signals_interrupt
+from backups.services.journal import journal_replay
 from backups.services.progress import Progress
-from backups.signals import backup_failed, backup_succeeded
-from backups.sources import Source, SourceError, selected
-from backups.storage import ArtifactWriter, backup_storage, delete_prefix
+from backups.services.reaper import backup_runs_reap_dead_workers
+from backups.signals import backup_succeeded
+from backups.sources import Source, SourceError, SourceStream, selected
+from backups.storage import ArtifactWriter, backup_storage
 
 logger = logging.getLogger("backups")
 
@@ -53,7 +59,13 @@ def backup_run_create(
     actor: str = "",
     only: list[str] | None = None,
 ) -> BackupRun:
-    """A queued run, unless one is already queued or running (then BackupBusy, and nothing is created)."""
+    """A queued run, unless one is already queued or running (then BackupBusy, and nothing is created).
+
+    Failures journalled on this host are written first, and a run whose process on this host is gone is failed at
+    once, so neither blocks the new backup until BACKUP_STALE_AFTER.
+    """
+    journal_replay(cleanup=False)
+    backup_runs_reap_dead_workers()
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # Serialises concurrent triggers, so the second one sees the first run and is refused right away.
@@ -106,11 +118,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:80] or "item"
 
 
-def _back_up_source(run: BackupRun, index: int, source: Source, storage: Storage, progress: Progress) -> BackupArtifact:
+def _back_up_source(
+    run: BackupRun, index: int, source: Source, storage: Storage, progress: Progress, streams: list[SourceStream]
+) -> BackupArtifact:
     encrypt = bool(settings.BACKUP_AGE_RECIPIENTS)
     writer: ArtifactWriter | None = None
     try:
         with source.open() as stream:
+            streams.append(stream)
             path = f"{run.storage_prefix}/{index:02d}-{source.kind}-{_slug(source.name)}.{stream.extension}.zst"
             path += ".age" if encrypt else ""
             writer = ArtifactWriter(storage, path)
@@ -135,8 +150,56 @@ def _back_up_source(run: BackupRun, index: int, source: Source, storage: Storage
     )
 
 
+class _Ending:
+    """The run's one failure: the first error wins, whether the streaming thread or the stall watchdog meets it."""
+
+    def __init__(self, run: BackupRun, progress: Progress) -> None:
+        self.run = run
+        self.progress = progress
+        self.error = ""
+        self.files_possible = False  # set once a source starts writing: before that there is nothing to remove
+        self.recorded = threading.Event()
+        self._lock = threading.Lock()
+
+    def fail(self, error: str, *, source: str) -> None:
+        with self._lock:
+            first = not self.error
+            if first:
+                self.error = error
+        if not first:
+            # The watchdog failed the run already: wait until it is written, then remove what the stream added since.
+            self.recorded.wait(settings.BACKUP_CLEANUP_TIMEOUT.total_seconds() + 30)
+            if self.files_possible:
+                remove_files_of(self.run.storage_prefix)
+            return
+        self.progress.log(f"failed: {error}")
+        try:
+            backup_run_fail(run=self.run, error=error, source=source, lines=self.progress.lines,
+                            bytes_done=self.progress.bytes_done, remove_files=self.files_possible)
+        finally:
+            self.recorded.set()
+
+
+def _watch_for_stall(ending: _Ending, progress: Progress, streams: list[SourceStream]) -> Callable[[str], None]:
+    def on_stall(message: str) -> None:
+        current = progress.current
+        error = f"{current}: {message}" if current else message
+        progress.cancelled = error
+        for stream in streams:  # unblock the streaming thread where the source allows it (pg_dump is ended)
+            if stream.cancel is not None:
+                with contextlib.suppress(Exception):
+                    stream.cancel()
+        ending.fail(scrub_secrets(error), source=current)
+
+    return on_stall
+
+
 def backup_run_execute(*, run_id: int, on_progress: Callable[[Progress], None] | None = None) -> BackupRun | None:
-    """Run a queued backup to its end; the outcome is on the returned run. None if another delivery claimed it."""
+    """Run a queued backup to its end; the outcome is on the returned run. None if another delivery claimed it.
+
+    Whatever ends it (an error, SIGINT or SIGTERM, a stall) the run is failed and its files removed before this
+    returns; an interruption (BaseException) is raised again afterwards, so the process still exits.
+    """
     run = BackupRun.objects.filter(pk=run_id).first()
     if run is None:
         return None
@@ -150,72 +213,73 @@ def backup_run_execute(*, run_id: int, on_progress: Callable[[Progress], None] |
             error=_("Another backup was running; this one did not start."),
         )
         run.refresh_from_db()
-        backup_failed.send(sender=BackupRun, run=run)
+        announce_failure(run)
         return run
     run.refresh_from_db()
     progress = Progress(run.pk, on_flush=on_progress)
-    progress.start()
-    storage = backup_storage()
+    ending = _Ending(run, progress)
+    streams: list[SourceStream] = []
+    progress.on_stall = _watch_for_stall(ending, progress, streams)
     current: Source | None = None
-    try:
-        sources = selected(run.only)
-        if not sources:
-            raise SourceError(_("Nothing to back up: no source is configured (or none matches)."))
-        for source in sources:
-            current = source
-            source.preflight()
-        current = None
-        progress.log(f"backing up {', '.join(map(repr, sources))}")
-        artifacts = []
-        for index, source in enumerate(sources, start=1):
-            current = source
-            progress.current = repr(source)
-            progress.log(f"{source}: started")
-            artifact = _back_up_source(run, index, source, storage, progress)
-            artifacts.append(artifact)
-            progress.log(f"{source}: {artifact.raw_bytes} bytes read, {artifact.stored_bytes} stored")
-        current = None
-        run.finished_at = timezone.now()
-        manifest.write(storage, run, artifacts)
-        progress.stop()
-        progress.log("succeeded")
-        done = BackupRun.objects.filter(pk=run.pk, status=BackupRun.Status.RUNNING).update(
-            status=BackupRun.Status.SUCCEEDED,
-            finished_at=run.finished_at,
-            total_bytes=sum(a.stored_bytes for a in artifacts),
-            bytes_done=progress.bytes_done,
-            current_artifact="",
-            heartbeat_at=timezone.now(),
-            log=progress.text,
-        )
-        if not done:  # the reaper declared this run lost meanwhile: do not keep files of a failed run
-            delete_prefix(storage, run.storage_prefix)
-            BackupArtifact.objects.filter(run=run).delete()
-        run.refresh_from_db()
-        if run.status == BackupRun.Status.SUCCEEDED:
-            backup_succeeded.send(sender=BackupRun, run=run)
-        return run
-    except Exception as exc:
-        progress.stop()
-        where = f"{current}: " if current is not None else ""
-        message = scrub_secrets(f"{where}{exc}")
-        progress.log(f"failed: {message}")
-        progress.lines.append(scrub_secrets(traceback.format_exc()))
-        removed = delete_prefix(storage, run.storage_prefix)
-        BackupArtifact.objects.filter(run=run).delete()
-        if removed:
-            progress.log(f"removed {len(removed)} file(s) of this run")
-        BackupRun.objects.filter(pk=run.pk).update(
-            status=BackupRun.Status.FAILED,
-            finished_at=timezone.now(),
-            error=message,
-            current_artifact="",
-            bytes_done=progress.bytes_done,
-            log=progress.text,
-        )
-        run.refresh_from_db()
-        backup_failed.send(sender=BackupRun, run=run)
-        return run
+    with signals_interrupt():
+        progress.start()
+        try:
+            storage = backup_storage()
+            sources = selected(run.only)
+            if not sources:
+                raise SourceError(_("Nothing to back up: no source is configured (or none matches)."))
+            for source in sources:
+                current = source
+                progress.current = repr(source)
+                source.preflight()
+            current = None
+            progress.log(f"backing up {', '.join(map(repr, sources))}")
+            artifacts = []
+            ending.files_possible = True
+            for index, source in enumerate(sources, start=1):
+                current = source
+                progress.current = repr(source)
+                progress.log(f"{source}: started")
+                artifact = _back_up_source(run, index, source, storage, progress, streams)
+                artifacts.append(artifact)
+                progress.log(f"{source}: {artifact.raw_bytes} bytes read, {artifact.stored_bytes} stored")
+            current = None
+            progress.current = ""
+            run.finished_at = timezone.now()
+            manifest.write(storage, run, artifacts)
+            progress.stop()
+            progress.log("succeeded")
+            done = BackupRun.objects.filter(pk=run.pk, status=BackupRun.Status.RUNNING).update(
+                status=BackupRun.Status.SUCCEEDED,
+                finished_at=run.finished_at,
+                total_bytes=sum(a.stored_bytes for a in artifacts),
+                bytes_done=progress.bytes_done,
+                current_artifact="",
+                heartbeat_at=timezone.now(),
+                log=progress.text,
+            )
+            if not done:  # failed meanwhile (stalled, or the reaper declared it lost): keep no files of a failed run
+                remove_files_of(run.storage_prefix)
+                BackupArtifact.objects.filter(run=run).delete()
+            run.refresh_from_db()
+            if run.status == BackupRun.Status.SUCCEEDED:
+                backup_succeeded.send(sender=BackupRun, run=run)
+            return run
+        except BaseException as exc:
+            with signals_deferred():
+                progress.stop()
+                where = f"{current}: " if current is not None else ""
+                message = scrub_secrets(f"{where}{describe_exception(exc)}")
+                if isinstance(exc, Exception):
+                    progress.lines.append(scrub_secrets(traceback.format_exc()))
+                ending.fail(message, source=repr(current) if current is not None else "")
+                try:
+                    run.refresh_from_db()
+                except Exception:  # the database is down: the failure is journalled; say so to the caller
+                    run.status, run.error = BackupRun.Status.FAILED, ending.error
+            if not isinstance(exc, Exception):
+                raise
+            return run
 
 
 def backup_run_scheduled() -> BackupRun | None:

@@ -1,35 +1,58 @@
 """Heartbeat and progress of a running backup, written every BACKUP_PROGRESS_EVERY from a small thread.
 
-A thread (not the streaming loop) writes them, so the heartbeat keeps beating while pg_dump waits on a lock.
+A thread (not the streaming loop) writes them, so the heartbeat keeps beating while pg_dump waits on a lock. A
+heartbeat proves the thread lives, not that work moves: the same thread is the stall watchdog. When the byte count
+has not moved for BACKUP_STALL_AFTER it calls `on_stall("stalled at N bytes for T")` once and stops beating; from
+then on the streaming loop's next chunk raises Cancelled, so a backup that wakes up again does not go on.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backups.models import BackupRun, RestoreRun
 
 logger = logging.getLogger("backups")
 
 
+class Cancelled(Exception):
+    """The run was failed while its stream still ran (it stalled): the stream stops at its next chunk."""
+
+
+def stall_message(bytes_done: int, seconds: float) -> str:
+    return _("stalled at %(bytes)s bytes for %(seconds)s s") % {"bytes": bytes_done, "seconds": f"{seconds:.0f}"}
+
+
 class Progress:
-    def __init__(self, run_id: int, *, on_flush: Callable[[Progress], None] | None = None) -> None:
+    def __init__(
+        self,
+        run_id: int,
+        *,
+        on_flush: Callable[[Progress], None] | None = None,
+        on_stall: Callable[[str], None] | None = None,
+    ) -> None:
         self.run_id = run_id
         self.bytes_done = 0
         self.current = ""
         self.lines: list[str] = []
         self.on_flush = on_flush
+        self.on_stall = on_stall
+        self.cancelled = ""  # why the stream must stop (set once the run was failed under it)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=f"backup-{run_id}-heartbeat", daemon=True)
 
     def add(self, count: int) -> None:
+        if self.cancelled:
+            raise Cancelled(self.cancelled)
         self.bytes_done += count
 
     def log(self, line: str) -> None:
@@ -59,8 +82,16 @@ class Progress:
 
     def _loop(self) -> None:
         every = settings.BACKUP_PROGRESS_EVERY.total_seconds()
+        stall_after = settings.BACKUP_STALL_AFTER.total_seconds()
+        seen, moved_at = self.bytes_done, time.monotonic()
         try:
             while not self._stop.wait(every):
+                now = time.monotonic()
+                if self.bytes_done != seen:
+                    seen, moved_at = self.bytes_done, now
+                elif self.on_stall is not None and now - moved_at >= stall_after:
+                    self._stalled(stall_message(seen, now - moved_at))
+                    return
                 try:
                     self.flush()
                 except Exception:  # a database hiccup must not kill the backup; the next beat retries
@@ -68,6 +99,13 @@ class Progress:
                     connection.close()
         finally:
             connection.close()
+
+    def _stalled(self, message: str) -> None:
+        self.log(message)
+        try:
+            self.on_stall(message)
+        except Exception:  # the watchdog must end; the streaming thread's own failure path follows
+            logger.exception("backup run %s: failing the stalled run failed", self.run_id)
 
 
 class RestoreHeartbeat:

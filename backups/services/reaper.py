@@ -1,15 +1,30 @@
-"""The reaper: no run stays "running" (or "queued") forever after its worker is lost."""
+"""The reaper: no run stays "running" (or "queued") forever after its worker is lost.
+
+Two ways to tell a run is lost: its worker process on this very host is gone (at once, backup_runs_reap_dead_workers),
+or its heartbeat is older than BACKUP_STALE_AFTER (any host, backup_runs_reap_stale). A failure this host could not
+write when it happened (the journal) is written first, so its real cause is kept rather than "worker lost".
+"""
 
 from __future__ import annotations
 
+import logging
+import socket
+from datetime import datetime
+
+import psutil
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backups.models import BackupArtifact, BackupRun, RestoreRun
-from backups.signals import backup_failed
-from backups.storage import backup_storage, delete_prefix
+from backups.services.failure import announce_failure, remove_files_of
+from backups.services.journal import journal_cause
+
+logger = logging.getLogger("backups")
+
+# psutil's create_time() is derived from the boot time, which Linux gives in whole seconds.
+CREATE_TIME_SLACK = 2.0
 
 
 def backup_runs_reap_stale() -> list[BackupRun]:
@@ -37,12 +52,57 @@ def backup_runs_reap_stale() -> list[BackupRun]:
             status=BackupRun.Status.FAILED, finished_at=timezone.now(), error=error
         ):
             reaped.append(run)
-    storage = backup_storage()
     for run in reaped:
-        delete_prefix(storage, run.storage_prefix)
+        remove_files_of(run.storage_prefix)
         BackupArtifact.objects.filter(run=run).delete()
         run.refresh_from_db()
-        backup_failed.send(sender=BackupRun, run=run)
+        announce_failure(run, source=run.current_artifact)
+    return reaped
+
+
+def worker_process_gone(*, host: str, pid: int | None, started_at: datetime | None) -> bool:
+    """True only when certain: the run's worker was a process on this host and that process no longer exists.
+
+    A pid reused by a younger process (created after the run started) is gone too; a zombie is gone. Another host's
+    process, or a process this one may not inspect, is not known to be gone: its heartbeat decides.
+    """
+    if not pid or host != socket.gethostname():
+        return False
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return True
+        created = process.create_time()
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+    return started_at is not None and created > started_at.timestamp() + CREATE_TIME_SLACK
+
+
+def backup_runs_reap_dead_workers() -> list[BackupRun]:
+    """Fail at once the running backups whose worker process on this host is gone; delete their files."""
+    reaped = []
+    running = BackupRun.objects.filter(status=BackupRun.Status.RUNNING, worker_host=socket.gethostname())
+    for run in running:
+        if not worker_process_gone(host=run.worker_host, pid=run.worker_pid, started_at=run.started_at):
+            continue
+        recorded = journal_cause(run.pk, str(run.uuid))
+        error = recorded.error if recorded is not None else _(
+            "worker lost: process %(pid)s on %(host)s is gone (last heartbeat %(when)s)"
+        ) % {
+            "pid": run.worker_pid,
+            "host": run.worker_host,
+            "when": run.heartbeat_at.isoformat() if run.heartbeat_at else "?",
+        }
+        claimed = BackupRun.objects.filter(pk=run.pk, status=BackupRun.Status.RUNNING, worker_pid=run.worker_pid)
+        if claimed.update(status=BackupRun.Status.FAILED, finished_at=timezone.now(), error=error):
+            logger.warning("backup run %s: %s", run.pk, error)
+            remove_files_of(run.storage_prefix)
+            BackupArtifact.objects.filter(run=run).delete()
+            run.refresh_from_db()
+            announce_failure(run, source=recorded.source if recorded is not None else run.current_artifact)
+            reaped.append(run)
     return reaped
 
 

@@ -30,6 +30,8 @@ class SourceStream:
     format: str
     extension: str
     metadata: dict = field(default_factory=dict)
+    # Called from another thread when the run stalled: unblock the reader (end the child process producing it).
+    cancel: Callable[[], None] | None = None
 
 
 @dataclass

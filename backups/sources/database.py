@@ -87,7 +87,8 @@ class DatabaseSource(Source):
                 "pg_dump_version": dump_version,
                 "snapshot": snapshot,
             }
-            yield SourceStream(reader=process.stdout, format=PG_FORMAT, extension="pgdump", metadata=metadata)
+            yield SourceStream(reader=process.stdout, format=PG_FORMAT, extension="pgdump", metadata=metadata,
+                               cancel=process.kill)
             code = process.wait()
             if code != 0:
                 stderr.seek(0)

@@ -8,6 +8,7 @@ from aiosmtpd.controller import Controller
 
 from alerting.models import AlertRule, NotificationChannel
 from alerting.observations import Observation
+from tests.backups.conftest import backup_dir, run_backup  # noqa: F401 (real failed backups: test_backup_failed.py)
 from tests.conftest import free_port
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -2,5 +2,5 @@
 
 from django.dispatch import Signal
 
-backup_failed = Signal()  # kwargs: run
+backup_failed = Signal()  # kwargs: failure (backups.signals.BackupFailure)
 budget_breached = Signal()  # kwargs: target, p95_ms, budget_ms

@@ -3,7 +3,6 @@ arriving for that long (here a budget-breach event rule an admin might add)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -14,22 +13,11 @@ from alerting.models import Alert, AlertEvent, AlertRule, AlertTransition
 from alerting.observations import EVENT_BACKUP_FAILED, EVENT_BUDGET_BREACHED
 from alerting.services import alert_event_record, alerts_evaluate, connect_event_signal
 from alerting.signals import describe_backup_failure, describe_budget_breach
+from backups.signals import BackupFailure
 from tests.alerting import signals_fixture
 from tests.alerting.conftest import T0, notify_unprocessed, webhook_payloads
 
 pytestmark = pytest.mark.django_db
-
-
-@dataclass
-class FakeRun:
-    """A stand-in value object with the attributes the receiver reads (not a fake of the backups app)."""
-
-    pk: int
-    source: str
-    error: str
-
-    def __str__(self) -> str:
-        return f"Backup run {self.pk}"
 
 
 def test_the_default_backup_failed_rule_fires_at_once_and_notifies(webhook_channel, httpserver):
@@ -103,7 +91,10 @@ def test_a_budget_breach_alerts_only_after_ten_minutes_of_breaches(budget_event_
 def test_signals_are_turned_into_events_by_the_receivers(budget_event_rule):
     connect_event_signal(signals_fixture.backup_failed, event=EVENT_BACKUP_FAILED, describe=describe_backup_failure)
     connect_event_signal(signals_fixture.budget_breached, event=EVENT_BUDGET_BREACHED, describe=describe_budget_breach)
-    signals_fixture.backup_failed.send(sender=None, run=FakeRun(pk=7, source="media", error="disk full"))
+    # The payload backups sends (backups.signals.BackupFailure); a real failed run: tests/alerting/test_backup_failed.py
+    failure = BackupFailure(run_id=7, uuid="7e0c1b9e-0000-4000-8000-000000000007", trigger="scheduled", source="media",
+                            error="disk full", created_at=T0, started_at=T0, finished_at=T0)
+    signals_fixture.backup_failed.send(sender=None, failure=failure)
     signals_fixture.budget_breached.send(sender=None, target="api-health", p95_ms=812.4, budget_ms=500)
 
     backup = AlertEvent.objects.get(event=EVENT_BACKUP_FAILED)

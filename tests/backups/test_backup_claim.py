@@ -39,7 +39,8 @@ def test_the_database_refuses_a_second_running_run(backup_dir):
     running = BackupRun.objects.create(status=BackupRun.Status.RUNNING, trigger=BackupRun.Trigger.CLI)
     queued = BackupRun.objects.create(status=BackupRun.Status.QUEUED, trigger=BackupRun.Trigger.SCHEDULED)
     failures = []
-    backup_failed.connect(lambda sender, run, **kw: failures.append(run.pk), weak=False, dispatch_uid="t-claim")
+    backup_failed.connect(lambda sender, failure, **kw: failures.append(failure.run_id), weak=False,
+                          dispatch_uid="t-claim")
     try:
         result = backup_run_execute(run_id=queued.pk)
     finally:

@@ -58,7 +58,8 @@ def test_the_nightly_task_records_trigger_scheduled_and_sends_backup_succeeded(b
 def test_a_failed_scheduled_backup_is_logged_at_error_with_the_run_id(backup_dir, settings, tmp_path, caplog):
     settings.BACKUP_FILES = [str(tmp_path / "missing.env")]
     received = []
-    backup_failed.connect(lambda sender, run, **kw: received.append(run.pk), weak=False, dispatch_uid="t2")
+    backup_failed.connect(lambda sender, failure, **kw: received.append(failure.run_id), weak=False,
+                          dispatch_uid="t2")
     try:
         with caplog.at_level(logging.INFO, logger="backups"):
             run_id = run_scheduled_backup()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -10,6 +11,7 @@ from backups.models import BackupRun
 from backups.selectors import backup_run_as_dict
 from backups.services.backup import BackupBusy, backup_run_create, backup_run_enqueue, backup_run_execute
 from backups.services.catalog import backup_catalog_reindex
+from backups.services.failure import BackupInterrupted
 
 
 class Command(BaseCommand):
@@ -41,7 +43,16 @@ class Command(BaseCommand):
         def progress(state) -> None:
             self.stderr.write(f"backup #{run.pk}: {state.current or '…'} {human_bytes(state.bytes_done)} read")
 
-        result = backup_run_execute(run_id=run.pk, on_progress=progress)
+        try:
+            result = backup_run_execute(run_id=run.pk, on_progress=progress)
+        except (BackupInterrupted, KeyboardInterrupt) as exc:
+            # The run is already failed and its files removed; exit as a shell expects of that signal.
+            signum = exc.signum if isinstance(exc, BackupInterrupted) else signal.SIGINT
+            raise CommandError(
+                _("Backup #%(id)s was interrupted by %(signal)s; it is marked failed and its files were removed.")
+                % {"id": run.pk, "signal": signal.Signals(signum).name},
+                returncode=128 + signum,
+            ) from None
         if result is None:
             raise CommandError(_("Backup #%(id)s was taken by another process.") % {"id": run.pk})
         if as_json:
