@@ -16,10 +16,11 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backups.cleanup import Cleanup, remove_run_files
 from backups.models import BackupArtifact, BackupRun
 from backups.services.journal import JournalEntry, journal_write
 from backups.signals import BackupFailure, backup_failed
-from backups.storage import Cleanup, backup_storage, remove_run_files
+from backups.storage import backup_storage
 
 logger = logging.getLogger("backups")
 

@@ -82,14 +82,13 @@ class Progress:
 
     def _loop(self) -> None:
         every = settings.BACKUP_PROGRESS_EVERY.total_seconds()
-        stall_after = settings.BACKUP_STALL_AFTER.total_seconds()
         seen, moved_at = self.bytes_done, time.monotonic()
         try:
             while not self._stop.wait(every):
                 now = time.monotonic()
                 if self.bytes_done != seen:
                     seen, moved_at = self.bytes_done, now
-                elif self.on_stall is not None and now - moved_at >= stall_after:
+                elif self.on_stall is not None and now - moved_at >= settings.BACKUP_STALL_AFTER.total_seconds():
                     self._stalled(stall_message(seen, now - moved_at))
                     return
                 try:

@@ -51,7 +51,8 @@ def bucket_behind_proxy(settings, backup_dir, s3_endpoint, proxy, tmp_path) -> t
             out.write(os.urandom(MiB))
     settings.BACKUP_DATABASES = []
     settings.BACKUP_FILES = [str(big)]
-    settings.BACKUP_STALL_AFTER = timedelta(seconds=2)
+    # Long enough for a loaded machine to set up the S3 client; the stall test shortens it once bytes flow.
+    settings.BACKUP_STALL_AFTER = timedelta(seconds=60)
     settings.BACKUP_S3_TIMEOUT = timedelta(seconds=3)
     settings.BACKUP_S3_ATTEMPTS = 2
     settings.BACKUP_CLEANUP_TIMEOUT = timedelta(seconds=4)
@@ -87,20 +88,23 @@ def failed(run: BackupRun) -> BackupRun | None:
 
 
 def test_a_frozen_s3_endpoint_fails_the_run_as_stalled_within_bounded_time_and_leaves_no_upload(
-    bucket_behind_proxy, proxy, client
+    bucket_behind_proxy, proxy, client, settings
 ):
     bucket, big = bucket_behind_proxy
     run, thread, finished = start_backup()
-    wait_for(lambda: bucket.parts() >= 1, timeout=60, interval=0.05, what="a first part to reach S3")
+    wait_for(lambda: bucket.parts() >= 1, timeout=120, interval=0.05, what="a first part to reach S3")
 
     proxy.freeze()
+    settings.BACKUP_STALL_AFTER = timedelta(seconds=2)  # read by the watchdog at every beat
 
     # Failed by the stall watchdog, although the streaming thread is still blocked on the frozen connection.
     wait_for(lambda: failed(run), timeout=60, what="the stalled run to be failed")
     match = re.fullmatch(rf"file:{re.escape(str(big))}: stalled at (\d+) bytes for (\d+) s", run.error)
     assert match, run.error
     assert int(match.group(1)) >= 8 * MiB and int(match.group(2)) >= 2
-    assert AlertEvent.objects.filter(event="backup_failed", labels={"source": f"file:{big}"}).exists()
+    # backup_failed follows the write of the failure (announced after the outcome is saved)
+    wait_for(lambda: AlertEvent.objects.filter(event="backup_failed", labels={"source": f"file:{big}"}).exists(),
+             timeout=30, what="the backup_failed event")
     assert backup_run_create(trigger=BackupRun.Trigger.CLI)  # the next backup is accepted at once
     BackupRun.objects.filter(status=BackupRun.Status.QUEUED).delete()
 
@@ -131,7 +135,7 @@ def test_an_s3_outage_mid_upload_fails_the_run_naming_s3_and_the_upload_is_abort
 ):
     bucket, big = bucket_behind_proxy
     run, thread, finished = start_backup()
-    wait_for(lambda: bucket.parts() >= 1, timeout=60, interval=0.05, what="a first part to reach S3")
+    wait_for(lambda: bucket.parts() >= 1, timeout=120, interval=0.05, what="a first part to reach S3")
 
     proxy.close()  # connections reset, the port refuses: the cleanup's listing fails as the upload did
     thread.join(timeout=120)
