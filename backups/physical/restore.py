@@ -120,7 +120,7 @@ def _refusals(restore: RestoreRun, info: StanzaInfo) -> list[str]:
                 % {"when": when.isoformat(), "earliest": window.earliest.isoformat()})
         if when > timezone.now():
             raise PhysicalRestoreRefused(_("%(when)s is in the future.") % {"when": when.isoformat()})
-        options += ["--type=time", f"--target={when.isoformat()}", "--target-action=promote"]
+        options += ["--type=time", f"--target={when.isoformat(sep=' ')}", "--target-action=promote"]
     elif kind == TARGET_NAME:
         if not valid_restore_point_name(restore.recovery_target):
             raise PhysicalRestoreRefused(_("%(name)s is not a restore point name.") % {"name": restore.recovery_target})
