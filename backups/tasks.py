@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from backups.physical import tasks as physical_tasks  # noqa: F401 (registers the physical tasks)
+from backups.physical.cluster import scratch_clusters_reap
 from backups.services.backup import backup_run_execute, backup_run_scheduled
 from backups.services.reaper import backup_runs_reap_stale, restore_runs_reap_stale
 from backups.services.restore import restore_run_perform
@@ -25,7 +27,8 @@ def run_scheduled_backup() -> int | None:
 
 @shared_task(name="backups.tasks.reap_stale_runs")
 def reap_stale_runs() -> int:
-    return len(backup_runs_reap_stale()) + len(restore_runs_reap_stale())
+    # Restored clusters (PITR restores, drills) whose worker on this host is gone are removed too.
+    return len(backup_runs_reap_stale()) + len(restore_runs_reap_stale()) + len(scratch_clusters_reap())
 
 
 @shared_task(name="backups.tasks.verify_backup")

@@ -21,6 +21,7 @@ from backups.physical.backup import artifact_fields
 from backups.physical.info import (
     BY_ANNOTATION,
     DRILL_ANNOTATION,
+    PINNED_ANNOTATION,
     RUN_ANNOTATION,
     TRIGGER_ANNOTATION,
     BackupSet,
@@ -78,6 +79,8 @@ def physical_catalog_reindex(info: StanzaInfo | None = None) -> ReindexReport:
                 "bytes_done": backup.size, "pinned": backup.pinned, "error": "", **_drill_fields(backup),
             }
             run = BackupRun.objects.filter(uuid=run_uuid).first()
+            if run is not None and run.pinned and PINNED_ANNOTATION not in backup.annotations:
+                fields["pinned"] = True  # pinned here before the annotation could be written: keep it
             if run is None:
                 run = BackupRun.objects.create(uuid=run_uuid, **fields)
             elif run.status in (BackupRun.Status.QUEUED, BackupRun.Status.RUNNING):
