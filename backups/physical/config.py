@@ -37,7 +37,12 @@ def database_alias() -> str:
 
 
 def database_settings() -> dict:
+    """The backed-up cluster's connection: a DATABASES alias, or a postgres:// URL of a cluster Django does not use."""
     alias = database_alias()
+    if "://" in alias:
+        from backups.postgres import settings_dict_from_url
+
+        return settings_dict_from_url(alias)
     if alias not in connections.settings:
         raise PhysicalNotConfigured(
             _("BACKUP_PGBACKREST_DATABASE names %(alias)s, which is not a configured database.") % {"alias": alias}
@@ -110,7 +115,7 @@ class RunAs:
 def pgbackrest_env(*, with_secrets: bool = True) -> dict[str, str]:
     """The environment every pgbackrest command (and a cluster whose restore_command calls it) runs with."""
     db = database_settings()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PGBACKREST_")}
+    env = dict(os.environ)  # PGBACKREST_* set by the operator stay (tuning such as ARCHIVE_TIMEOUT); ours win
     options: dict[str, str] = {"STANZA": stanza()}
     if settings.BACKUP_PGBACKREST_CONFIG:
         options["CONFIG"] = settings.BACKUP_PGBACKREST_CONFIG
@@ -166,7 +171,9 @@ def configuration_problems() -> list[tuple[str, str, str]]:
         problems.append(("backups.E102", _("BACKUP_PGBACKREST_CONFIG points to %(path)s, which is not a file.")
                          % {"path": settings.BACKUP_PGBACKREST_CONFIG},
                          _("Create it (it may be empty when every option comes from the portal's settings).")))
-    if settings.BACKUP_PGBACKREST_DATABASE not in settings.DATABASES:
+    if "://" in settings.BACKUP_PGBACKREST_DATABASE:
+        pass
+    elif settings.BACKUP_PGBACKREST_DATABASE not in settings.DATABASES:
         problems.append(("backups.E103", _("BACKUP_PGBACKREST_DATABASE names %(alias)s, which is not a configured "
                                            "database.") % {"alias": settings.BACKUP_PGBACKREST_DATABASE},
                          _("Name an alias of DATABASES (default: default).")))
