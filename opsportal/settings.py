@@ -266,6 +266,8 @@ BACKUP_PGBACKREST_STANZA = os.environ.get("BACKUP_PGBACKREST_STANZA", "").strip(
 BACKUP_PGBACKREST_BIN = os.environ.get("BACKUP_PGBACKREST_BIN") or "pgbackrest"
 BACKUP_PGBACKREST_CONFIG = os.environ.get("BACKUP_PGBACKREST_CONFIG", "")
 BACKUP_PGBACKREST_USER = os.environ.get("BACKUP_PGBACKREST_USER", "")
+# PostgreSQL in a container (the `db-data` case): pgbackrest runs inside it through `docker exec` (DOCKER_HOST).
+BACKUP_PGBACKREST_CONTAINER = os.environ.get("BACKUP_PGBACKREST_CONTAINER", "")
 BACKUP_PGBACKREST_DATABASE = os.environ.get("BACKUP_PGBACKREST_DATABASE") or "default"
 BACKUP_PGBACKREST_PG_PATH = os.environ.get("BACKUP_PGBACKREST_PG_PATH", "")
 BACKUP_PGBACKREST_PG_SOCKET_PATH = os.environ.get("BACKUP_PGBACKREST_PG_SOCKET_PATH", "")

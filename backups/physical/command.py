@@ -76,9 +76,14 @@ def describe_failure(command: str, returncode: int, output: str) -> PgBackRestEr
 def pgbackrest_popen(args: Sequence[str], *, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start `pgbackrest ARGS` with stdout and stderr piped (text)."""
     run_as = RunAs.from_settings()
+    env = env if env is not None else pgbackrest_env()
+    argv = [settings.BACKUP_PGBACKREST_BIN, *args]
+    if settings.BACKUP_PGBACKREST_CONTAINER:
+        argv = container_argv(argv, env)
+        env = {**env, "DOCKER_HOST": settings.BACKUP_DOCKER_HOST}
     return subprocess.Popen(
-        [settings.BACKUP_PGBACKREST_BIN, *args],
-        env=env if env is not None else pgbackrest_env(),
+        argv,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -88,6 +93,15 @@ def pgbackrest_popen(args: Sequence[str], *, env: dict[str, str] | None = None) 
         user=run_as.user,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 (only prctl; no locks are taken)
     )
+
+
+def container_argv(argv: list[str], env: dict[str, str]) -> list[str]:
+    """`docker exec` into the PostgreSQL container; `-e NAME` without a value hands each PGBACKREST_* variable over
+    from this process's environment, so the passphrase stays out of every command line."""
+    names = sorted(key for key in env if key.startswith("PGBACKREST_"))
+    passed = [part for name in names for part in ("-e", name)]
+    user = settings.BACKUP_PGBACKREST_USER or "postgres"
+    return ["docker", "exec", "-i", "-u", user, *passed, settings.BACKUP_PGBACKREST_CONTAINER, *argv]
 
 
 def pgbackrest_run(

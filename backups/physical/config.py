@@ -94,7 +94,7 @@ class RunAs:
     @classmethod
     def from_settings(cls) -> RunAs:
         wanted = settings.BACKUP_PGBACKREST_USER
-        if not wanted:
+        if not wanted or settings.BACKUP_PGBACKREST_CONTAINER:  # in a container: docker exec --user
             return cls(None)
         try:
             entry = pwd.getpwnam(wanted)
@@ -121,9 +121,10 @@ def pgbackrest_env(*, with_secrets: bool = True) -> dict[str, str]:
         options["CONFIG"] = settings.BACKUP_PGBACKREST_CONFIG
     if settings.BACKUP_PGBACKREST_PG_PATH:
         options["PG1_PATH"] = settings.BACKUP_PGBACKREST_PG_PATH
-    if db.get("PORT"):
+    # In a container pgbackrest reaches PostgreSQL through the container's own socket and port, not the published one.
+    if db.get("PORT") and not settings.BACKUP_PGBACKREST_CONTAINER:
         options["PG1_PORT"] = str(db["PORT"])
-    if db.get("USER"):
+    if db.get("USER") and not settings.BACKUP_PGBACKREST_CONTAINER:
         options["PG1_USER"] = str(db["USER"])
     if settings.BACKUP_PGBACKREST_PG_SOCKET_PATH:
         options["PG1_SOCKET_PATH"] = settings.BACKUP_PGBACKREST_PG_SOCKET_PATH
@@ -167,7 +168,8 @@ def configuration_problems() -> list[tuple[str, str, str]]:
         problems.append(("backups.E101", _("pgbackrest (%(bin)s) is not installed on this host.")
                          % {"bin": settings.BACKUP_PGBACKREST_BIN},
                          _("apt-get install pgbackrest, or set BACKUP_PGBACKREST_BIN.")))
-    if settings.BACKUP_PGBACKREST_CONFIG and not Path(settings.BACKUP_PGBACKREST_CONFIG).is_file():
+    if (settings.BACKUP_PGBACKREST_CONFIG and not settings.BACKUP_PGBACKREST_CONTAINER
+            and not Path(settings.BACKUP_PGBACKREST_CONFIG).is_file()):
         problems.append(("backups.E102", _("BACKUP_PGBACKREST_CONFIG points to %(path)s, which is not a file.")
                          % {"path": settings.BACKUP_PGBACKREST_CONFIG},
                          _("Create it (it may be empty when every option comes from the portal's settings).")))

@@ -106,6 +106,11 @@ def _parse_time(text: str) -> datetime:
 
 def _refusals(restore: RestoreRun, info: StanzaInfo) -> list[str]:
     """The pgbackrest restore options; PhysicalRestoreRefused for anything that cannot work."""
+    if settings.BACKUP_PGBACKREST_CONTAINER:
+        raise PhysicalRestoreRefused(_(
+            "PostgreSQL runs in the container %(container)s: the portal backs it up online but does not restore it "
+            "yet. Restore with pgbackrest in a new container on a new volume (see the backup guide).")
+            % {"container": settings.BACKUP_PGBACKREST_CONTAINER})
     if not info.backups:
         raise PhysicalRestoreRefused(_("The repository of stanza %(stanza)s holds no backup yet; take a physical "
                                        "backup first.") % {"stanza": info.name})
