@@ -71,3 +71,21 @@ def test_a_wrong_passphrase_fails_the_run_naming_the_passphrase_file(physical, s
     assert run.status == BackupRun.Status.FAILED
     assert "BACKUP_PGBACKREST_CIPHER_PASS_FILE" in run.error
     assert "not-the-passphrase" not in run.error + run.log
+
+
+def test_verify_of_a_physical_run_is_pgbackrest_verify_and_a_flipped_byte_fails_it(physical):
+    from backups.services.verify import backup_run_verify
+
+    run = _backup("full")
+    assert backup_run_verify(run_id=run.pk).ok
+    run.refresh_from_db()
+    assert run.verification == BackupRun.Verification.VERIFIED
+    label = run.artifacts.get().path
+    victim = max((p for p in (physical.repo / "backup").rglob("*") if p.is_file() and label in str(p)),
+                 key=lambda p: p.stat().st_size)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    result = backup_run_verify(run_id=run.pk)
+    run.refresh_from_db()
+    assert not result.ok and run.verification == BackupRun.Verification.FAILED
