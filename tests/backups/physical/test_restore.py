@@ -89,3 +89,18 @@ def test_a_port_in_use_or_a_non_empty_directory_is_refused(physical):
     refused = restore_run_perform(restore_id=full.pk)
     assert refused.status == RestoreRun.Status.REFUSED and "not empty" in refused.error
     assert (physical.folder / "b" / "keep.txt").read_text() == "mine"
+
+
+def test_restore_in_place_takes_a_safety_backup_then_brings_the_cluster_back_to_the_time(physical):
+    write_rows(physical, range(1, 6))
+    _full_backup()
+    target = moment_between_commits(physical)
+    write_rows(physical, range(6, 11))
+    physical.switch_and_wait()
+    restore = physical_restore_create(target_type="time", target=target, in_place=True, actor="test")
+    done = restore_run_perform(restore_id=restore.pk)
+    assert done.status == RestoreRun.Status.SUCCEEDED, done.error
+    assert order_ids(physical.port) == [1, 2, 3, 4, 5]  # the same cluster, same port, back at T
+    safety = done.safety_run
+    assert safety is not None and safety.status == BackupRun.Status.SUCCEEDED and safety.trigger == "safety"
+    assert safety.physical_type == "incr"  # the state before the restore (rows 1-10) is kept in pgBackRest
