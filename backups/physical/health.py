@@ -19,8 +19,12 @@ from monitoring.registry import register
 CHECK_CACHE_KEY = "backups:pgbackrest-check"
 
 
+def _check_key() -> str:
+    return f"{CHECK_CACHE_KEY}:{settings.BACKUP_PGBACKREST_STANZA}"
+
+
 def record_check_outcome(*, ok: bool, message: str) -> None:
-    cache.set(CHECK_CACHE_KEY, {"ok": ok, "message": message, "at": timezone.now().isoformat()},
+    cache.set(_check_key(), {"ok": ok, "message": message, "at": timezone.now().isoformat()},
               timeout=int(3 * settings.BACKUP_PGBACKREST_CHECK_EVERY.total_seconds()))
 
 
@@ -60,7 +64,7 @@ class WalArchiveCheck(HealthCheck):
             "pending_segments": state.pending_segments, "lag_seconds": round(lag),
             "rpo_seconds": settings.BACKUP_PGBACKREST_ARCHIVE_RPO.total_seconds(),
         }
-        checked = cache.get(CHECK_CACHE_KEY)
+        checked = cache.get(_check_key())
         if checked:
             values["pgbackrest_check"] = checked
         if state.archive_mode == "off":

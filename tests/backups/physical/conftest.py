@@ -114,6 +114,9 @@ def archiving_cluster() -> Iterator[ArchivingCluster]:
 
 
 def configure_portal(settings, cluster: ArchivingCluster) -> None:
+    from django.core.cache import cache
+
+    cache.clear()  # the last `pgbackrest check` outcome of an earlier test's cluster is not this one's
     connections.settings[ALIAS] = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(cluster.port),
                                    "NAME": "postgres", "USER": "postgres", "PASSWORD": ""}
     settings.BACKUP_PGBACKREST_STANZA = cluster.stanza

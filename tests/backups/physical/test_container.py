@@ -12,6 +12,7 @@ import docker.errors
 import psycopg
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 
 from backups.models import BackupRun, RestoreRun
 from backups.physical.backup import physical_backup_create
@@ -81,6 +82,7 @@ def test_postgres_in_a_container_on_its_volume_is_backed_up_online_through_docke
     settings.BACKUP_PGBACKREST_CONFIG = ""
     settings.BACKUP_PGBACKREST_REPO_PATH = ""
     settings.BACKUP_PGBACKREST_CIPHER_PASS_FILE = ""
+    cache.clear()  # no `pgbackrest check` outcome of an earlier test's cluster
     container.reload()
     started = container.attrs["State"]["StartedAt"]
     stanza_setup()
