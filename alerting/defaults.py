@@ -72,6 +72,29 @@ def default_rules() -> list[dict]:
             "description": gettext_noop("The threshold is BACKUP_RPO in seconds when the rule was created."),
         },
         {
+            # Physical backups (pgBackRest): the latest WAL archive attempt failed, so the recovery point stands still.
+            "key": "wal-archive-failing",
+            "name": gettext_noop("WAL archiving stalled"),
+            "kind": RuleKind.METRIC,
+            "metric_name": "backup_wal_archive_failing",
+            "comparator": Comparator.GT,
+            "threshold": 0,
+            "for_duration": timedelta(minutes=5),
+            "severity": Severity.CRITICAL,
+        },
+        {
+            "key": "wal-archive-lag",
+            "name": gettext_noop("WAL waits for the archive longer than the archive RPO"),
+            "kind": RuleKind.METRIC,
+            "metric_name": "backup_wal_archive_lag_seconds",
+            "comparator": Comparator.GT,
+            "threshold": settings.BACKUP_PGBACKREST_ARCHIVE_RPO.total_seconds(),
+            "for_duration": timedelta(0),
+            "severity": Severity.WARNING,
+            "description": gettext_noop("The threshold is BACKUP_PGBACKREST_ARCHIVE_RPO in seconds when the rule was "
+                                        "created."),
+        },
+        {
             "key": "performance-budget",
             "name": gettext_noop("Performance budget breached"),
             "kind": RuleKind.METRIC,

@@ -28,3 +28,17 @@ def identity_file(app_configs, **kwargs) -> list[Warning]:
     if path and not Path(path).is_file():
         return [Warning(f"BACKUP_AGE_IDENTITY_FILE points to {path}, which is not a file.", id="backups.W002")]
     return []
+
+
+@register()
+def physical_backups(app_configs, **kwargs) -> list:
+    """pgBackRest configuration problems (backups.E101-E108, W107); nothing while BACKUP_PGBACKREST_STANZA is empty."""
+    from django.core.checks import Error
+
+    from backups.physical.config import configuration_problems
+
+    found = []
+    for check_id, message, hint in configuration_problems():
+        kind = Warning if ".W" in check_id else Error
+        found.append(kind(message, hint=hint, id=check_id))
+    return found

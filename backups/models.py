@@ -36,8 +36,15 @@ class BackupRun(models.Model):
         DRILL_PASSED = "drill_passed", _("restore drill passed")
         FAILED = "failed", _("verification failed")
 
+    class Kind(models.TextChoices):
+        LOGICAL = "logical", _("logical (dump, files, volumes)")
+        PHYSICAL = "physical", _("physical (pgBackRest)")
+
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # Physical runs are carried out by backups/physical/ (pgBackRest); `physical_type` is full, diff or incr.
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.LOGICAL, db_index=True)
+    physical_type = models.CharField(_("physical backup type"), max_length=8, blank=True)
     trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -129,6 +136,15 @@ class RestoreRun(models.Model):
         BackupRun, verbose_name=_("restored backup"), null=True, on_delete=models.SET_NULL, related_name="restores"
     )
     source_run_uuid = models.UUIDField(_("restored backup UUID"), null=True, blank=True)
+    # Physical (point-in-time) restores: carried out by backups/physical/restore.py.
+    kind = models.CharField(_("kind"), max_length=16, choices=BackupRun.Kind.choices, default=BackupRun.Kind.LOGICAL)
+    recovery_target_type = models.CharField(_("recovery target type"), max_length=16, blank=True)
+    recovery_target = models.CharField(_("recovery target"), max_length=255, blank=True)
+    pg_path = models.CharField(_("data directory"), max_length=500, blank=True)
+    port = models.PositiveIntegerField(_("port"), null=True, blank=True)
+    in_place = models.BooleanField(_("over the running cluster"), default=False)
+    current_step = models.CharField(_("current step"), max_length=255, blank=True)
+    recovered_at = models.DateTimeField(_("recovered to"), null=True, blank=True)
     target = models.CharField(_("target"), max_length=500)
     only = models.CharField(_("only"), max_length=255, blank=True)
     triggered_by = models.ForeignKey(

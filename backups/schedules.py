@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from backups.physical.schedules import create_physical_schedules
 from opsportal.celery import BACKUPS_QUEUE
 from opsportal.lib.schedules import ensure_periodic_task
 
@@ -42,3 +43,4 @@ def create_default_schedules(**_: object) -> None:
         every=settings.BACKUP_REAP_EVERY,
         description="Marks runs whose worker stopped sending heartbeats failed (worker lost) and removes their files.",
     )
+    create_physical_schedules()

@@ -24,6 +24,9 @@ BUILT_IN_METRICS = [
     "celery_workers_online", "celery_beat_tick_age_seconds", "celery_queue_length",
     "docker_container_restarts", "docker_containers", "migrations_unapplied",
     "backup_last_success_age_seconds", "backup_last_size_bytes",
+    # backups/physical/health.py (wal_archive), reported while physical backups are configured
+    "backup_wal_archive_age_seconds", "backup_wal_archive_failed_count", "backup_wal_archive_failing",
+    "backup_wal_archive_pending_segments", "backup_wal_archive_lag_seconds",
 ]
 
 

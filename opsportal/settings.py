@@ -276,6 +276,42 @@ BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 8, minimum=0)
 BACKUP_KEEP_MONTHLY = env_int("BACKUP_KEEP_MONTHLY", 12, minimum=0)
 BACKUP_MAX_AGE = env_duration("BACKUP_MAX_AGE", "400d")
 
+# Physical backups and point-in-time recovery through pgBackRest (backups/physical/); off while the stanza is empty.
+BACKUP_PGBACKREST_STANZA = os.environ.get("BACKUP_PGBACKREST_STANZA", "").strip()
+BACKUP_PGBACKREST_BIN = os.environ.get("BACKUP_PGBACKREST_BIN") or "pgbackrest"
+BACKUP_PGBACKREST_CONFIG = os.environ.get("BACKUP_PGBACKREST_CONFIG", "")
+BACKUP_PGBACKREST_USER = os.environ.get("BACKUP_PGBACKREST_USER", "")
+# PostgreSQL in a container (the `db-data` case): pgbackrest runs inside it through `docker exec` (DOCKER_HOST).
+BACKUP_PGBACKREST_CONTAINER = os.environ.get("BACKUP_PGBACKREST_CONTAINER", "")
+BACKUP_PGBACKREST_DATABASE = os.environ.get("BACKUP_PGBACKREST_DATABASE") or "default"
+BACKUP_PGBACKREST_PG_PATH = os.environ.get("BACKUP_PGBACKREST_PG_PATH", "")
+BACKUP_PGBACKREST_PG_SOCKET_PATH = os.environ.get("BACKUP_PGBACKREST_PG_SOCKET_PATH", "")
+BACKUP_PGBACKREST_REPO_TYPE = (os.environ.get("BACKUP_PGBACKREST_REPO_TYPE") or "posix").strip().lower()
+if BACKUP_PGBACKREST_REPO_TYPE not in ("posix", "s3"):
+    raise ImproperlyConfigured(f"BACKUP_PGBACKREST_REPO_TYPE must be posix or s3, not {BACKUP_PGBACKREST_REPO_TYPE!r}.")
+BACKUP_PGBACKREST_REPO_PATH = os.environ.get("BACKUP_PGBACKREST_REPO_PATH", "")
+BACKUP_PGBACKREST_S3_BUCKET = os.environ.get("BACKUP_PGBACKREST_S3_BUCKET", "")
+BACKUP_PGBACKREST_S3_ENDPOINT = os.environ.get("BACKUP_PGBACKREST_S3_ENDPOINT", "")
+BACKUP_PGBACKREST_S3_REGION = os.environ.get("BACKUP_PGBACKREST_S3_REGION", "")
+BACKUP_PGBACKREST_S3_URI_STYLE = (os.environ.get("BACKUP_PGBACKREST_S3_URI_STYLE") or "host").strip().lower()
+if BACKUP_PGBACKREST_S3_URI_STYLE not in ("host", "path"):
+    raise ImproperlyConfigured("BACKUP_PGBACKREST_S3_URI_STYLE must be host or path.")
+BACKUP_PGBACKREST_S3_VERIFY_TLS = env_bool("BACKUP_PGBACKREST_S3_VERIFY_TLS", True)
+BACKUP_PGBACKREST_S3_KEY_FILE = os.environ.get("BACKUP_PGBACKREST_S3_KEY_FILE", "")
+BACKUP_PGBACKREST_S3_KEY_SECRET_FILE = os.environ.get("BACKUP_PGBACKREST_S3_KEY_SECRET_FILE", "")
+# The repository passphrase (pgBackRest's own aes-256-cbc cipher) is read from this file at each command, and handed
+# to pgBackRest through its environment (PGBACKREST_REPO1_CIPHER_PASS), never on a command line.
+BACKUP_PGBACKREST_CIPHER_PASS_FILE = os.environ.get("BACKUP_PGBACKREST_CIPHER_PASS_FILE", "")
+BACKUP_PGBACKREST_RETENTION_FULL = env_int("BACKUP_PGBACKREST_RETENTION_FULL", 2, minimum=1, maximum=9999999)
+BACKUP_PGBACKREST_RETENTION_DIFF = env_int("BACKUP_PGBACKREST_RETENTION_DIFF", 0, minimum=0, maximum=9999999)
+BACKUP_PGBACKREST_PROCESS_MAX = env_int("BACKUP_PGBACKREST_PROCESS_MAX", 1, minimum=1, maximum=64)
+BACKUP_PGBACKREST_ARCHIVE_RPO = env_duration("BACKUP_PGBACKREST_ARCHIVE_RPO", "5m")
+BACKUP_PGBACKREST_CHECK_EVERY = env_duration("BACKUP_PGBACKREST_CHECK_EVERY", "10m")
+BACKUP_PGBACKREST_SCRATCH_DIR = Path(
+    os.environ.get("BACKUP_PGBACKREST_SCRATCH_DIR") or VAR_DIR / "pitr-scratch"
+).resolve()
+BACKUP_PGBACKREST_RESTORE_TIMEOUT = env_duration("BACKUP_PGBACKREST_RESTORE_TIMEOUT", "2h")
+
 # --- Monitoring (see docs/guides/monitoring.md) ---------------------------------------------------------------
 HEALTH_DEADLINE = env_duration("HEALTH_DEADLINE", "3s")
 # /api/system/health and /metrics share one run of the checks per process for this long ("0s" disables).

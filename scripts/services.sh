@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Make sure the services the tests use are up: PostgreSQL and Redis on this machine (started if a command is
-# needed), the Docker engine with its helper image, and the command-line tools the backup tests drive (and GNU
-# gettext, which the translation catalog test runs).
+# needed), the Docker engine with its helper image, and the command-line tools the backup tests drive (pgbackrest
+# among them; and GNU gettext, which the translation catalog test runs).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
 need_apt=()
-for tool in dockerd:docker.io busybox:busybox-static age:age zstd:zstd pg_dump:postgresql-client chromium:chromium msgfmt:gettext; do
+for tool in dockerd:docker.io busybox:busybox-static age:age zstd:zstd pg_dump:postgresql-client chromium:chromium msgfmt:gettext pgbackrest:pgbackrest; do
     command -v "${tool%%:*}" >/dev/null || need_apt+=("${tool##*:}")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then

@@ -25,7 +25,8 @@ class RestoreRunAdmin(admin.ModelAdmin):
     ordering = ["-created_at", "-id"]
     change_form_template = "admin/backups/restorerun/change_form.html"
     fields = [
-        "status_badge", "source_link", "safety_link", "target", "only", "who", "created_at", "started_at",
+        "status_badge", "source_link", "safety_link", "target", "only", "kind", "recovery_target_type",
+        "recovery_target", "pg_path", "port", "in_place", "current_step", "who", "created_at", "started_at",
         "finished_at", "error_text", "log_text",
     ]  # fmt: skip
     readonly_fields = fields

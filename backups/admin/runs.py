@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from backups.admin import views
+from backups.admin import pitr, views
 from backups.admin.display import human_duration, status_badge
 from backups.models import BackupArtifact, BackupRun
 from backups.selectors import backup_run_duration, backup_run_manifest
@@ -154,6 +154,7 @@ class BackupRunAdmin(admin.ModelAdmin):
         context = {
             "retention_rules": RetentionPolicy.from_settings().describe(),
             "can_run_backup": self.has_run_backup_permission(request),
+            **pitr.changelist_context(self, request),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)
@@ -265,6 +266,8 @@ class BackupRunAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("run-now/", wrap(views.run_now(self)), name="backups_backuprun_run_now"),
+            path("run-physical-now/", wrap(pitr.run_physical_now(self)), name="backups_backuprun_run_physical_now"),
+            path("point-in-time/", wrap(pitr.point_in_time(self)), name="backups_backuprun_point_in_time"),
             path("<int:object_id>/progress/", wrap(views.progress(self)), name="backups_backuprun_progress"),
             path("<int:object_id>/verify/", wrap(views.verify(self, drill=False)), name="backups_backuprun_verify"),
             path("<int:object_id>/drill/", wrap(views.verify(self, drill=True)), name="backups_backuprun_drill"),

@@ -203,6 +203,10 @@ def backup_run_execute(*, run_id: int, on_progress: Callable[[Progress], None] |
     run = BackupRun.objects.filter(pk=run_id).first()
     if run is None:
         return None
+    if run.kind == BackupRun.Kind.PHYSICAL:  # pgBackRest's runs are carried out by backups/physical/
+        from backups.physical.backup import physical_backup_execute
+
+        return physical_backup_execute(run_id=run_id, on_progress=on_progress)
     claimed = _claim(run)
     if claimed is None:
         return None

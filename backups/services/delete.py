@@ -36,6 +36,10 @@ def backup_run_delete(*, run: BackupRun) -> list[str]:
         raise BackupRunNotDeletable(_("Backup #%(id)s is still %(status)s.") % {"id": run.pk, "status": run.status})
     if run.pinned:
         raise BackupRunNotDeletable(_("Backup #%(id)s is pinned; unpin it first.") % {"id": run.pk})
+    if run.kind == BackupRun.Kind.PHYSICAL:  # a pgBackRest set: `pgbackrest expire --set`
+        from backups.physical.retention import physical_run_delete
+
+        return physical_run_delete(run=run)
     storage = backup_storage()
     problems: list[str] = []
     for name in _files_of(run):

@@ -150,6 +150,10 @@ def restore_run_perform(
     requested_run_id: int | None = None,
 ) -> RestoreRun | None:
     """Carry out a queued RestoreRun; None if another delivery already claimed it (queued → running)."""
+    if RestoreRun.objects.filter(pk=restore_id, kind=BackupRun.Kind.PHYSICAL).exists():
+        from backups.physical.restore import physical_restore_perform  # point-in-time restores: pgBackRest
+
+        return physical_restore_perform(restore_id=restore_id, log=log)
     lines: list[str] = []
 
     def log_line(line: str) -> None:

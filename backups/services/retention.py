@@ -172,7 +172,8 @@ def backup_runs_prune(
 ) -> PruneReport:
     """Apply the retention policy: delete what it does not keep (files and records), or only say so (dry_run)."""
     policy = policy or RetentionPolicy.from_settings()
-    runs = BackupRun.objects.only(
+    # Physical runs follow pgBackRest's own retention (backups/physical/retention.py, run by prunebackups too).
+    runs = BackupRun.objects.filter(kind=BackupRun.Kind.LOGICAL).only(
         "id", "status", "trigger", "only", "created_at", "pinned", "verification", "storage_prefix", "log"
     )
     report = PruneReport(decisions=retention_decide(runs=runs, policy=policy, now=now or timezone.now()))

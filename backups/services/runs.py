@@ -14,4 +14,8 @@ def backup_runs_set_pinned(*, runs: Iterable[BackupRun], pinned: bool) -> list[B
     BackupRun.objects.filter(pk__in=[run.pk for run in changed]).update(pinned=pinned)
     for run in changed:
         run.pinned = pinned
+        if run.kind == BackupRun.Kind.PHYSICAL:  # the pin is an annotation on the pgBackRest set too
+            from backups.physical.retention import physical_pin
+
+            physical_pin(run=run, pinned=pinned)
     return changed

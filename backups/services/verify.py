@@ -89,6 +89,10 @@ def backup_run_verify(*, run_id: int, drill: bool = False) -> VerifyResult:
         result.ok = False
         result.problems.append(_("Backup #%(id)s did not succeed; there is nothing to verify.") % {"id": run.pk})
         return result
+    if run.kind == BackupRun.Kind.PHYSICAL:  # pgbackrest verify, or a PITR drill (backups/physical/)
+        from backups.physical.verify import physical_verify
+
+        return physical_verify(run=run, drill=drill, result=result)
     artifacts = list(run.artifacts.all())
     for artifact in artifacts:
         problems = artifact_problems(artifact)
@@ -143,7 +147,7 @@ def backup_run_verify(*, run_id: int, drill: bool = False) -> VerifyResult:
 def backup_run_drill_latest() -> VerifyResult | None:
     """The weekly drill: restore the newest complete successful backup into a scratch database; None if none."""
     run = (
-        BackupRun.objects.filter(status=BackupRun.Status.SUCCEEDED, only=[])
+        BackupRun.objects.filter(status=BackupRun.Status.SUCCEEDED, only=[], kind=BackupRun.Kind.LOGICAL)
         .exclude(trigger=BackupRun.Trigger.SAFETY)
         .order_by("-created_at", "-id")
         .first()

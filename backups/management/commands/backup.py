@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from backups.management.commands._output import cli_actor, human_bytes
 from backups.models import BackupRun
+from backups.physical.cli import physical_reindex
 from backups.selectors import backup_run_as_dict
 from backups.services.backup import BackupBusy, backup_run_create, backup_run_enqueue, backup_run_execute
 from backups.services.catalog import backup_catalog_reindex
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         as_json = json
         if reindex:
             runs = backup_catalog_reindex()
+            runs += physical_reindex(self)  # the physical catalog, from pgBackRest's own (when configured)
             if as_json:
                 self.stdout.write(_json([backup_run_as_dict(run) for run in runs]))
             else:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from backups.physical.cli import physical_prune
 from backups.services.retention import RetentionPolicy, backup_runs_prune
 
 
@@ -28,6 +29,7 @@ class Command(BaseCommand):
                 _("Dry run: %(keep)s kept, %(delete)s would be deleted; nothing was touched.")
                 % {"keep": len(report.decisions) - len(report.to_delete), "delete": len(report.to_delete)}
             )
+            physical_prune(self, dry_run=True)
             return
         for run_id, problems in report.undeletable.items():
             for problem in problems:
@@ -36,6 +38,7 @@ class Command(BaseCommand):
             _("%(deleted)s backup(s) deleted, %(kept)s kept.")
             % {"deleted": len(report.deleted), "kept": len(report.decisions) - len(report.to_delete)}
         )
+        physical_prune(self, dry_run=False)
         if report.undeletable:
             raise CommandError(
                 _("%(count)s backup(s) could not be deleted completely; their records are kept.")

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 
 from backups.management.commands._output import cli_actor
 from backups.models import BackupRun, RestoreRun
+from backups.physical.cli import add_physical_arguments, is_physical, physical_restore_command
 from backups.postgres import settings_dict_from_url
 from backups.selectors import restore_confirmation_word
 from backups.services.restore import restore_run_execute
@@ -14,14 +15,22 @@ class Command(BaseCommand):
     help = _("Restore a backup run (a safety backup of the target is taken first).")
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("run_id", type=int, help=_("The backup run to restore."))
+        parser.add_argument("run_id", type=int, nargs="?", help=_("The backup run to restore."))
         parser.add_argument(
             "--into", metavar="DATABASE_URL", help=_("Restore the database into this new or empty one.")
         )
         parser.add_argument("--only", metavar="KIND[:NAME]", help=_("Restore only these artifacts."))
         parser.add_argument("--yes", action="store_true", help=_("Do not ask for confirmation."))
+        add_physical_arguments(parser)  # point-in-time restores through pgBackRest: backups/physical/cli.py
 
     def handle(self, *args, run_id: int, into: str | None, only: str | None, yes: bool, **options) -> None:
+        if is_physical(options):
+            physical_restore_command(self, yes=yes, **options)
+            return
+        if run_id is None:
+            raise CommandError(
+                _("Give the backup run to restore, or a point in time (--to-time, --latest, --to-name).")
+            )
         if not yes:
             expected = self._confirmation_word(run_id, into, only)
             self.stdout.write(

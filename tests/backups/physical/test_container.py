@@ -1,0 +1,106 @@
+"""The `db-data` case: PostgreSQL in a container on a named volume, backed up online with pgbackrest inside it
+(`docker exec`), from the local image opsportal/postgres:local (Debian's postgresql and pgbackrest packages)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+
+import docker
+import docker.errors
+import psycopg
+import pytest
+from django.conf import settings as django_settings
+from django.core.cache import cache
+
+from backups.models import BackupRun, RestoreRun
+from backups.physical.backup import physical_backup_create
+from backups.physical.health import WalArchiveCheck
+from backups.physical.info import stanza_info
+from backups.physical.restore import physical_restore_create, physical_restore_perform
+from backups.physical.setup import stanza_setup
+from backups.services.backup import backup_run_execute
+from monitoring.models import Status
+from tests.conftest import free_port, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+IMAGE = "opsportal/postgres:local"
+NETWORK = "opsportal-test"
+STANZA = "dbdata"
+ARCHIVE = f"pgbackrest --stanza={STANZA} --pg1-path=/var/lib/postgresql/data archive-push %p"
+
+
+@pytest.fixture
+def db_data_container() -> Iterator[tuple]:
+    client = docker.DockerClient(base_url=django_settings.BACKUP_DOCKER_HOST)
+    client.ping()
+    try:
+        client.images.get(IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"image {IMAGE} is missing: run `bash scripts/docker-engine.sh` (it builds it)")
+    try:
+        client.networks.get(NETWORK)
+    except docker.errors.NotFound:
+        with contextlib.suppress(docker.errors.APIError):
+            client.networks.create(NETWORK)
+    suffix = secrets.token_hex(4)
+    volume = client.volumes.create(f"db-data-{suffix}").name
+    port = free_port()
+    container = client.containers.run(
+        IMAGE, name=f"pitr-pg-{suffix}", detach=True, network=NETWORK, ports={"5432/tcp": ("127.0.0.1", port)},
+        volumes={volume: {"bind": "/var/lib/postgresql/data", "mode": "rw"}},
+        command=["-c", "archive_mode=on", "-c", f"archive_command={ARCHIVE}", "-c", "wal_level=replica"],
+    )
+    url = f"postgres://postgres@127.0.0.1:{port}/postgres"
+
+    def answers() -> bool:
+        try:
+            with psycopg.connect(url, connect_timeout=2) as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+        except psycopg.OperationalError:
+            return False
+
+    try:
+        wait_for(answers, timeout=120, interval=0.5, what="PostgreSQL in the container")
+        yield container, url
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            client.volumes.get(volume).remove(force=True)
+        client.close()
+
+
+def test_postgres_in_a_container_on_its_volume_is_backed_up_online_through_docker_exec(db_data_container, settings):
+    container, url = db_data_container
+    settings.BACKUP_PGBACKREST_STANZA = STANZA
+    settings.BACKUP_PGBACKREST_CONTAINER = container.name
+    settings.BACKUP_PGBACKREST_USER = "postgres"
+    settings.BACKUP_PGBACKREST_DATABASE = url
+    settings.BACKUP_PGBACKREST_PG_PATH = "/var/lib/postgresql/data"
+    settings.BACKUP_PGBACKREST_CONFIG = ""
+    settings.BACKUP_PGBACKREST_REPO_PATH = ""
+    settings.BACKUP_PGBACKREST_CIPHER_PASS_FILE = ""
+    cache.clear()  # no `pgbackrest check` outcome of an earlier test's cluster
+    container.reload()
+    started = container.attrs["State"]["StartedAt"]
+    stanza_setup()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE orders AS SELECT g AS id FROM generate_series(1, 1000) g")
+        writer = psycopg.connect(url, autocommit=True)  # a client keeps working while the backup runs
+
+    run = backup_run_execute(run_id=physical_backup_create(backup_type="full", trigger="cli").pk)
+
+    assert run.status == BackupRun.Status.SUCCEEDED, run.error
+    assert stanza_info().by_run_uuid(str(run.uuid)) is not None
+    container.reload()
+    assert container.status == "running" and container.attrs["State"]["StartedAt"] == started  # never stopped
+    assert writer.execute("SELECT count(*) FROM orders").fetchone() == (1000,)
+    writer.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_switch_wal()")
+    wait_for(lambda: WalArchiveCheck().run().status == Status.OK, timeout=60, what="the archive to be ok")
+    restore = physical_restore_create(target_type="latest", pg_path="/srv/x", port=free_port())
+    refused = physical_restore_perform(restore_id=restore.pk)
+    assert refused.status == RestoreRun.Status.REFUSED and "does not restore it yet" in refused.error
