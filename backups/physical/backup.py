@@ -14,6 +14,7 @@ import socket
 import traceback
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -31,8 +32,9 @@ from backups.physical.info import (
     stanza_info,
 )
 from backups.services.backup import BackupBusy, backup_run_create
+from backups.services.failure import announce_failure
 from backups.services.progress import Progress
-from backups.signals import backup_failed, backup_succeeded
+from backups.signals import backup_succeeded
 
 logger = logging.getLogger("backups")
 _PERCENT = re.compile(r", (\d+(?:\.\d+)?)%\)")
@@ -126,7 +128,7 @@ def physical_backup_execute(*, run_id: int, on_progress: Callable[[Progress], No
             error=_("Another backup was running; this one did not start."),
         )
         run.refresh_from_db()
-        backup_failed.send(sender=BackupRun, run=run)
+        announce_failure(run)
         return run
     run.refresh_from_db()
     progress = Progress(run.pk, on_flush=on_progress)
@@ -189,7 +191,7 @@ def physical_backup_execute(*, run_id: int, on_progress: Callable[[Progress], No
             bytes_done=progress.bytes_done, log=progress.text,
         )
         run.refresh_from_db()
-        backup_failed.send(sender=BackupRun, run=run)
+        announce_failure(run, source=f"{KIND}:{settings.BACKUP_PGBACKREST_STANZA}")
         return run
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -103,12 +104,27 @@ class StanzaInfo:
         return sorted(needed)
 
 
+_UNPRINTABLE = re.compile(r"[^\t\n\x20-\x7e\u00a0-\uffff]|\ufffd")
+_UNREADABLE_REPO = re.compile(r'"status":\{"code":(4|99),"message":"(\[\w+\][^"\\]{0,200})')
+
+
+def _printable(text: str) -> str:
+    """pgBackRest quotes what it failed to decrypt (with a wrong passphrase): keep such bytes out of our messages."""
+    return _UNPRINTABLE.sub("", text)
+
+
 def parse_info(text: str, stanza_name: str, stderr: str = "") -> StanzaInfo:
     try:
-        data = json.loads(text)
+        # strict=False: control characters inside strings (the garbage a wrong passphrase decrypts) are accepted.
+        data = json.loads(text, strict=False)
     except json.JSONDecodeError:
-        raise PgBackRestError(_("pgbackrest info did not print JSON: %(start)s %(stderr)s")
-                              % {"start": text[:200], "stderr": stderr.strip()[-300:]}) from None
+        unreadable = _UNREADABLE_REPO.search(text)
+        if unreadable:  # the garbage broke the JSON itself; the repository status before it is still plain
+            data = [{"name": stanza_name, "status": {"code": int(unreadable[1]), "message": unreadable[2]}}]
+        else:
+            raise PgBackRestError(_("pgbackrest info did not print JSON: %(start)s %(stderr)s")
+                                  % {"start": _printable(text[:200]), "stderr": _printable(stderr.strip()[-300:])}
+                                  ) from None
     stanza = next((item for item in data if item.get("name") == stanza_name), None)
     if stanza is None:
         raise PgBackRestError(_("pgbackrest info does not know the stanza %(stanza)s.") % {"stanza": stanza_name})
@@ -118,7 +134,7 @@ def parse_info(text: str, stanza_name: str, stderr: str = "") -> StanzaInfo:
     return StanzaInfo(
         name=stanza_name,
         status_code=int(status.get("code", 0)),
-        status_message=status.get("message", ""),
+        status_message=_printable(status.get("message", "")),
         cipher=stanza.get("cipher", "none"),
         backups=[BackupSet.from_json(item) for item in stanza.get("backup") or []],
         wal_min=min((a.get("min") or "" for a in archives), default=""),

@@ -12,7 +12,7 @@ import contextlib
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -25,7 +25,7 @@ from backups.physical import KIND
 from backups.physical.cluster import ClusterError, RestoredCluster, port_is_free, prepare_data_dir
 from backups.physical.command import PgBackRestError, pgbackrest_run, scrub
 from backups.physical.config import PhysicalNotConfigured, stanza
-from backups.physical.info import StanzaInfo, stanza_info
+from backups.physical.info import BackupSet, StanzaInfo, stanza_info
 from backups.physical.sql import restore_point_create, valid_restore_point_name
 from backups.services.progress import RestoreHeartbeat
 from backups.signals import restore_finished
@@ -104,6 +104,22 @@ def _parse_time(text: str) -> datetime:
     return value
 
 
+def _set_for_time(info: StanzaInfo, when: datetime) -> BackupSet:
+    """The backup set to recover to `when` from, chosen here rather than by pgBackRest.
+
+    pgBackRest records a set's stop time in whole seconds and picks only a set that stopped in a second *before*
+    the target's, so a time in the same second as a backup's end fails there with "unable to find backup set".
+    The newest set that ended a whole second before is certainly consistent by then; failing that, one that ended
+    in the same second (PostgreSQL itself refuses if its consistent point is after the target).
+    """
+    usable = [b for b in info.backups if not b.error and b.stopped_at <= when]
+    if not usable:
+        raise PhysicalRestoreRefused(
+            _("No backup set ended before %(when)s.") % {"when": when.isoformat()})
+    certain = [b for b in usable if b.stopped_at + timedelta(seconds=1) <= when]
+    return max(certain or usable, key=lambda b: b.stopped_at)
+
+
 def _refusals(restore: RestoreRun, info: StanzaInfo) -> list[str]:
     """The pgbackrest restore options; PhysicalRestoreRefused for anything that cannot work."""
     if settings.BACKUP_PGBACKREST_CONTAINER:
@@ -125,7 +141,8 @@ def _refusals(restore: RestoreRun, info: StanzaInfo) -> list[str]:
                 % {"when": when.isoformat(), "earliest": window.earliest.isoformat()})
         if when > timezone.now():
             raise PhysicalRestoreRefused(_("%(when)s is in the future.") % {"when": when.isoformat()})
-        options += ["--type=time", f"--target={when.isoformat(sep=' ')}", "--target-action=promote"]
+        options += ["--type=time", f"--target={when.isoformat(sep=' ')}", "--target-action=promote",
+                    f"--set={_set_for_time(info, when).label}"]
     elif kind == TARGET_NAME:
         if not valid_restore_point_name(restore.recovery_target):
             raise PhysicalRestoreRefused(_("%(name)s is not a restore point name.") % {"name": restore.recovery_target})

@@ -30,6 +30,7 @@ def test_the_guide_restores_to_a_time_with_pgbackrest_alone(physical):
     assert run.artifacts.get().path in listing
     physical.as_postgres("mkdir", "-m", "700", str(restored))
     physical.as_postgres("pgbackrest", f"--config={conf}", f"--stanza={stanza}", f"--pg1-path={restored}",
+                         f"--set={run.artifacts.get().path}",  # the guide: name the set ending before the time
                          "--type=time", f"--target={target.replace('T', ' ')}", "--target-action=promote",
                          "--archive-mode=off", "restore", timeout=600)
     physical.as_postgres("sh", "-c", f"echo 'port = {port}' >> {restored}/postgresql.auto.conf")
