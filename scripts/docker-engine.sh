@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make sure a Docker engine answers at $DOCKER_HOST (default unix:///var/run/docker.sock) and that the tiny local
-# helper image exists. Starts dockerd the way this kind of machine allows (no iptables, no bridge, vfs storage).
+# Make sure a Docker engine answers at $DOCKER_HOST (default unix:///var/run/docker.sock) and that the local
+# helper images exist. Starts dockerd the way this kind of machine allows (no iptables, no bridge, vfs storage).
 # No image can be pulled here, so the helper image is imported from a folder holding busybox and its links.
 set -euo pipefail
 DOCKER_HOST="${DOCKER_HOST:-unix:///var/run/docker.sock}"
@@ -33,4 +33,5 @@ if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
     done
     tar -C "$root" -c . | docker import --change 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null
 fi
-echo "docker engine ready at $DOCKER_HOST with image $IMAGE"
+bash "$(dirname "$0")/postgres-image.sh"   # the `db-data` tests' PostgreSQL image, from the installed packages
+echo "docker engine ready at $DOCKER_HOST with images $IMAGE and ${POSTGRES_TEST_IMAGE:-opsportal/postgres:local}"
