@@ -120,15 +120,21 @@ def point_in_time(model_admin: BackupRunAdmin):
             kind = data["target_type"]
             target = data["target_time"].isoformat() if kind == TARGET_TIME else (
                 data["restore_point"] if kind == TARGET_NAME else "")
+            from backups.services.restore import RestoreBusy
             from backups.tasks import restore_run_execute
 
-            with transaction.atomic():
-                restore = physical_restore_create(
-                    target_type=kind, target=target, in_place=data["in_place"], user=request.user,
-                    pg_path="" if data["in_place"] else data["pg_path"],
-                    port=None if data["in_place"] else data["port"],
-                )
-                transaction.on_commit(lambda: restore_run_execute.delay(restore.pk))
+            try:
+                with transaction.atomic():
+                    restore = physical_restore_create(
+                        target_type=kind, target=target, in_place=data["in_place"], user=request.user,
+                        pg_path="" if data["in_place"] else data["pg_path"],
+                        port=None if data["in_place"] else data["port"],
+                    )
+                    transaction.on_commit(lambda: restore_run_execute.delay(restore.pk))
+            except RestoreBusy as exc:
+                model_admin.message_user(request, f"{_('Nothing was started.')} {exc}",
+                                         messages.WARNING)
+                return HttpResponseRedirect(reverse("admin:backups_restorerun_change", args=[exc.other.pk]))
             restore_admin = model_admin.admin_site._registry[RestoreRun]
             restore_admin.log_addition(request, restore, _("Point-in-time restore requested from the admin."))
             model_admin.message_user(request, _("Point-in-time restore #%(id)s queued: a restore point marks the "

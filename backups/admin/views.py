@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from backups.models import BackupRun, RestoreRun
 from backups.selectors import backup_run_progress, restore_confirmation_word, restore_overwrites
 from backups.services.backup import BackupBusy, backup_run_enqueue
-from backups.services.restore import restore_run_create
+from backups.services.restore import RestoreBusy, restore_run_create
 from backups.services.runs import backup_runs_set_pinned
 
 if TYPE_CHECKING:
@@ -34,6 +34,13 @@ View = Callable[..., HttpResponse]
 
 def _run_link(run: BackupRun) -> str:
     return format_html('<a href="{}">#{}</a>', reverse("admin:backups_backuprun_change", args=[run.pk]), run.pk)
+
+
+def _restore_link(restore: RestoreRun | None) -> str:
+    if restore is None:
+        return ""
+    return format_html('<a href="{}">#{}</a>', reverse("admin:backups_restorerun_change", args=[restore.pk]),
+                       restore.pk)
 
 
 def _get_run(model_admin: BackupRunAdmin, request: HttpRequest, object_id: int) -> BackupRun:
@@ -62,7 +69,8 @@ def run_now(model_admin: BackupRunAdmin) -> View:
         except BackupBusy as exc:
             model_admin.message_user(
                 request,
-                format_html("{} {} {}", _("Nothing was started."), str(exc), _run_link(exc.run)),
+                format_html("{} {} {}", _("Nothing was started."), str(exc),
+                            _run_link(exc.run) if exc.run is not None else _restore_link(exc.restore)),
                 messages.WARNING,
             )
         else:
@@ -170,9 +178,15 @@ def restore(model_admin: BackupRunAdmin) -> View:
 def _start_restore(model_admin: BackupRunAdmin, request: HttpRequest, run: BackupRun) -> HttpResponse:
     from backups.tasks import restore_run_execute
 
-    with transaction.atomic():
-        restore_record = restore_run_create(run_id=run.pk, user=request.user)
-        transaction.on_commit(lambda: restore_run_execute.delay(restore_record.pk))
+    try:
+        with transaction.atomic():
+            restore_record = restore_run_create(run_id=run.pk, user=request.user)
+            transaction.on_commit(lambda: restore_run_execute.delay(restore_record.pk))
+    except RestoreBusy as exc:
+        model_admin.message_user(
+            request, format_html("{} {} {}", _("Nothing was started."), str(exc), _restore_link(exc.other)),
+            messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:backups_backuprun_change", args=[run.pk]))
     model_admin.log_change(request, run, _("Restore #%(id)s requested.") % {"id": restore_record.pk})
     restore_admin = model_admin.admin_site._registry[RestoreRun]
     restore_admin.log_addition(request, restore_record, _("Restore requested from the admin."))

@@ -63,8 +63,13 @@ def physical_restore_command(command: BaseCommand, *, yes: bool, to_time: str | 
                 raise CommandError(_("Restore cancelled; nothing was touched."))
     elif not pg_data or not port:
         raise CommandError(_("Give the new data directory and port (--pg-data DIR --port PORT), or --in-place."))
-    restore = physical_restore_create(target_type=target_type, target=target, pg_path=pg_data or "", port=port,
-                                      in_place=in_place, actor=cli_actor())
+    from backups.services.restore import RestoreBusy
+
+    try:
+        restore = physical_restore_create(target_type=target_type, target=target, pg_path=pg_data or "", port=port,
+                                          in_place=in_place, actor=cli_actor())
+    except RestoreBusy as exc:
+        raise CommandError(str(exc)) from None
     done = physical_restore_perform(restore_id=restore.pk, log=command.stdout.write)
     assert done is not None  # just created here
     if done.status != RestoreRun.Status.SUCCEEDED:

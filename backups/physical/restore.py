@@ -74,11 +74,13 @@ def physical_restore_create(
     user: AbstractBaseUser | None = None,
     actor: str = "",
 ) -> RestoreRun:
-    return RestoreRun.objects.create(
+    from backups.services.restore import restore_run_create_exclusive
+
+    return restore_run_create_exclusive(
         kind=KIND, recovery_target_type=target_type, recovery_target=target, pg_path=pg_path, port=port,
         in_place=in_place, target=_("cluster of stanza %(stanza)s") % {"stanza": settings.BACKUP_PGBACKREST_STANZA},
         triggered_by=user if user is not None and user.pk else None,
-        triggered_by_name=user.get_username() if user is not None else actor, status=RestoreRun.Status.QUEUED,
+        triggered_by_name=user.get_username() if user is not None else actor,
     )
 
 

@@ -15,11 +15,12 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import Storage
 from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backups import manifest, postgres
-from backups.models import BackupArtifact, BackupRun
+from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.pipeline import encode
 from backups.services.failure import announce_failure, backup_run_fail, describe_exception, remove_files_of
 from backups.services.interrupts import signals_deferred, signals_interrupt
@@ -36,14 +37,22 @@ CREATE_LOCK_KEY = 0x6F70_6261_636B  # "opback": an arbitrary, fixed advisory-loc
 
 
 class BackupBusy(Exception):
-    """Another backup is queued or running; no second run was created."""
+    """Another backup is queued or running, or a restore is running; no run was created.
 
-    def __init__(self, run: BackupRun) -> None:
+    `run` is the backup in the way, or None when `restore` (a running RestoreRun) is.
+    """
+
+    def __init__(self, run: BackupRun | None, *, restore: RestoreRun | None = None) -> None:
         self.run = run
-        super().__init__(
-            _("Backup #%(id)s is already %(status)s; wait for it to finish.")
-            % {"id": run.pk, "status": run.get_status_display()}
-        )
+        self.restore = restore
+        if run is not None:
+            message = _("Backup #%(id)s is already %(status)s; wait for it to finish.") % {
+                "id": run.pk, "status": run.get_status_display()}
+        else:
+            # a backup taken now would capture a half-restored database, or race the restore for it
+            message = _("Restore #%(id)s is running; start the backup once it has finished.") % {
+                "id": restore.pk if restore is not None else "?"}
+        super().__init__(message)
 
 
 def scrub_secrets(text: str) -> str:
@@ -79,6 +88,14 @@ def backup_run_create(
         )
         if busy is not None:
             raise BackupBusy(busy)
+        if trigger != BackupRun.Trigger.SAFETY:  # a restore's own safety backup is the one backup it allows
+            # only a restore over the originals (a database or files in place, the running cluster) is in the way;
+            # one into another database or a scratch data directory (drills) is not
+            restoring = (RestoreRun.objects.filter(status=RestoreRun.Status.RUNNING)
+                         .filter(Q(kind=BackupRun.Kind.LOGICAL, target="") | Q(in_place=True))
+                         .order_by("created_at").first())
+            if restoring is not None:
+                raise BackupBusy(None, restore=restoring)
         return BackupRun.objects.create(
             trigger=trigger,
             triggered_by=user if user is not None and user.pk else None,

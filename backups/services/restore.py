@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -105,6 +105,43 @@ def _safety_backup(artifacts: list[BackupArtifact], target: RestoreTarget, user,
     return safety
 
 
+RESTORE_CREATE_LOCK_KEY = 0x6F70_7265_7374  # "oprest": serialises restore requests, as CREATE_LOCK_KEY does backups
+
+
+class RestoreBusy(Exception):
+    """A restore of the same target is already queued or running; no second RestoreRun was created."""
+
+    def __init__(self, other: RestoreRun) -> None:
+        self.other = other
+        super().__init__(
+            _("Restore #%(id)s of the same target is already %(status)s; wait for it to finish, then request this "
+              "one again.") % {"id": other.pk, "status": other.get_status_display()}
+        )
+
+
+def restore_run_create_exclusive(**fields) -> RestoreRun:
+    """Create a queued RestoreRun unless one of the same target is queued or running (then RestoreBusy).
+
+    The same target: a logical restore's database or files (`target`, empty for the originals), a point-in-time
+    restore's data directory, or the running cluster for one in place. A second request is refused with a message
+    rather than queued behind the first, where it would silently restore over what the first just restored.
+    """
+    same = RestoreRun.objects.filter(status__in=[RestoreRun.Status.QUEUED, RestoreRun.Status.RUNNING],
+                                     kind=fields.get("kind", BackupRun.Kind.LOGICAL))
+    if fields.get("kind") == BackupRun.Kind.PHYSICAL:
+        same = same.filter(in_place=True) if fields.get("in_place") else same.filter(pg_path=fields.get("pg_path"))
+    else:
+        same = same.filter(target=fields.get("target", ""))
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RESTORE_CREATE_LOCK_KEY])
+        other = same.order_by("created_at").first()
+        if other is not None:
+            raise RestoreBusy(other)
+        return RestoreRun.objects.create(status=RestoreRun.Status.QUEUED, **fields)
+
+
 def restore_run_create(
     *,
     run_id: int,
@@ -115,14 +152,13 @@ def restore_run_create(
 ) -> RestoreRun:
     """A queued RestoreRun of backup `run_id`: the record exists before any work, so a caller can link to it."""
     run = BackupRun.objects.filter(pk=run_id).first()
-    return RestoreRun.objects.create(
+    return restore_run_create_exclusive(
         source_run=run,
         source_run_uuid=run.uuid if run else None,
         target=scrub_secrets(into or ""),
         only=only or "",
         triggered_by=user if user is not None and user.pk else None,
         triggered_by_name=user.get_username() if user is not None else actor,
-        status=RestoreRun.Status.QUEUED,
     )
 
 

@@ -8,7 +8,7 @@ from backups.models import BackupRun, RestoreRun
 from backups.physical.cli import add_physical_arguments, is_physical, physical_restore_command
 from backups.postgres import settings_dict_from_url
 from backups.selectors import restore_confirmation_word
-from backups.services.restore import restore_run_execute
+from backups.services.restore import RestoreBusy, restore_run_execute
 
 
 class Command(BaseCommand):
@@ -43,7 +43,11 @@ class Command(BaseCommand):
                 answer = ""
             if answer != expected:
                 raise CommandError(_("Restore cancelled; nothing was touched."))
-        restore = restore_run_execute(run_id=run_id, into=into, only=only, actor=cli_actor(), log=self.stdout.write)
+        try:
+            restore = restore_run_execute(run_id=run_id, into=into, only=only, actor=cli_actor(),
+                                          log=self.stdout.write)
+        except RestoreBusy as exc:
+            raise CommandError(str(exc)) from None
         if restore.status != RestoreRun.Status.SUCCEEDED:
             raise CommandError(
                 _("Restore #%(id)s %(status)s: %(error)s")
