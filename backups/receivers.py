@@ -26,11 +26,16 @@ def finish_journalled_failures(**_: object) -> None:
     """A worker starting on this host writes the failures journalled here and fails runs whose process is gone."""
     from backups.services.journal import journal_replay
     from backups.services.reaper import backup_runs_reap_dead_workers
+    from backups.sources.docker_holds import docker_holds_repair_here
 
     try:
         journal_replay()
         backup_runs_reap_dead_workers()
     except Exception:  # the worker must start anyway; the reaper tick tries again
         logger.exception("could not finish the journalled backup failures at worker start")
+    try:
+        docker_holds_repair_here()  # containers a backup killed on this host left stopped
+    except Exception:
+        logger.exception("could not put back the containers a lost backup stopped, at worker start")
     finally:
         connection.close()

@@ -12,6 +12,7 @@ from backups.services.reaper import backup_runs_reap_dead_workers, backup_runs_r
 from backups.services.restore import restore_run_perform
 from backups.services.retention import backup_runs_prune
 from backups.services.verify import backup_run_drill_latest, backup_run_verify
+from backups.sources.docker_holds import docker_holds_repair_here
 
 
 @shared_task(name="backups.tasks.run_backup")
@@ -33,6 +34,7 @@ def reap_stale_runs() -> int:
     return (
         len(replayed) + len(backup_runs_reap_dead_workers()) + len(backup_runs_reap_stale())
         + len(restore_runs_reap_stale()) + len(scratch_clusters_reap())
+        + len(docker_holds_repair_here())  # containers a lost backup stopped: started again, policy put back
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -22,6 +23,7 @@ from backups.models import BackupArtifact
 from backups.pipeline import IterReader, decoded
 from backups.sources import register
 from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
+from backups.sources.docker_holds import OWNER_LABEL, Hold, hold_remove, hold_write, owner_label
 from backups.sources.tar_safety import tar_problems
 from backups.storage import backup_storage, open_stored
 
@@ -48,25 +50,41 @@ def labelled_containers_stopped(client: docker.DockerClient, volume: str, log) -
     """Stop running containers that use `volume` and carry the stop label; start them again whatever happens."""
     running = client.containers.list(filters={"volume": volume, "label": f"{STOP_LABEL}=true"})
     stopped = []
-    policies = {}
+    holds: dict[str, Hold] = {}
     try:
         for container in running:
+            policy = container.attrs["HostConfig"].get("RestartPolicy") or {}
+            # Written down first (docker_holds.py): if this process dies before the `finally` below, the reaper or
+            # the next worker start on this host puts the container and its policy back.
+            holds[container.id] = Hold(container.id, container.name, volume,
+                                       {**policy, "Name": policy.get("Name") or "no"})
+            hold_write(holds[container.id])
             # Policy "always" starts a stopped container when the engine starts: if the engine dies before the
             # `finally` below can start it again, Docker itself does once the engine is back.
-            policy = container.attrs["HostConfig"].get("RestartPolicy") or {}
-            policies[container.id] = {**policy, "Name": policy.get("Name") or "no"}
             container.update(restart_policy={"Name": "always"})
             container.stop(timeout=30)
             stopped.append(container)
             log(f"stopped container {container.name} for volume {volume}")
         yield [container.name for container in stopped]
     finally:
+        failed: Exception | None = None
         for container in running:
-            if container in stopped:
-                container.start()
-                log(f"started container {container.name} again")
-            if container.id in policies:
-                container.update(restart_policy=policies[container.id])
+            hold = holds.get(container.id)
+            if hold is None:
+                continue
+            try:
+                if container in stopped:
+                    container.start()
+                    log(f"started container {container.name} again")
+                container.update(restart_policy=hold.restart_policy)
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                hold.released = True  # the reaper takes it over once the engine answers
+                hold_write(hold)
+                failed = failed or exc
+            else:
+                hold_remove(hold)
+        if failed is not None and sys.exc_info()[1] is None:  # never replace the error already on its way
+            raise failed
 
 
 @contextlib.contextmanager
@@ -88,7 +106,7 @@ def helper_container(client: docker.DockerClient, volume: str, *, read_only: boo
         volumes={volume: {"bind": MOUNT, "mode": "ro" if read_only else "rw"}},
         network_mode="none",
         # the volume label tells an operator what a leftover helper was for (and lets tests find their own)
-        labels={HELPER_LABEL: "true", VOLUME_LABEL: volume},
+        labels={HELPER_LABEL: "true", VOLUME_LABEL: volume, OWNER_LABEL: owner_label()},
     )
     try:
         yield container

@@ -16,6 +16,9 @@ from monitoring.checks.base import CheckResult, HealthCheck, Sample
 from monitoring.models import Status
 from monitoring.registry import register
 
+# The label backups/sources/docker_volumes.py stops containers by (a fact of the Docker set-up, not an import).
+BACKUP_STOP_LABEL = "opsportal.backup.stop"
+
 _clients: dict[tuple[str, int], docker.DockerClient] = {}
 _clients_lock = threading.Lock()
 
@@ -78,7 +81,9 @@ class DockerCheck(HealthCheck):
             state = container["State"]
             health = (state.get("Health") or {}).get("Status", "")
             restarts = int(container.get("RestartCount", 0))
-            by_name[name] = {"state": state.get("Status", ""), "health": health, "restart_count": restarts}
+            labels = (container.get("Config") or {}).get("Labels") or {}
+            by_name[name] = {"state": state.get("Status", ""), "health": health, "restart_count": restarts,
+                             "backup_stop": labels.get(BACKUP_STOP_LABEL) == "true"}
             states[state.get("Status", "unknown")] += 1
             samples.append(Sample("docker_container_restarts", restarts, {"container": name},
                                   "Restarts of a container."))
@@ -98,11 +103,15 @@ class DockerCheck(HealthCheck):
                 problems.append((Status.CRITICAL, _("required container %(name)s is %(health)s")
                                  % {"name": required, "health": info["health"]}))
         for name, info in sorted(by_name.items()):
-            if name not in settings.MONITOR_REQUIRED_CONTAINERS and (
-                info["health"] == "unhealthy" or info["state"] == "restarting"
-            ):
+            if name in settings.MONITOR_REQUIRED_CONTAINERS:
+                continue
+            if info["health"] == "unhealthy" or info["state"] == "restarting":
                 problems.append((Status.WARNING, _("container %(name)s is %(what)s")
                                  % {"name": name, "what": info["health"] or info["state"]}))
+            elif info["backup_stop"] and info["state"] != "running":
+                # a container the backups stop and start again is an application: down is not "fine"
+                problems.append((Status.WARNING, _("container %(name)s (labelled %(label)s) is %(state)s")
+                                 % {"name": name, "label": f"{BACKUP_STOP_LABEL}=true", "state": info["state"]}))
         values = {"engine": url, "containers": by_name, "by_state": dict(states)}
         if not problems:
             return self.ok(_("%(count)d containers, %(running)d running")

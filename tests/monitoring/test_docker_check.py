@@ -22,9 +22,10 @@ def docker_client():
     client = docker.DockerClient(base_url="unix:///var/run/docker.sock")
     created = []
 
-    def run(*, healthcheck: dict | None = None, command: str = "sleep 300"):
+    def run(*, healthcheck: dict | None = None, command: str = "sleep 300", labels: dict | None = None):
         name = f"monitoring-test-{secrets.token_hex(4)}"
-        container = client.containers.run(IMAGE, command, name=name, detach=True, healthcheck=healthcheck)
+        container = client.containers.run(IMAGE, command, name=name, detach=True, healthcheck=healthcheck,
+                                          labels=labels or {})
         created.append(container)
         return container
 
@@ -73,6 +74,21 @@ def test_an_unhealthy_container_is_reported(settings, docker_client):
     assert result.values["containers"][container.name]["health"] == "unhealthy"
     settings.MONITOR_REQUIRED_CONTAINERS = [container.name]
     assert run_one("docker").status == Status.CRITICAL
+
+
+@pytest.mark.django_db
+def test_a_container_the_backups_stop_that_is_not_running_is_a_warning(docker_client):
+    app = docker_client(labels={"opsportal.backup.stop": "true"})
+    other = docker_client()
+    assert run_one("docker").status == Status.OK
+    other.stop(timeout=0)  # an unlabelled container may be stopped on purpose
+    clear_cached_results()
+    assert run_one("docker").status == Status.OK
+    app.stop(timeout=0)  # as a backup killed mid-archive leaves it
+    clear_cached_results()
+    result = run_one("docker")
+    assert result.status == Status.WARNING
+    assert app.name in result.message and "opsportal.backup.stop=true" in result.message and "exited" in result.message
 
 
 @pytest.mark.faults
