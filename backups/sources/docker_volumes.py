@@ -23,6 +23,7 @@ from backups.models import BackupArtifact
 from backups.pipeline import IterReader, decoded
 from backups.sources import register
 from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
+from backups.sources.docker_database import database_container_problem
 from backups.sources.docker_holds import OWNER_LABEL, Hold, hold_remove, hold_write, owner_label
 from backups.sources.tar_safety import tar_problems
 from backups.storage import backup_storage, open_stored
@@ -127,6 +128,11 @@ class DockerVolumeSource(Source):
         client = docker_client()
         try:
             client.volumes.get(self.name)
+            labelled = client.containers.list(filters={"volume": self.name, "label": f"{STOP_LABEL}=true"})
+            # before anything is stopped: never the PostgreSQL this portal is connected to (db-data)
+            problem = database_container_problem(client, self.name, labelled, helper_container)
+            if problem:
+                raise SourceError(problem)
         except docker.errors.NotFound:
             raise SourceError(_("Docker volume %(name)s does not exist.") % {"name": self.name}) from None
         finally:
