@@ -229,12 +229,13 @@ def restore_run_perform(
         storage = backup_storage()
         for artifact in artifacts:
             log_line(f"restoring {artifact.kind}:{artifact.name} from {artifact.path}")
-            portal_db_restored = portal_db_restored or _is_portal_database(artifact, target)
             with (
                 open_stored(storage, artifact.path) as handle,
                 decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
             ):
                 kinds[artifact.kind].restore(artifact, reader, target)
+            # only once it is in: a restore that failed first left the database (and its catalog) as it was
+            portal_db_restored = portal_db_restored or _is_portal_database(artifact, target)
         restore.status = RestoreRun.Status.SUCCEEDED
         log_line("succeeded")
     except RestoreRefused as exc:
@@ -249,7 +250,17 @@ def restore_run_perform(
     heartbeat.stop()
     restore.finished_at = timezone.now()
     if portal_db_restored:
-        _rewrite_catalog(restore, log_line)
+        try:
+            _migrate_restored_schema(log_line)
+            _rewrite_catalog(restore, log_line)
+        except Exception as exc:  # the data is in; the record of this restore must be written all the same
+            restore.error = "\n".join(filter(None, [restore.error, scrub_secrets(
+                _("The database was restored, but the portal could not bring its schema and catalog up to date: "
+                  "%(error)s. Run `manage.py migrate` and then `manage.py backup --reindex`.") % {"error": exc})]))
+            log_line(f"after the restore: {restore.error}")
+            lines.append(scrub_secrets(traceback.format_exc()))
+            for alias in connections:
+                connections[alias].close()
     restore.log = "\n".join(lines)
     if RestoreRun.objects.filter(pk=restore.pk).exists():
         restore.save()
@@ -258,6 +269,27 @@ def restore_run_perform(
         reset_sequences()
     restore_finished.send(sender=RestoreRun, restore=restore)
     return restore
+
+
+def _migrate_restored_schema(log_line: Callable[[str], None]) -> None:
+    """A backup taken before a migration brings back the older schema: apply what this code has since added.
+
+    They are the same migrations that made the newer schema from the older one, so the portal's tables (and every
+    module's) match its code again before anything reads them (the catalog re-index is next).
+    """
+    from django.core.management import call_command
+    from django.db.migrations.executor import MigrationExecutor
+
+    for alias in connections:
+        connections[alias].close()
+    executor = MigrationExecutor(connections["default"])
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if not plan:
+        return
+    names = ", ".join(f"{migration.app_label}.{migration.name}" for migration, backwards in plan if not backwards)
+    log_line(f"the restored database predates {len(plan)} migration(s) of this code; applying them: {names}")
+    call_command("migrate", interactive=False, verbosity=0)
+    log_line("migrations applied")
 
 
 def _rewrite_catalog(restore: RestoreRun, log_line: Callable[[str], None]) -> None:
