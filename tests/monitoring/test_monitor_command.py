@@ -144,6 +144,15 @@ def test_a_switched_off_check_asked_for_by_name_is_unknown_not_green(settings):
     assert out.startswith("UNKNOWN - ") and "MONITOR_DISABLED_CHECKS" in out and out.count("\n") == 1
 
 
+def test_no_check_left_to_run_is_unknown_not_green(settings):
+    from monitoring.registry import check_classes
+
+    settings.MONITOR_DISABLED_CHECKS = list(check_classes())
+    code, out = monitor("--local")
+    assert code == 3
+    assert out.startswith("UNKNOWN - ") and out.count("\n") == 1
+
+
 def test_a_settings_error_through_the_wrapper_is_one_unknown_line():
     done = wrapper("--check", "cpu", BACKUP_RPO="soon")
     assert done.returncode == 3, done

@@ -49,6 +49,9 @@ class Command(BaseCommand):
             from monitoring.runner import health_report_collect
 
             report = health_report_collect(names=checks, hosts=not local)
+            if not report.results:  # every check switched off: "OK - 0 checks ok" would be a green nobody checked
+                self.stdout.write(unknown_line(_("no check to run (see MONITOR_DISABLED_CHECKS)")))
+                raise SystemExit(UNKNOWN)
             output = _as_json(report) if json else _as_text(report)
         except SystemExit:
             raise
