@@ -85,6 +85,14 @@ def checks(*, names: Iterable[str] | None = None, per_host: bool | None = None) 
     return found
 
 
+def check_names() -> list[str]:
+    """Every name `checks(names=...)` selects something with under the current settings: classes and instances."""
+    names: set[str] = set()
+    for check in checks():
+        names.update((check.name, type(check).name))
+    return sorted(names)
+
+
 def metric_providers() -> list[MetricProvider]:
     discover()
     return [provider for provider in _metrics.values() if _installed(provider.__module__)]
