@@ -1,7 +1,8 @@
-"""A stored artifact that breaks while it is decoded (64 bytes flipped in the middle, checksums fixed up so only
-decoding notices): the drill and the restore fail within seconds naming the decode error, pg_restore is ended
-(its single transaction rolls back, so the target keeps its data and no lock stays), and the drill's scratch
-database is dropped. Before, pg_restore waited forever on its open stdin, holding its locks.
+"""A stream that breaks while pg_restore reads it: a stored artifact corrupted after its checksum was recorded
+(64 bytes flipped in the middle, or cut there; sha256 fixed up so only decoding notices), S3 lost mid-download, a
+source that fails only after its last byte. The drill and the restore fail within seconds naming that cause,
+pg_restore is ended (its single transaction rolls back, so the target keeps its data and no lock stays) and the
+drill's scratch database is dropped. Before, pg_restore waited forever on its open stdin, holding its locks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import psycopg
@@ -24,6 +27,9 @@ from backups.services.restore import restore_run_execute
 from backups.services.verify import backup_run_verify
 from backups.sources.database import pg_restore_stream
 from tests.backups.conftest import PG
+from tests.backups.s3 import Bucket
+from tests.backups.tcp_proxy import FreezableProxy
+from tests.conftest import wait_for
 from tests.faults.test_zstd_bomb import swap_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
@@ -68,10 +74,11 @@ def damage(backup_dir: Path, artifact: BackupArtifact, how: str = "flipped") -> 
 
 
 def pg_restores() -> list[psutil.Process]:
+    """The pg_restore processes restoring under this test (not the short-lived `pg_restore --version` checks)."""
     found = []
     for child in psutil.Process(os.getpid()).children(recursive=True):
         try:
-            if child.name() == "pg_restore":
+            if child.name() == "pg_restore" and "--version" not in child.cmdline():
                 found.append(child)
         except psutil.NoSuchProcess:
             continue
@@ -212,3 +219,54 @@ def test_pg_restore_never_commits_a_stream_that_breaks_only_after_its_last_byte(
     assert pg_restores() == []
     assert locks_on(ledger) == []
     assert state(ledger) == before
+
+
+@pytest.fixture
+def ledger_behind_proxy(settings, backup_dir, ledger, s3_endpoint) -> Iterator[FreezableProxy]:
+    """The ledger, grown by 16 MiB of random bytes (the download outlasts pg_restore's start), backed up to a real
+    S3 bucket reached through a proxy of the test's own."""
+    with psycopg.connect(ledger, autocommit=True) as conn:
+        conn.execute("CREATE TABLE ledger_scans AS SELECT g AS id, (SELECT decode(string_agg(md5(random()::text || g "
+                     "|| h), ''), 'hex') FROM generate_series(1, 65536) h) AS scan FROM generate_series(1, 16) g")
+    target = urlsplit(s3_endpoint)
+    proxy = FreezableProxy(target.hostname, target.port)
+    settings.BACKUP_S3_TIMEOUT = timedelta(seconds=3)
+    settings.BACKUP_S3_ATTEMPTS = 2
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**Bucket(s3_endpoint).storage_options(), "endpoint_url": proxy.url},
+        },
+    }
+    yield proxy
+    proxy.close()
+
+
+def test_s3_lost_in_the_middle_of_a_restore_fails_it_fast_naming_the_lost_connection_and_ends_pg_restore(
+    ledger_behind_proxy, run_backup, new_database_url
+):
+    run = run_backup()
+    assert run.status == BackupRun.Status.SUCCEEDED, run.error
+    into = new_database_url()
+    lost: list[bool] = []
+
+    def lose_s3_once_pg_restore_reads() -> None:
+        wait_for(pg_restores, timeout=60, interval=0.02, what="pg_restore to start")
+        ledger_behind_proxy.close()  # connections reset mid-download, the port refuses
+        lost.append(True)
+
+    closer = threading.Thread(target=lose_s3_once_pg_restore_reads, daemon=True)
+    closer.start()
+
+    restore = finishes_within(WITHIN + 40, lambda: restore_run_execute(run_id=run.pk, into=into))
+
+    closer.join(10)
+    assert lost, "pg_restore never started"
+    assert restore.status == RestoreRun.Status.FAILED, restore.error
+    assert "pg_restore exited" not in restore.error, restore.error
+    assert "reading from response stream" in restore.error and "reset" in restore.error, restore.error
+    assert pg_restores() == []
+    assert locks_on(into) == []
+    with psycopg.connect(into, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
