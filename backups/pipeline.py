@@ -144,31 +144,61 @@ def check_key_opens(handle: BinaryIO, identities: list) -> None:
         raise AgeKeyError(_("The age key does not open this backup: %(error)s") % {"error": exc}) from None
 
 
-class DecodedTooLarge(Exception):
+class DecodeError(Exception):
+    """A stored artifact does not decode to what its backup wrote: corrupt, truncated or crafted."""
+
+
+class DecodedTooLarge(DecodeError):
     """An artifact decodes to more bytes than its backup recorded: corrupt or crafted (a decompression bomb)."""
 
 
-class LimitedReader(io.RawIOBase):
-    """Passes at most `limit` bytes on; one byte more raises DecodedTooLarge, before it reaches the consumer."""
+class DecodedReader(io.RawIOBase):
+    """The decoded bytes, checked as they pass: every way decoding can break raises a typed error naming the cause.
 
-    def __init__(self, inner: BinaryIO, limit: int) -> None:
+    zstd errors become DecodeError; a decryption that failed (its thread ends the pipe early, which zstd takes for
+    the end) becomes AgeKeyError; with a `limit` (the recorded raw_bytes) one byte more raises DecodedTooLarge before
+    it reaches the consumer, and an end before `limit` bytes raises DecodeError. A consumer (pg_restore) never sees
+    a clean-looking end of a broken stream.
+    """
+
+    def __init__(self, inner: BinaryIO, limit: int | None, decrypt_failure: list[BaseException] | None = None) -> None:
         super().__init__()
         self.inner = inner
         self.limit = limit
         self.count = 0
+        self.decrypt_failure = decrypt_failure if decrypt_failure is not None else []
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        size = self.inner.readinto(buffer)
+        try:
+            size = self.inner.readinto(buffer)
+        except zstandard.ZstdError as exc:
+            raise self._decrypt_error() or DecodeError(
+                _("The artifact could not be decoded (it is corrupt): %(error)s") % {"error": exc}
+            ) from None
+        if not size:
+            if error := self._decrypt_error():
+                raise error
+            if self.limit is not None and self.count < self.limit:
+                raise DecodeError(
+                    _("The artifact could not be decoded: it ends after %(count)s of the %(limit)s bytes its backup "
+                      "recorded (truncated or corrupt).") % {"count": self.count, "limit": self.limit}
+                )
+            return 0
         self.count += size
-        if self.count > self.limit:
+        if self.limit is not None and self.count > self.limit:
             raise DecodedTooLarge(
                 _("The artifact decodes to more than the %(limit)s bytes its backup recorded: it is corrupt or "
                   "crafted (a decompression bomb?), so decoding stopped.") % {"limit": self.limit}
             )
         return size
+
+    def _decrypt_error(self) -> AgeKeyError | None:
+        if not self.decrypt_failure:
+            return None
+        return AgeKeyError(_("The backup could not be decrypted: %(error)s") % {"error": self.decrypt_failure[0]})
 
 
 @contextlib.contextmanager
@@ -177,12 +207,13 @@ def decoded(handle: BinaryIO, *, encrypted: bool, limit: int | None) -> Iterator
 
     `limit` is the artifact's recorded `raw_bytes`: reading past it raises DecodedTooLarge, so a crafted artifact
     (3 GiB of zeros is 100 KB of zstd) cannot fill a disk or memory. It is required on purpose; pass None only
-    where no size was ever recorded.
+    where no size was ever recorded. Any other breakage raises DecodeError or AgeKeyError from the read that meets
+    it (see DecodedReader).
     """
     decompressor = zstandard.ZstdDecompressor()
     if not encrypted:
         with decompressor.stream_reader(handle, read_size=CHUNK, closefd=False) as plain:
-            yield plain if limit is None else LimitedReader(plain, limit)
+            yield DecodedReader(plain, limit)
         return
     identities = age_identities()
     read_fd, write_fd = os.pipe()
@@ -203,11 +234,7 @@ def decoded(handle: BinaryIO, *, encrypted: bool, limit: int | None) -> Iterator
     thread.start()
     try:
         with decompressor.stream_reader(pipe_in, read_size=CHUNK, closefd=False) as plain:
-            yield plain if limit is None else LimitedReader(plain, limit)
-    except zstandard.ZstdError:
-        if failure:
-            raise AgeKeyError(_("The backup could not be decrypted: %(error)s") % {"error": failure[0]}) from None
-        raise
+            yield DecodedReader(plain, limit, failure)
     finally:
         pipe_in.close()  # unblocks the decrypting thread if the consumer stopped early
         thread.join(timeout=30)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from django.db import connections
 from django.utils.translation import gettext as _
 
 from backups import postgres, sqlite_tools
+from backups.feed import feed_child
 from backups.models import BackupArtifact
 from backups.sources import register
 from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
@@ -214,19 +214,10 @@ def pg_restore_stream(db: dict, reader: BinaryIO, *, create: bool, log) -> None:
         command.append("--no-owner")
     command += ["--dbname", db["NAME"]]
     log(f"running {' '.join(command)}")
-    with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=stderr, env=postgres.pg_env(db))
-        try:
-            shutil.copyfileobj(reader, process.stdin, 1 << 20)
-            process.stdin.close()
-        except BrokenPipeError:
-            pass  # pg_restore stopped early; its exit code and message say why
-        finally:
-            code = process.wait()
-        stderr.seek(0)
-        message = stderr.read().decode(errors="replace").strip()
-    if code != 0:
-        raise SourceError(postgres.scrub(f"pg_restore exited with {code}: {message}", db))
+    # A broken stream ends pg_restore (its transaction rolls back) and raises the stream's error, not an exit code.
+    outcome = feed_child(command, reader, env=postgres.pg_env(db))
+    if outcome.code != 0:
+        raise SourceError(postgres.scrub(f"pg_restore exited with {outcome.code}: {outcome.stderr}", db))
 
 
 def sqlite_restore_stream(db: dict, reader: BinaryIO, *, log) -> None:
