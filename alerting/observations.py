@@ -39,6 +39,7 @@ class _Registry:
     providers: list[Provider] = field(default_factory=list)
     metrics: dict[str, str] = field(default_factory=dict)
     events: dict[str, str] = field(default_factory=dict)
+    metric_name_sources: list[Callable[[], Iterable[str]]] = field(default_factory=list)
 
 
 _registry = _Registry()
@@ -65,7 +66,25 @@ def declare_event(name: str, description: str = "") -> None:
 
 
 def known_metrics() -> dict[str, str]:
-    return dict(sorted(_registry.metrics.items()))
+    """Every metric name a rule may watch: the declared ones and those the registered sources know of.
+
+    A source (monitoring's: the metrics its checks and the installed modules' providers report) is asked on every
+    call, so a process that never evaluates (the admin's web worker) knows a module's metrics from start-up.
+    """
+    names = dict(_registry.metrics)
+    for source in _registry.metric_name_sources:
+        try:
+            for name in source():
+                names.setdefault(name, "")
+        except Exception:  # a failing source must not make every rule invalid; the declared names remain
+            logger.exception("metric name source %r failed", source)
+    return dict(sorted(names.items()))
+
+
+def register_metric_name_source(source: Callable[[], Iterable[str]]) -> None:
+    """Register a function that returns metric names rules may watch (asked whenever the names are needed)."""
+    if source not in _registry.metric_name_sources:
+        _registry.metric_name_sources.append(source)
 
 
 def known_events() -> dict[str, str]:

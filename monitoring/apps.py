@@ -13,7 +13,9 @@ class MonitoringConfig(AppConfig):
 
         post_migrate.connect(create_default_schedules, sender=self)
 
-        from alerting.observations import register_provider
+        from alerting.observations import register_metric_name_source, register_provider
         from monitoring.observations import BUILT_IN_METRICS, snapshot_observations
+        from monitoring.registry import metric_names
 
         register_provider(snapshot_observations, metrics=BUILT_IN_METRICS)
+        register_metric_name_source(metric_names)  # modules' metrics, known before any snapshot has them

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import pkgutil
 import threading
 from collections.abc import Callable, Iterable
@@ -38,6 +39,36 @@ def metric(provider: MetricProvider) -> MetricProvider:
     """Function decorator: the function returns Samples that /api/system/metrics and snapshots include."""
     _metrics[f"{provider.__module__}.{provider.__qualname__}"] = provider
     return provider
+
+
+_provider_names: dict[str, frozenset[str]] = {}
+
+
+def metric_names() -> set[str]:
+    """The metric names this process knows are reported: what each installed `@metric` provider returns (asked once
+    per process and provider), what check classes declare in `metric_names`, and what the latest snapshot holds
+    (samples of checks that only report while they run)."""
+    discover()
+    names: set[str] = set()
+    for key, provider in sorted(_metrics.items()):
+        if not _installed(provider.__module__):
+            continue
+        if key not in _provider_names:
+            try:
+                _provider_names[key] = frozenset(sample.name for sample in provider())
+            except Exception:  # a provider that fails now may answer later: ask again next time
+                logging.getLogger(__name__).warning("metric provider %s failed while listing its metrics", key,
+                                                    exc_info=True)
+                continue
+        names |= _provider_names[key]
+    for check_class in check_classes().values():
+        names.update(getattr(check_class, "metric_names", ()))
+    from monitoring.models import HealthSnapshot
+
+    latest = HealthSnapshot.objects.order_by("-taken_at").values_list("pk", flat=True).first()
+    if latest is not None:
+        names.update(HealthSnapshot.objects.get(pk=latest).samples.values_list("name", flat=True).distinct())
+    return names
 
 
 def _installed(module_name: str) -> bool:

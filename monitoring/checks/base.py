@@ -99,6 +99,8 @@ class HealthCheck:
     # Seconds a result may be reused by the same process (for checks whose answer changes rarely, e.g. migrations).
     cache_for: ClassVar[float] = 0.0
     timeout_override: ClassVar[float | None] = None
+    # Metric names the check's results carry, so alert rules can name them before its first run (optional).
+    metric_names: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def instances(cls) -> list[HealthCheck]:
