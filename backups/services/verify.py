@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 import time
 from dataclasses import dataclass, field
 
@@ -14,6 +12,7 @@ from django.utils.translation import gettext as _
 from backups import postgres, sqlite_tools
 from backups.models import BackupArtifact, BackupRun
 from backups.pipeline import AgeKeyError, decoded
+from backups.services.scratch import scratch_database
 from backups.sources.database import PG_FORMAT, SQLITE_FORMAT, pg_restore_stream
 from backups.storage import backup_storage, open_stored, sha256_of
 
@@ -53,9 +52,9 @@ def _drill_postgres(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
         if artifact.name in connections
         else connections["default"].settings_dict
     )
-    scratch = {**base, "NAME": f"opsportal_drill_{artifact.run_id}_{secrets.token_hex(3)}"}
     started = time.monotonic()
-    try:
+    # owned through an advisory lock and dropped at the end; if this worker is killed, the reaper drops it
+    with scratch_database(base, artifact.run_id) as scratch:
         with (
             open_stored(backup_storage(), artifact.path) as handle,
             decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
@@ -64,9 +63,6 @@ def _drill_postgres(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
         seconds = time.monotonic() - started
         with postgres.connect(scratch) as conn:
             return postgres.row_counts(conn), seconds
-    finally:
-        with contextlib.suppress(Exception), postgres.connect(scratch, dbname="postgres") as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {postgres.quote_ident(scratch['NAME'])} WITH (FORCE)")
 
 
 def _drill_sqlite(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
