@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from dataclasses import dataclass, field
 
 from django.core.management.color import no_style
 from django.db import connection, transaction
@@ -11,6 +13,22 @@ from django.utils.dateparse import parse_datetime
 from backups import manifest
 from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.storage import backup_storage
+
+logger = logging.getLogger("backups")
+
+
+@dataclass
+class SkippedFolder:
+    folder: str
+    reason: str
+
+
+@dataclass
+class CatalogReindex:
+    """What a re-index did: the runs it created or updated, and the folders it skipped with the reason."""
+
+    runs: list[BackupRun] = field(default_factory=list)
+    skipped: list[SkippedFolder] = field(default_factory=list)
 
 
 def reset_sequences() -> None:
@@ -54,18 +72,29 @@ def _upsert_run(data: dict, prefix: str) -> BackupRun:
     return run
 
 
-def backup_catalog_reindex() -> list[BackupRun]:
-    """Create or update a succeeded run for every manifest in storage; return them."""
+def backup_catalog_reindex() -> CatalogReindex:
+    """Create or update a succeeded run for every readable manifest in storage; skip and report the other folders.
+
+    One unreadable folder (bad JSON, missing keys, a missing or truncated file, no manifest at all) never stops the
+    others: each folder is indexed in a savepoint of its own.
+    """
     storage = backup_storage()
+    report = CatalogReindex()
     try:
         folders, _files = storage.listdir("")
     except FileNotFoundError:
-        return []
-    runs = []
+        return report
     with transaction.atomic():
         for folder in sorted(folders):
-            data = manifest.read(storage, folder)
-            if data is not None:
-                runs.append(_upsert_run(data, folder))
+            try:
+                data = manifest.read_checked(storage, folder)
+                with transaction.atomic():
+                    report.runs.append(_upsert_run(data, folder))
+            except manifest.ManifestProblem as exc:
+                report.skipped.append(SkippedFolder(folder, str(exc)))
+            except Exception as exc:  # a value the catalog cannot hold (too long, wrong type): skip this folder only
+                report.skipped.append(SkippedFolder(folder, f"{type(exc).__name__}: {exc}"))
         reset_sequences()
-    return runs
+    for skipped in report.skipped:
+        logger.warning("re-index: skipped %s: %s", skipped.folder, skipped.reason)
+    return report

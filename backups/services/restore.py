@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from pathlib import PurePosixPath
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -16,6 +15,7 @@ from django.db import connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backups.manifest import inside_folder
 from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.pipeline import AgeKeyError, age_identities, check_key_opens, decoded
 from backups.services.backup import BackupBusy, backup_run_create, backup_run_execute, scrub_secrets
@@ -51,7 +51,7 @@ def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTa
         raise RestoreRefused(_("Backup #%(id)s did not succeed; it cannot be restored.") % {"id": run.pk})
     kinds = registry()
     for artifact in artifacts:
-        if not _inside_run_folder(artifact.path, run.storage_prefix):
+        if not inside_folder(artifact.path, run.storage_prefix):
             # A crafted manifest (re-indexed from storage) must not make the restore read outside the run's folder.
             raise RestoreRefused(
                 _("Refusing to restore: %(path)s is outside the folder of backup #%(id)s.")
@@ -70,18 +70,6 @@ def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTa
             except AgeKeyError as exc:
                 raise RestoreRefused(str(exc)) from None
         kinds[artifact.kind].check_restore(artifact, target)
-
-
-def _inside_run_folder(path: str, prefix: str) -> bool:
-    parts = PurePosixPath(path).parts
-    return (
-        bool(prefix)
-        and len(parts) == 2
-        and parts[0] == prefix
-        and parts[1] not in ("", ".", "..")
-        and "\\" not in path
-        and "\x00" not in path
-    )
 
 
 def _is_portal_database(artifact: BackupArtifact, target: RestoreTarget) -> bool:
@@ -228,8 +216,19 @@ def _rewrite_catalog(restore: RestoreRun, log_line: Callable[[str], None]) -> No
     """The restored catalog predates this restore: re-index runs from storage and write this record again."""
     for alias in connections:
         connections[alias].close()
-    runs = backup_catalog_reindex()
-    log_line(f"catalog re-indexed from storage: {len(runs)} run(s)")
+    try:
+        report = backup_catalog_reindex()
+    except Exception as exc:  # the data is restored; a storage that cannot be listed must not turn that into a failure
+        log_line(f"warning: the catalog could not be re-indexed from storage ({exc}); run `manage.py backup --reindex`")
+    else:
+        log_line(f"catalog re-indexed from storage: {len(report.runs)} run(s)")
+        for skipped in report.skipped:
+            log_line(f"catalog re-index skipped {skipped.folder}: {skipped.reason}")
+    _relink(restore)
+
+
+def _relink(restore: RestoreRun) -> None:
+    """Drop this restore's links to rows the restored catalog no longer has."""
     if restore.source_run_id and not BackupRun.objects.filter(pk=restore.source_run_id).exists():
         restore.source_run = BackupRun.objects.filter(uuid=restore.source_run_uuid).first()
     if restore.safety_run_id and not BackupRun.objects.filter(pk=restore.safety_run_id).exists():

@@ -1,0 +1,96 @@
+"""The catalog is an index of storage: re-indexing skips (and reports) what it cannot read, and brings back every
+fact kept beside a backup (verification, drill and RTO, restores made from it)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from backups import manifest
+from backups.models import BackupRun, RestoreRun
+from backups.services.catalog import backup_catalog_reindex
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _clone(backup_dir: Path, run: BackupRun, folder: str) -> Path:
+    """A copy of the run's folder under another name, with a manifest of its own (new UUID, paths in the copy)."""
+    target = backup_dir / folder
+    shutil.copytree(backup_dir / run.storage_prefix, target)
+    data = json.loads((target / manifest.MANIFEST_NAME).read_text())
+    data["run"]["uuid"] = str(uuid.uuid4())
+    data["run"]["id"] = None
+    for artifact in data["artifacts"]:
+        artifact["path"] = artifact["path"].replace(run.storage_prefix, folder, 1)
+    (target / manifest.MANIFEST_NAME).write_text(json.dumps(data))
+    return target
+
+
+def _artifact_file(folder: Path) -> Path:
+    (path,) = [p for p in folder.iterdir() if p.name.endswith(".zst")]
+    return path
+
+
+def test_reindex_skips_and_reports_every_folder_it_cannot_read_and_rebuilds_the_rest(backup_dir, run_backup):
+    good = run_backup()
+    (backup_dir / "bad-json").mkdir()
+    (backup_dir / "bad-json" / manifest.MANIFEST_NAME).write_text('{"format": "opsportal-backup-manifest", ')
+    (backup_dir / "no-keys").mkdir()
+    (backup_dir / "no-keys" / manifest.MANIFEST_NAME).write_text(json.dumps({"format": manifest.FORMAT}))
+    (backup_dir / "foreign").mkdir()
+    (backup_dir / "foreign" / "notes.txt").write_text("not a backup")
+    _artifact_file(_clone(backup_dir, good, "truncated")).write_bytes(b"short")
+    _artifact_file(_clone(backup_dir, good, "missing-file")).unlink()
+    copy = _clone(backup_dir, good, "a-good-copy")
+    BackupRun.objects.all().delete()
+
+    out = io.StringIO()
+    call_command("backup", "--reindex", stdout=out)
+
+    rebuilt = {run.storage_prefix: run for run in BackupRun.objects.all()}
+    assert set(rebuilt) == {good.storage_prefix, copy.name}
+    assert rebuilt[good.storage_prefix].uuid == good.uuid
+    assert rebuilt[good.storage_prefix].status == BackupRun.Status.SUCCEEDED
+    printed = out.getvalue()
+    assert "Re-indexed 2 backup(s)" in printed
+    lines = {line.split(":", 1)[0].strip(): line for line in printed.splitlines() if ":" in line}
+    assert "not valid JSON" in lines["bad-json"]
+    assert "missing" in lines["no-keys"] and "run" in lines["no-keys"]
+    assert "no manifest" in lines["foreign"]
+    assert "bytes" in lines["truncated"] and "5" in lines["truncated"]
+    assert "missing from storage" in lines["missing-file"]
+
+
+def test_reindex_refuses_a_manifest_whose_files_are_outside_its_folder(backup_dir, run_backup):
+    good = run_backup()
+    crafted = _clone(backup_dir, good, "crafted")
+    data = json.loads((crafted / manifest.MANIFEST_NAME).read_text())
+    data["artifacts"][0]["path"] = good.artifacts.get().path  # the other run's (existing, same size) file
+    (crafted / manifest.MANIFEST_NAME).write_text(json.dumps(data))
+    BackupRun.objects.all().delete()
+
+    report = backup_catalog_reindex()
+
+    assert [run.uuid for run in report.runs] == [good.uuid]
+    (skipped,) = report.skipped
+    assert skipped.folder == "crafted" and "outside" in skipped.reason
+
+
+def test_an_in_place_restore_of_the_portal_database_ends_well_despite_a_malformed_manifest(backup_dir, run_backup):
+    run = run_backup()
+    (backup_dir / "broken").mkdir()
+    (backup_dir / "broken" / manifest.MANIFEST_NAME).write_text("{")
+
+    from backups.services.restore import restore_run_execute
+
+    restore = restore_run_execute(run_id=run.pk, actor="test")
+
+    assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
+    assert "broken" in restore.log and "not valid JSON" in restore.log
+    assert BackupRun.objects.get(pk=run.pk).status == BackupRun.Status.SUCCEEDED
