@@ -6,11 +6,13 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
+from django.core.files.storage import Storage
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
-from backups import manifest
+from backups import manifest, sidecars
 from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.storage import backup_storage
 
@@ -72,6 +74,56 @@ def _upsert_run(data: dict, prefix: str) -> BackupRun:
     return run
 
 
+def _apply_verification(storage: Storage, run: BackupRun, report: CatalogReindex) -> None:
+    folder = run.storage_prefix
+    try:
+        fields = sidecars.read_verification(storage, folder)
+    except Exception as exc:  # SidecarProblem or a storage error: the run is indexed, this one fact is not
+        report.skipped.append(SkippedFolder(f"{folder}/{sidecars.VERIFICATION_NAME}", str(exc)))
+        return
+    if fields is not None:
+        BackupRun.objects.filter(pk=run.pk).update(**fields)
+
+
+def _restore_sidecars(storage: Storage, folder: str, report: CatalogReindex) -> None:
+    try:
+        _folders, files = storage.listdir(folder)
+    except Exception as exc:
+        report.skipped.append(SkippedFolder(folder, str(exc)))
+        return
+    for name in sidecars.restore_names(files):
+        path = f"{folder}/{name}"
+        try:
+            data = sidecars.read_restore(storage, path)
+            with transaction.atomic():
+                _upsert_restore(data)
+        except Exception as exc:
+            report.skipped.append(SkippedFolder(path, str(exc)))
+
+
+def _upsert_restore(data: dict) -> RestoreRun:
+    """Create or update the RestoreRun of a restore sidecar; one restore is (backup UUID, created_at)."""
+    fields = dict(data["fields"])
+    created_at = fields.pop("created_at")
+    source_uuid = uuid.UUID(data["source_run_uuid"])
+    fields["source_run"] = BackupRun.objects.filter(uuid=source_uuid).first()
+    safety = data.get("safety_run_uuid")
+    fields["safety_run"] = BackupRun.objects.filter(uuid=uuid.UUID(safety)).first() if safety else None
+    fields["triggered_by"] = get_user_model().objects.filter(
+        **{get_user_model().USERNAME_FIELD: fields["triggered_by_name"]}
+    ).first() if fields["triggered_by_name"] else None
+    restore = RestoreRun.objects.filter(source_run_uuid=source_uuid, created_at=created_at).first()
+    if restore is None:
+        restore = RestoreRun(source_run_uuid=source_uuid, **fields)
+        if data.get("id") and not RestoreRun.objects.filter(pk=data["id"]).exists():
+            restore.pk = data["id"]
+        restore.save(force_insert=True)
+        RestoreRun.objects.filter(pk=restore.pk).update(created_at=created_at)  # auto_now_add: set it afterwards
+    else:
+        RestoreRun.objects.filter(pk=restore.pk).update(**fields)
+    return restore
+
+
 def backup_catalog_reindex() -> CatalogReindex:
     """Create or update a succeeded run for every readable manifest in storage; skip and report the other folders.
 
@@ -85,15 +137,24 @@ def backup_catalog_reindex() -> CatalogReindex:
     except FileNotFoundError:
         return report
     with transaction.atomic():
+        indexed = []
         for folder in sorted(folders):
             try:
                 data = manifest.read_checked(storage, folder)
                 with transaction.atomic():
-                    report.runs.append(_upsert_run(data, folder))
+                    run = _upsert_run(data, folder)
+                _apply_verification(storage, run, report)
+                run.refresh_from_db()
+                report.runs.append(run)
+                indexed.append(folder)
             except manifest.ManifestProblem as exc:
                 report.skipped.append(SkippedFolder(folder, str(exc)))
             except Exception as exc:  # a value the catalog cannot hold (too long, wrong type): skip this folder only
                 report.skipped.append(SkippedFolder(folder, f"{type(exc).__name__}: {exc}"))
+        reset_sequences()
+        # Restores second: the safety backup a restore took is a later folder, indexed by now.
+        for folder in indexed:
+            _restore_sidecars(storage, folder, report)
         reset_sequences()
     for skipped in report.skipped:
         logger.warning("re-index: skipped %s: %s", skipped.folder, skipped.reason)

@@ -6,6 +6,7 @@ manifests are in storage are re-indexed and this restore's own record is written
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from django.db import connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backups import sidecars
 from backups.manifest import inside_folder
 from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.pipeline import AgeKeyError, age_identities, check_key_opens, decoded
@@ -25,6 +27,8 @@ from backups.services.verify import artifact_problems
 from backups.signals import restore_finished
 from backups.sources import RestoreRefused, RestoreTarget, parse_selector, registry
 from backups.storage import backup_storage, open_stored
+
+logger = logging.getLogger("backups")
 
 
 def _select(run: BackupRun, only: str | None, into: str | None) -> list[BackupArtifact]:
@@ -203,13 +207,38 @@ def restore_run_perform(
     if portal_db_restored:
         _rewrite_catalog(restore, log_line)
     restore.log = "\n".join(lines)
-    if RestoreRun.objects.filter(pk=restore.pk).exists():
-        restore.save()
-    else:  # the restored catalog predates this restore
-        restore.save(force_insert=True)
-        reset_sequences()
+    _save_record(restore)
+    _keep_beside(restore)
     restore_finished.send(sender=RestoreRun, restore=restore)
     return restore
+
+
+def _save_record(restore: RestoreRun) -> None:
+    """Write this restore's record; after a restore of the portal database it may have to be inserted again."""
+    same = RestoreRun.objects.filter(pk=restore.pk, created_at=restore.created_at)
+    if same.exists():
+        restore.save()
+        return
+    created_at = restore.created_at
+    if RestoreRun.objects.filter(pk=restore.pk).exists():  # the id went to another restore, re-indexed from storage
+        restore.pk = None
+    restore.save(force_insert=True)
+    RestoreRun.objects.filter(pk=restore.pk).update(created_at=created_at)  # auto_now_add replaced it
+    restore.created_at = created_at
+    reset_sequences()
+
+
+def _keep_beside(restore: RestoreRun) -> None:
+    """Write the restore beside the backup it restored (a sidecar file), so the history survives the catalog."""
+    run = restore.source_run
+    if run is None or run.kind != BackupRun.Kind.LOGICAL or not run.storage_prefix:
+        return
+    if run.status != BackupRun.Status.SUCCEEDED:  # no folder of a failed run is written to
+        return
+    try:
+        sidecars.write_restore(backup_storage(), run, restore)
+    except Exception as exc:  # the restore is done and recorded; losing the copy is only logged
+        logger.warning("restore %s: could not write its record beside backup %s: %s", restore.pk, run.pk, exc)
 
 
 def _rewrite_catalog(restore: RestoreRun, log_line: Callable[[str], None]) -> None:

@@ -94,3 +94,60 @@ def test_an_in_place_restore_of_the_portal_database_ends_well_despite_a_malforme
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     assert "broken" in restore.log and "not valid JSON" in restore.log
     assert BackupRun.objects.get(pk=run.pk).status == BackupRun.Status.SUCCEEDED
+
+
+VERIFICATION_FIELDS = ("verification", "verified_at", "verification_detail", "drill_rto_seconds")
+RESTORE_FIELDS = (
+    "created_at", "started_at", "finished_at", "triggered_by_name", "target", "only", "status", "error", "log"
+)
+
+
+def _values(obj, fields: tuple[str, ...]) -> dict:
+    return {name: getattr(obj, name) for name in fields}
+
+
+def test_verification_drill_rto_and_restores_come_back_when_the_catalog_is_rebuilt_from_storage(
+    backup_dir, run_backup, new_database_url
+):
+    from backups.services.restore import restore_run_execute
+    from backups.services.verify import backup_run_verify
+
+    run = run_backup()
+    assert backup_run_verify(run_id=run.pk, drill=True).ok
+    restore = restore_run_execute(run_id=run.pk, into=new_database_url(), actor="alice")
+    assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
+    refused = restore_run_execute(run_id=run.pk, only="file:nothing", actor="bob")
+    assert refused.status == RestoreRun.Status.REFUSED
+    run.refresh_from_db()
+    assert run.verification == BackupRun.Verification.DRILL_PASSED and run.drill_rto_seconds is not None
+    before = {r.pk: _values(r, RESTORE_FIELDS) for r in RestoreRun.objects.all()}
+
+    # A new machine: an empty catalog, the same storage. Re-indexing twice changes nothing the second time.
+    RestoreRun.objects.all().delete()
+    BackupRun.objects.all().delete()
+    backup_catalog_reindex()
+    report = backup_catalog_reindex()
+
+    assert report.skipped == []
+    rebuilt = BackupRun.objects.get(uuid=run.uuid)
+    assert _values(rebuilt, VERIFICATION_FIELDS) == _values(run, VERIFICATION_FIELDS)
+    after = {r.pk: _values(r, RESTORE_FIELDS) for r in RestoreRun.objects.filter(source_run=rebuilt)}
+    assert after == before
+    assert RestoreRun.objects.count() == 2
+
+
+def test_an_in_place_restore_keeps_the_drill_result_rto_and_earlier_restores_of_the_backup(backup_dir, run_backup):
+    from backups.services.restore import restore_run_execute
+    from backups.services.verify import backup_run_verify
+
+    run = run_backup()  # the dump inside holds this run unverified and no restore at all
+    drilled = backup_run_verify(run_id=run.pk, drill=True).run
+    first = restore_run_execute(run_id=run.pk, actor="alice")
+    second = restore_run_execute(run_id=run.pk, actor="bob")
+
+    assert (first.status, second.status) == (RestoreRun.Status.SUCCEEDED, RestoreRun.Status.SUCCEEDED)
+    restored = BackupRun.objects.get(uuid=run.uuid)
+    assert _values(restored, VERIFICATION_FIELDS) == _values(drilled, VERIFICATION_FIELDS)
+    history = RestoreRun.objects.filter(source_run=restored).order_by("created_at")
+    assert [(r.triggered_by_name, r.status) for r in history] == [("alice", "succeeded"), ("bob", "succeeded")]
+    assert [r.pk for r in history] == [first.pk, second.pk]
