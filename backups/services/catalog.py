@@ -124,6 +124,26 @@ def _upsert_restore(data: dict) -> RestoreRun:
     return restore
 
 
+def backup_run_repair_from_manifest(*, run: BackupRun, data: dict, note: str) -> BackupRun | None:
+    """Mark a run the catalog still shows running succeeded from its complete manifest; None if it changed meanwhile.
+
+    The claim (running, same heartbeat → succeeded) and the rewrite from the manifest are one transaction, so a
+    worker finishing at the same moment and this repair cannot both act on the run.
+    """
+    storage = backup_storage()
+    with transaction.atomic():
+        claimed = BackupRun.objects.filter(
+            pk=run.pk, status=BackupRun.Status.RUNNING, heartbeat_at=run.heartbeat_at
+        ).update(status=BackupRun.Status.SUCCEEDED, error="", current_artifact="", log=f"{run.log}\n{note}".strip())
+        if not claimed:
+            return None
+        repaired = _upsert_run(data, run.storage_prefix)
+        _apply_verification(storage, repaired, CatalogReindex())
+        _restore_sidecars(storage, run.storage_prefix, CatalogReindex())
+    repaired.refresh_from_db()
+    return repaired
+
+
 def backup_catalog_reindex() -> CatalogReindex:
     """Create or update a succeeded run for every readable manifest in storage; skip and report the other folders.
 
