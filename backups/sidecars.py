@@ -1,8 +1,8 @@
 """Sidecar files: what happens to a backup after it was written, kept beside it so it survives the catalog.
 
 `verification.json` holds the last verification or drill (outcome, when, detail, RTO); one `restore-<time>.json` per
-restore made from the backup holds when, by whom, into what and how it ended. Each is written whole and atomically
-(write_small_file: temporary file + rename locally, one PUT on S3), so a reader sees the old file or the new one.
+restore made from the backup holds when, by whom, into what and how it ended (not its log). Each is written whole
+and atomically (write_small_file: temporary file + rename locally, one PUT on S3): a reader sees the old or the new.
 Re-indexing (backups/services/catalog.py) reads them back, so these facts return after a restore of the portal's
 own database or on a new machine.
 """
@@ -24,7 +24,8 @@ RESTORE_PREFIX = "restore-"
 VERIFICATION_FORMAT = "opsportal-backup-verification"
 RESTORE_FORMAT = "opsportal-backup-restore"
 VERSION = 1
-RESTORE_FIELDS = ("target", "only", "triggered_by_name", "status", "error", "log")
+# Not the log: pg_restore's messages may quote row values, and sidecars are not encrypted as the artifacts may be.
+RESTORE_FIELDS = ("target", "only", "triggered_by_name", "status", "error")
 RESTORE_TIMES = ("created_at", "started_at", "finished_at")
 
 

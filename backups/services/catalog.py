@@ -11,6 +11,7 @@ from django.core.files.storage import Storage
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from backups import manifest, sidecars
 from backups.models import BackupArtifact, BackupRun, RestoreRun
@@ -85,7 +86,8 @@ def _apply_verification(storage: Storage, run: BackupRun, report: CatalogReindex
         BackupRun.objects.filter(pk=run.pk).update(**fields)
 
 
-def _restore_sidecars(storage: Storage, folder: str, report: CatalogReindex) -> None:
+def _restore_sidecars(storage: Storage, run: BackupRun, report: CatalogReindex) -> None:
+    folder = run.storage_prefix
     try:
         _folders, files = storage.listdir(folder)
     except Exception as exc:
@@ -95,6 +97,9 @@ def _restore_sidecars(storage: Storage, folder: str, report: CatalogReindex) -> 
         path = f"{folder}/{name}"
         try:
             data = sidecars.read_restore(storage, path)
+            if data["source_run_uuid"] != str(run.uuid):
+                other = data["source_run_uuid"]
+                raise sidecars.SidecarProblem(_("it names another backup (%(uuid)s)") % {"uuid": other})
             with transaction.atomic():
                 _upsert_restore(data)
         except Exception as exc:
@@ -139,7 +144,7 @@ def backup_run_repair_from_manifest(*, run: BackupRun, data: dict, note: str) ->
             return None
         repaired = _upsert_run(data, run.storage_prefix)
         _apply_verification(storage, repaired, CatalogReindex())
-        _restore_sidecars(storage, run.storage_prefix, CatalogReindex())
+        _restore_sidecars(storage, repaired, CatalogReindex())
     repaired.refresh_from_db()
     return repaired
 
@@ -166,15 +171,15 @@ def backup_catalog_reindex() -> CatalogReindex:
                 _apply_verification(storage, run, report)
                 run.refresh_from_db()
                 report.runs.append(run)
-                indexed.append(folder)
+                indexed.append(run)
             except manifest.ManifestProblem as exc:
                 report.skipped.append(SkippedFolder(folder, str(exc)))
             except Exception as exc:  # a value the catalog cannot hold (too long, wrong type): skip this folder only
                 report.skipped.append(SkippedFolder(folder, f"{type(exc).__name__}: {exc}"))
         reset_sequences()
         # Restores second: the safety backup a restore took is a later folder, indexed by now.
-        for folder in indexed:
-            _restore_sidecars(storage, folder, report)
+        for run in indexed:
+            _restore_sidecars(storage, run, report)
         reset_sequences()
     for skipped in report.skipped:
         logger.warning("re-index: skipped %s: %s", skipped.folder, skipped.reason)

@@ -98,7 +98,7 @@ def test_an_in_place_restore_of_the_portal_database_ends_well_despite_a_malforme
 
 VERIFICATION_FIELDS = ("verification", "verified_at", "verification_detail", "drill_rto_seconds")
 RESTORE_FIELDS = (
-    "created_at", "started_at", "finished_at", "triggered_by_name", "target", "only", "status", "error", "log"
+    "created_at", "started_at", "finished_at", "triggered_by_name", "target", "only", "status", "error"
 )
 
 
@@ -151,3 +151,19 @@ def test_an_in_place_restore_keeps_the_drill_result_rto_and_earlier_restores_of_
     history = RestoreRun.objects.filter(source_run=restored).order_by("created_at")
     assert [(r.triggered_by_name, r.status) for r in history] == [("alice", "succeeded"), ("bob", "succeeded")]
     assert [r.pk for r in history] == [first.pk, second.pk]
+
+
+def test_an_unreadable_sidecar_is_reported_and_its_backup_still_indexed(backup_dir, run_backup):
+    run = run_backup()
+    folder = backup_dir / run.storage_prefix
+    (folder / "verification.json").write_text("{")
+    (folder / "restore-20260101T000000000000Z.json").write_text(json.dumps({"format": "opsportal-backup-restore"}))
+    BackupRun.objects.all().delete()
+
+    report = backup_catalog_reindex()
+
+    assert [r.uuid for r in report.runs] == [run.uuid]
+    reasons = {skipped.folder: skipped.reason for skipped in report.skipped}
+    assert "not valid JSON" in reasons[f"{run.storage_prefix}/verification.json"]
+    assert "missing" in reasons[f"{run.storage_prefix}/restore-20260101T000000000000Z.json"]
+    assert RestoreRun.objects.count() == 0

@@ -35,7 +35,7 @@ class Command(BaseCommand):
             if report.skipped:  # on stderr with --json, so the JSON on stdout stays parseable
                 out = self.stderr if as_json else self.stdout
                 count = len(report.skipped)
-                out.write(_("Skipped %(count)s folder(s) that are not readable backups:") % {"count": count})
+                out.write(_("Skipped %(count)s folder(s) or file(s) that could not be read:") % {"count": count})
                 for skipped in report.skipped:
                     out.write(f"  {skipped.folder}: {skipped.reason}")
             return
