@@ -22,6 +22,7 @@ from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.pipeline import AgeKeyError, age_identities, check_key_opens, decoded
 from backups.services.backup import BackupBusy, backup_run_create, backup_run_execute, scrub_secrets
 from backups.services.catalog import backup_catalog_reindex, reset_sequences
+from backups.services.catalog_pending import catalog_reindex_owed, catalog_reindex_paid
 from backups.services.progress import RestoreHeartbeat
 from backups.services.verify import artifact_problems
 from backups.signals import restore_finished
@@ -185,7 +186,9 @@ def restore_run_perform(
         storage = backup_storage()
         for artifact in artifacts:
             log_line(f"restoring {artifact.kind}:{artifact.name} from {artifact.path}")
-            portal_db_restored = portal_db_restored or _is_portal_database(artifact, target)
+            if _is_portal_database(artifact, target):
+                portal_db_restored = True
+                catalog_reindex_owed(restore_id=restore.pk)  # paid by _rewrite_catalog, or by the next reaper tick
             with (
                 open_stored(storage, artifact.path) as handle,
                 decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
@@ -248,8 +251,10 @@ def _rewrite_catalog(restore: RestoreRun, log_line: Callable[[str], None]) -> No
     try:
         report = backup_catalog_reindex()
     except Exception as exc:  # the data is restored; a storage that cannot be listed must not turn that into a failure
-        log_line(f"warning: the catalog could not be re-indexed from storage ({exc}); run `manage.py backup --reindex`")
+        log_line(f"warning: the catalog could not be re-indexed from storage ({exc}); the next reaper tick tries again")
+        catalog_reindex_owed(restore_id=restore.pk, owner_done=True)
     else:
+        catalog_reindex_paid()
         log_line(f"catalog re-indexed from storage: {len(report.runs)} run(s)")
         for skipped in report.skipped:
             log_line(f"catalog re-index skipped {skipped.folder}: {skipped.reason}")
