@@ -212,7 +212,8 @@ def restore_run_perform(
     restore.log = "\n".join(lines)
     _save_record(restore)
     _keep_beside(restore)
-    restore_finished.send(sender=RestoreRun, restore=restore)
+    # A receiver that raises is logged (django.dispatch), never turned into a traceback after the data was restored.
+    restore_finished.send_robust(sender=RestoreRun, restore=restore)
     return restore
 
 

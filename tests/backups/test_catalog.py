@@ -167,3 +167,22 @@ def test_an_unreadable_sidecar_is_reported_and_its_backup_still_indexed(backup_d
     assert "not valid JSON" in reasons[f"{run.storage_prefix}/verification.json"]
     assert "missing" in reasons[f"{run.storage_prefix}/restore-20260101T000000000000Z.json"]
     assert RestoreRun.objects.count() == 0
+
+
+def test_a_failing_restore_finished_receiver_does_not_fail_a_restore_of_the_portal_database(backup_dir, run_backup):
+    from backups.services.restore import restore_run_execute
+    from backups.signals import restore_finished
+
+    run = run_backup()
+
+    def broken(sender, restore, **kwargs):
+        raise RuntimeError("a receiver with a bug")
+
+    restore_finished.connect(broken, weak=False, dispatch_uid="broken")
+    try:
+        restore = restore_run_execute(run_id=run.pk, actor="test")
+    finally:
+        restore_finished.disconnect(dispatch_uid="broken")
+
+    assert restore.status == RestoreRun.Status.SUCCEEDED
+    assert RestoreRun.objects.get(pk=restore.pk).status == RestoreRun.Status.SUCCEEDED
