@@ -15,6 +15,10 @@ from django.core.management import call_command
 from backups import manifest
 from backups.models import BackupRun, RestoreRun
 from backups.services.catalog import backup_catalog_reindex
+from backups.services.restore import restore_run_execute
+from backups.services.verify import backup_run_verify
+from backups.signals import restore_finished
+from tests.backups.s3 import Bucket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,8 +91,6 @@ def test_an_in_place_restore_of_the_portal_database_ends_well_despite_a_malforme
     (backup_dir / "broken").mkdir()
     (backup_dir / "broken" / manifest.MANIFEST_NAME).write_text("{")
 
-    from backups.services.restore import restore_run_execute
-
     restore = restore_run_execute(run_id=run.pk, actor="test")
 
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
@@ -109,9 +111,6 @@ def _values(obj, fields: tuple[str, ...]) -> dict:
 def test_verification_drill_rto_and_restores_come_back_when_the_catalog_is_rebuilt_from_storage(
     backup_dir, run_backup, new_database_url
 ):
-    from backups.services.restore import restore_run_execute
-    from backups.services.verify import backup_run_verify
-
     run = run_backup()
     assert backup_run_verify(run_id=run.pk, drill=True).ok
     restore = restore_run_execute(run_id=run.pk, into=new_database_url(), actor="alice")
@@ -137,9 +136,6 @@ def test_verification_drill_rto_and_restores_come_back_when_the_catalog_is_rebui
 
 
 def test_an_in_place_restore_keeps_the_drill_result_rto_and_earlier_restores_of_the_backup(backup_dir, run_backup):
-    from backups.services.restore import restore_run_execute
-    from backups.services.verify import backup_run_verify
-
     run = run_backup()  # the dump inside holds this run unverified and no restore at all
     drilled = backup_run_verify(run_id=run.pk, drill=True).run
     first = restore_run_execute(run_id=run.pk, actor="alice")
@@ -170,9 +166,6 @@ def test_an_unreadable_sidecar_is_reported_and_its_backup_still_indexed(backup_d
 
 
 def test_a_failing_restore_finished_receiver_does_not_fail_a_restore_of_the_portal_database(backup_dir, run_backup):
-    from backups.services.restore import restore_run_execute
-    from backups.signals import restore_finished
-
     run = run_backup()
 
     def broken(sender, restore, **kwargs):
@@ -186,3 +179,20 @@ def test_a_failing_restore_finished_receiver_does_not_fail_a_restore_of_the_port
 
     assert restore.status == RestoreRun.Status.SUCCEEDED
     assert RestoreRun.objects.get(pk=restore.pk).status == RestoreRun.Status.SUCCEEDED
+
+
+def test_on_s3_the_sidecars_come_back_and_a_folder_with_a_missing_object_is_skipped(s3_bucket, run_backup):
+    kept, broken = run_backup(), run_backup()
+    verified = backup_run_verify(run_id=kept.pk).run
+    assert Bucket.key(f"{kept.storage_prefix}/verification.json") in s3_bucket.objects()
+    s3_bucket.client.delete_object(Bucket=s3_bucket.name, Key=Bucket.key(broken.artifacts.get().path))
+    s3_bucket.put(Bucket.key("foreign/readme.txt"), b"not a backup")
+    BackupRun.objects.all().delete()
+
+    report = backup_catalog_reindex()
+
+    assert [run.uuid for run in report.runs] == [kept.uuid]
+    assert _values(report.runs[0], VERIFICATION_FIELDS) == _values(verified, VERIFICATION_FIELDS)
+    reasons = {skipped.folder: skipped.reason for skipped in report.skipped}
+    assert "missing from storage" in reasons[broken.storage_prefix]
+    assert "no manifest" in reasons["foreign"]
