@@ -83,7 +83,8 @@ def _apply_verification(storage: Storage, run: BackupRun, report: CatalogReindex
         report.skipped.append(SkippedFolder(f"{folder}/{sidecars.VERIFICATION_NAME}", str(exc)))
         return
     if fields is not None:
-        BackupRun.objects.filter(pk=run.pk).update(**fields)
+        with transaction.atomic():
+            BackupRun.objects.filter(pk=run.pk).update(**fields)
 
 
 def _restore_sidecars(storage: Storage, run: BackupRun, report: CatalogReindex) -> None:

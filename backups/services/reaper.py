@@ -140,10 +140,11 @@ def backup_runs_reap_dead_workers() -> list[BackupRun]:
     for run in running:
         if not worker_process_gone(host=run.worker_host, pid=run.worker_pid, started_at=run.started_at):
             continue
-        repaired = _repaired_from_storage(run)
+        recorded = journal_cause(run.pk, str(run.uuid))
+        # A failure journalled on this host is the run's real ending; otherwise a complete run is repaired, not reaped.
+        repaired = _repaired_from_storage(run) if recorded is None else False
         if repaired:
             continue
-        recorded = journal_cause(run.pk, str(run.uuid))
         error = recorded.error if recorded is not None else _(
             "worker lost: process %(pid)s on %(host)s is gone (last heartbeat %(when)s)"
         ) % {
