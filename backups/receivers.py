@@ -24,11 +24,13 @@ def log_failed_scheduled_backup(sender, failure: BackupFailure, **_: object) -> 
 @worker_ready.connect(dispatch_uid="backups.finish_journalled_failures")
 def finish_journalled_failures(**_: object) -> None:
     """A worker starting on this host writes the failures journalled here and fails runs whose process is gone."""
+    from backups.services.catalog_pending import catalog_reindex_if_owed
     from backups.services.journal import journal_replay
     from backups.services.reaper import backup_runs_reap_dead_workers
     from backups.sources.docker_holds import docker_holds_repair_here
 
     try:
+        catalog_reindex_if_owed()
         journal_replay()
         backup_runs_reap_dead_workers()
     except Exception:  # the worker must start anyway; the reaper tick tries again

@@ -7,6 +7,7 @@ from celery import shared_task
 from backups.physical import tasks as physical_tasks  # noqa: F401 (registers the physical tasks)
 from backups.physical.cluster import scratch_clusters_reap
 from backups.services.backup import backup_run_execute, backup_run_scheduled
+from backups.services.catalog_pending import catalog_reindex_if_owed
 from backups.services.journal import journal_replay
 from backups.services.reaper import backup_runs_reap_dead_workers, backup_runs_reap_stale, restore_runs_reap_stale
 from backups.services.restore import restore_run_perform
@@ -30,7 +31,8 @@ def run_scheduled_backup() -> int | None:
 
 @shared_task(name="backups.tasks.reap_stale_runs")
 def reap_stale_runs() -> int:
-    replayed = journal_replay()  # first: a failure recorded on this host keeps its real cause
+    catalog_reindex_if_owed()  # first: a restore of the portal database killed before re-indexing the catalog
+    replayed = journal_replay()  # a failure recorded on this host keeps its real cause
     # Restored clusters (PITR restores, drills) whose worker on this host is gone are removed too.
     return (
         len(replayed) + len(backup_runs_reap_dead_workers()) + len(backup_runs_reap_stale())

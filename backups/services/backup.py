@@ -279,7 +279,9 @@ def backup_run_execute(*, run_id: int, on_progress: Callable[[Progress], None] |
                 heartbeat_at=timezone.now(),
                 log=progress.text,
             )
-            if not done:  # failed meanwhile (stalled, or the reaper declared it lost): keep no files of a failed run
+            # Failed meanwhile (stalled, or the reaper declared it lost): keep no files of a failed run. Succeeded
+            # meanwhile (the reaper found the manifest just written and marked it from storage): keep them.
+            if not done and not BackupRun.objects.filter(pk=run.pk, status=BackupRun.Status.SUCCEEDED).exists():
                 remove_files_of(run.storage_prefix)
                 BackupArtifact.objects.filter(run=run).delete()
             run.refresh_from_db()

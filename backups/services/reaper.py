@@ -17,9 +17,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backups import manifest
 from backups.models import BackupArtifact, BackupRun, RestoreRun
+from backups.services.catalog import backup_run_repair_from_manifest
 from backups.services.failure import announce_failure, remove_files_of
 from backups.services.journal import journal_cause
+from backups.storage import backup_storage
 
 logger = logging.getLogger("backups")
 
@@ -27,14 +30,63 @@ logger = logging.getLogger("backups")
 CREATE_TIME_SLACK = 2.0
 
 
+class StorageUnreadable(Exception):
+    """Whether the run's files are complete cannot be told now: its folder could not be read."""
+
+
+def complete_manifest(run: BackupRun) -> dict | None:
+    """The run's manifest when storage holds it complete (every file at its size) and it is this run's; else None.
+
+    Raises StorageUnreadable when the storage itself failed: then nobody knows, and nothing may be deleted.
+    """
+    if not run.storage_prefix or run.kind != BackupRun.Kind.LOGICAL:
+        return None
+    try:
+        data = manifest.read_checked(backup_storage(), run.storage_prefix)
+    except manifest.ManifestProblem:
+        return None
+    except Exception as exc:
+        raise StorageUnreadable(str(exc)) from exc
+    return data if data["run"].get("uuid") == str(run.uuid) else None
+
+
+def _repaired_from_storage(run: BackupRun) -> bool | None:
+    """True: the run was complete in storage and is now succeeded (or changed meanwhile). False: reap it.
+
+    None: its storage could not be read; it is failed without touching its files (a re-index finds it if complete).
+    """
+    try:
+        data = complete_manifest(run)
+    except StorageUnreadable as exc:
+        logger.warning("backup run %s: cannot tell whether its files are complete: %s", run.pk, exc)
+        return None
+    if data is None:
+        return False
+    note = _("%(when)s the catalog showed this run running without a worker; its complete manifest is in storage, "
+             "so it was marked succeeded from it (its files kept)") % {"when": timezone.now().isoformat()}
+    backup_run_repair_from_manifest(run=run, data=data, note=note)
+    logger.warning("backup run %s: complete in storage, marked succeeded from its manifest", run.pk)
+    return True
+
+
 def backup_runs_reap_stale() -> list[BackupRun]:
-    """Mark runs without a heartbeat for BACKUP_STALE_AFTER failed ("worker lost") and delete their files."""
+    """Mark runs without a heartbeat for BACKUP_STALE_AFTER failed ("worker lost") and delete their files.
+
+    A run whose complete manifest is in storage is not lost but unrecorded (a restore of the portal's database taken
+    mid-run brings it back "running"): it is marked succeeded from the manifest and its files are kept.
+    """
     limit = timezone.now() - settings.BACKUP_STALE_AFTER
     reaped = []
     stale_running = BackupRun.objects.filter(status=BackupRun.Status.RUNNING).filter(
         Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, started_at__lt=limit)
     )
+    keep_files: set[int] = set()
     for run in stale_running:
+        repaired = _repaired_from_storage(run)
+        if repaired:
+            continue
+        if repaired is None:
+            keep_files.add(run.pk)
         claimed = BackupRun.objects.filter(pk=run.pk, status=BackupRun.Status.RUNNING, heartbeat_at=run.heartbeat_at)
         error = _("worker lost: no heartbeat from %(host)s (pid %(pid)s) since %(when)s") % {
             "host": run.worker_host or "?",
@@ -53,8 +105,9 @@ def backup_runs_reap_stale() -> list[BackupRun]:
         ):
             reaped.append(run)
     for run in reaped:
-        remove_files_of(run.storage_prefix)
-        BackupArtifact.objects.filter(run=run).delete()
+        if run.pk not in keep_files:
+            remove_files_of(run.storage_prefix)
+            BackupArtifact.objects.filter(run=run).delete()
         run.refresh_from_db()
         announce_failure(run, source=run.current_artifact)
     return reaped
@@ -88,6 +141,10 @@ def backup_runs_reap_dead_workers() -> list[BackupRun]:
         if not worker_process_gone(host=run.worker_host, pid=run.worker_pid, started_at=run.started_at):
             continue
         recorded = journal_cause(run.pk, str(run.uuid))
+        # A failure journalled on this host is the run's real ending; otherwise a complete run is repaired, not reaped.
+        repaired = _repaired_from_storage(run) if recorded is None else False
+        if repaired:
+            continue
         error = recorded.error if recorded is not None else _(
             "worker lost: process %(pid)s on %(host)s is gone (last heartbeat %(when)s)"
         ) % {
@@ -98,8 +155,9 @@ def backup_runs_reap_dead_workers() -> list[BackupRun]:
         claimed = BackupRun.objects.filter(pk=run.pk, status=BackupRun.Status.RUNNING, worker_pid=run.worker_pid)
         if claimed.update(status=BackupRun.Status.FAILED, finished_at=timezone.now(), error=error):
             logger.warning("backup run %s: %s", run.pk, error)
-            remove_files_of(run.storage_prefix)
-            BackupArtifact.objects.filter(run=run).delete()
+            if repaired is False:  # None: the storage could not be read, so its files are not known to be partial
+                remove_files_of(run.storage_prefix)
+                BackupArtifact.objects.filter(run=run).delete()
             run.refresh_from_db()
             announce_failure(run, source=recorded.source if recorded is not None else run.current_artifact)
             reaped.append(run)

@@ -6,9 +6,9 @@ manifests are in storage are re-indexed and this restore's own record is written
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Callable
-from pathlib import PurePosixPath
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -16,15 +16,20 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backups import sidecars
+from backups.manifest import inside_folder
 from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.pipeline import AgeKeyError, age_identities, check_key_opens, decoded
 from backups.services.backup import BackupBusy, backup_run_create, backup_run_execute, scrub_secrets
 from backups.services.catalog import backup_catalog_reindex, reset_sequences
+from backups.services.catalog_pending import catalog_reindex_owed, catalog_reindex_paid
 from backups.services.progress import RestoreHeartbeat
 from backups.services.verify import artifact_problems
 from backups.signals import restore_finished
 from backups.sources import RestoreRefused, RestoreTarget, parse_selector, registry
 from backups.storage import backup_storage, open_stored
+
+logger = logging.getLogger("backups")
 
 
 def _select(run: BackupRun, only: str | None, into: str | None) -> list[BackupArtifact]:
@@ -51,7 +56,7 @@ def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTa
         raise RestoreRefused(_("Backup #%(id)s did not succeed; it cannot be restored.") % {"id": run.pk})
     kinds = registry()
     for artifact in artifacts:
-        if not _inside_run_folder(artifact.path, run.storage_prefix):
+        if not inside_folder(artifact.path, run.storage_prefix):
             # A crafted manifest (re-indexed from storage) must not make the restore read outside the run's folder.
             raise RestoreRefused(
                 _("Refusing to restore: %(path)s is outside the folder of backup #%(id)s.")
@@ -70,18 +75,6 @@ def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTa
             except AgeKeyError as exc:
                 raise RestoreRefused(str(exc)) from None
         kinds[artifact.kind].check_restore(artifact, target)
-
-
-def _inside_run_folder(path: str, prefix: str) -> bool:
-    parts = PurePosixPath(path).parts
-    return (
-        bool(prefix)
-        and len(parts) == 2
-        and parts[0] == prefix
-        and parts[1] not in ("", ".", "..")
-        and "\\" not in path
-        and "\x00" not in path
-    )
 
 
 def _is_portal_database(artifact: BackupArtifact, target: RestoreTarget) -> bool:
@@ -212,6 +205,7 @@ def restore_run_perform(
     only = restore.only or None
     target = RestoreTarget(into=into, log=log_line)
     portal_db_restored = False
+    reindex_owed = False
     try:
         if run is None:
             if requested_run_id is not None:
@@ -229,6 +223,9 @@ def restore_run_perform(
         storage = backup_storage()
         for artifact in artifacts:
             log_line(f"restoring {artifact.kind}:{artifact.name} from {artifact.path}")
+            if _is_portal_database(artifact, target):
+                catalog_reindex_owed(restore_id=restore.pk)  # paid by _rewrite_catalog, or by the next reaper tick
+                reindex_owed = True
             with (
                 open_stored(storage, artifact.path) as handle,
                 decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
@@ -249,7 +246,9 @@ def restore_run_perform(
         lines.append(scrub_secrets(traceback.format_exc()))
     heartbeat.stop()
     restore.finished_at = timezone.now()
-    if portal_db_restored:
+    if reindex_owed and not portal_db_restored:
+        catalog_reindex_paid()  # pg_restore rolled back: the catalog is as it was, nothing is owed
+    elif portal_db_restored:
         try:
             _migrate_restored_schema(log_line)
             _rewrite_catalog(restore, log_line)
@@ -262,12 +261,10 @@ def restore_run_perform(
             for alias in connections:
                 connections[alias].close()
     restore.log = "\n".join(lines)
-    if RestoreRun.objects.filter(pk=restore.pk).exists():
-        restore.save()
-    else:  # the restored catalog predates this restore
-        restore.save(force_insert=True)
-        reset_sequences()
-    restore_finished.send(sender=RestoreRun, restore=restore)
+    _save_record(restore)
+    _keep_beside(restore)
+    # A receiver that raises is logged (django.dispatch), never turned into a traceback after the data was restored.
+    restore_finished.send_robust(sender=RestoreRun, restore=restore)
     return restore
 
 
@@ -292,12 +289,53 @@ def _migrate_restored_schema(log_line: Callable[[str], None]) -> None:
     log_line("migrations applied")
 
 
+def _save_record(restore: RestoreRun) -> None:
+    """Write this restore's record; after a restore of the portal database it may have to be inserted again."""
+    same = RestoreRun.objects.filter(pk=restore.pk, created_at=restore.created_at)
+    if same.exists():
+        restore.save()
+        return
+    created_at = restore.created_at
+    if RestoreRun.objects.filter(pk=restore.pk).exists():  # the id went to another restore, re-indexed from storage
+        restore.pk = None
+    restore.save(force_insert=True)
+    RestoreRun.objects.filter(pk=restore.pk).update(created_at=created_at)  # auto_now_add replaced it
+    restore.created_at = created_at
+    reset_sequences()
+
+
+def _keep_beside(restore: RestoreRun) -> None:
+    """Write the restore beside the backup it restored (a sidecar file), so the history survives the catalog."""
+    run = restore.source_run
+    if run is None or run.kind != BackupRun.Kind.LOGICAL or not run.storage_prefix:
+        return
+    if run.status != BackupRun.Status.SUCCEEDED:  # no folder of a failed run is written to
+        return
+    try:
+        sidecars.write_restore(backup_storage(), run, restore)
+    except Exception as exc:  # the restore is done and recorded; losing the copy is only logged
+        logger.warning("restore %s: could not write its record beside backup %s: %s", restore.pk, run.pk, exc)
+
+
 def _rewrite_catalog(restore: RestoreRun, log_line: Callable[[str], None]) -> None:
     """The restored catalog predates this restore: re-index runs from storage and write this record again."""
     for alias in connections:
         connections[alias].close()
-    runs = backup_catalog_reindex()
-    log_line(f"catalog re-indexed from storage: {len(runs)} run(s)")
+    try:
+        report = backup_catalog_reindex()
+    except Exception as exc:  # the data is restored; a storage that cannot be listed must not turn that into a failure
+        log_line(f"warning: the catalog could not be re-indexed from storage ({exc}); the next reaper tick tries again")
+        catalog_reindex_owed(restore_id=restore.pk, owner_done=True)
+    else:
+        catalog_reindex_paid()
+        log_line(f"catalog re-indexed from storage: {len(report.runs)} run(s)")
+        for skipped in report.skipped:
+            log_line(f"catalog re-index skipped {skipped.folder}: {skipped.reason}")
+    _relink(restore)
+
+
+def _relink(restore: RestoreRun) -> None:
+    """Drop this restore's links to rows the restored catalog no longer has."""
     if restore.source_run_id and not BackupRun.objects.filter(pk=restore.source_run_id).exists():
         restore.source_run = BackupRun.objects.filter(uuid=restore.source_run_uuid).first()
     if restore.safety_run_id and not BackupRun.objects.filter(pk=restore.safety_run_id).exists():

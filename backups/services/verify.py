@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -9,12 +10,14 @@ from django.db import connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backups import postgres, sqlite_tools
+from backups import postgres, sidecars, sqlite_tools
 from backups.models import BackupArtifact, BackupRun
 from backups.pipeline import AgeKeyError, decoded
 from backups.services.scratch import scratch_database
 from backups.sources.database import PG_FORMAT, SQLITE_FORMAT, pg_restore_stream
 from backups.storage import backup_storage, open_stored, sha256_of
+
+logger = logging.getLogger("backups")
 
 
 @dataclass
@@ -136,8 +139,17 @@ def backup_run_verify(*, run_id: int, drill: bool = False) -> VerifyResult:
         updates["drill_rto_seconds"] = result.drill_seconds
     BackupRun.objects.filter(pk=run.pk).update(**updates)
     run.refresh_from_db()
+    keep_beside(run)
     result.run = run
     return result
+
+
+def keep_beside(run: BackupRun) -> None:
+    """Write the outcome beside the backup too (verification.json), so it survives a restore of the catalog."""
+    try:
+        sidecars.write_verification(backup_storage(), run)
+    except Exception as exc:  # the verification itself is done and recorded; losing the copy is only logged
+        logger.warning("backup run %s: could not write %s: %s", run.pk, sidecars.VERIFICATION_NAME, exc)
 
 
 def backup_run_drill_latest() -> VerifyResult | None:

@@ -102,7 +102,7 @@ def _craft_manifest(run: BackupRun, **changes) -> BackupRun:
     storage.delete(manifest.manifest_path(run.storage_prefix))
     write_small_file(storage, manifest.manifest_path(run.storage_prefix), json.dumps(data).encode())
     BackupRun.objects.all().delete()
-    (reindexed,) = backup_catalog_reindex()
+    (reindexed,) = backup_catalog_reindex().runs
     return reindexed
 
 
@@ -111,7 +111,16 @@ def _craft_manifest(run: BackupRun, **changes) -> BackupRun:
 )
 def test_a_manifest_path_outside_the_run_folder_is_refused(backup_dir, settings, tmp_path, run_backup, path):
     run, _ = _file_backup(run_backup, settings, tmp_path)
-    crafted = _craft_manifest(run, path=path.format(prefix=run.storage_prefix))
+    crafted_path = path.format(prefix=run.storage_prefix)
+    artifact = run.artifacts.get()
+    with pytest.raises(ValueError):  # re-indexing skips such a manifest, so the crafted run never enters the catalog
+        _craft_manifest(run, path=crafted_path)
+    (skipped,) = backup_catalog_reindex().skipped
+    assert skipped.folder == run.storage_prefix and "outside the folder" in skipped.reason
+    # A catalog row altered in the database is refused by the restore itself.
+    crafted = BackupRun.objects.create(status=BackupRun.Status.SUCCEEDED, storage_prefix=run.storage_prefix)
+    artifact.pk, artifact.run, artifact.path = None, crafted, crafted_path
+    artifact.save()
     restore = restore_run_execute(run_id=crafted.pk, actor="test")
     assert restore.status == RestoreRun.Status.REFUSED
     assert "outside the folder" in restore.error

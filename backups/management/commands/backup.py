@@ -26,12 +26,18 @@ class Command(BaseCommand):
     def handle(self, *args, run_async: bool, json: bool, reindex: bool, **options) -> None:
         as_json = json
         if reindex:
-            runs = backup_catalog_reindex()
-            runs += physical_reindex(self)  # the physical catalog, from pgBackRest's own (when configured)
+            report = backup_catalog_reindex()
+            runs = report.runs + physical_reindex(self)  # the physical catalog, from pgBackRest's own (when configured)
             if as_json:
                 self.stdout.write(_json([backup_run_as_dict(run) for run in runs]))
             else:
                 self.stdout.write(_("Re-indexed %(count)s backup(s) from storage.") % {"count": len(runs)})
+            if report.skipped:  # on stderr with --json, so the JSON on stdout stays parseable
+                out = self.stderr if as_json else self.stdout
+                count = len(report.skipped)
+                out.write(_("Skipped %(count)s folder(s) or file(s) that could not be read:") % {"count": count})
+                for skipped in report.skipped:
+                    out.write(f"  {skipped.folder}: {skipped.reason}")
             return
         try:
             if run_async:
