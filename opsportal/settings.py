@@ -48,7 +48,12 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
+# The portal's own address (probes, links in notifications). By default the server `make run` starts: WEB_HOST and
+# WEB_PORT (the Makefile and the Procfile use them), a wildcard bind reached on the loopback address.
+_web_host = os.environ.get("WEB_HOST") or "127.0.0.1"
+_web_host = "127.0.0.1" if _web_host in ("0.0.0.0", "::", "[::]") else _web_host  # noqa: S104 (not a bind)
+_web_host = f"[{_web_host}]" if ":" in _web_host and not _web_host.startswith("[") else _web_host
+PORTAL_URL = (os.environ.get("PORTAL_URL") or f"http://{_web_host}:{os.environ.get('WEB_PORT') or '8000'}").rstrip("/")
 
 INSTALLED_APPS = [
     "opsportal.apps.OpsPortalAdminConfig",
@@ -71,6 +76,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "opsportal.lib.instance.InstanceHeaderMiddleware",  # outermost: probes check which portal answered
     "django.middleware.security.SecurityMiddleware",
     "performance.middleware.RequestTimingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

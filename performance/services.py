@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from opsportal.lib.instance import instance_id
 from performance.credentials import CredentialError, decrypt_password
 from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
 from performance.probes import Sample
@@ -84,9 +85,13 @@ def perf_target_measure(*, target: PerfTarget, samples: int | None = None) -> li
     except NoReverseMatch:
         # The app that served it was removed; the target stays (an admin disables or deletes it) and says why.
         return [Sample(outcome=PerfResult.Outcome.FAILED, error=f"URL name {target.url_name!r} does not resolve")]
+    # the portal's own pages (a path, a URL name, or an absolute URL under PERF_BASE_URL) must be answered by it
+    own = not target.url.startswith(("http://", "https://")) or url.startswith(settings.PERF_BASE_URL + "/")
+    expected_instance = instance_id() if own else ""
     if target.kind == PerfTarget.Kind.API:
         return probe_api(
-            url=url, method=target.method, expected_status=target.expected_status, samples=count, timeout=timeout
+            url=url, method=target.method, expected_status=target.expected_status, samples=count, timeout=timeout,
+            expected_instance=expected_instance,
         )
     password = ""
     if target.has_credentials:
@@ -103,6 +108,7 @@ def perf_target_measure(*, target: PerfTarget, samples: int | None = None) -> li
         login_url=urljoin(settings.PERF_BASE_URL + "/", reverse("admin:login").lstrip("/")),
         username=target.login_username if password else "",
         password=password,
+        expected_instance=expected_instance,
     )
 
 

@@ -19,3 +19,13 @@ class Sample:
     size_bytes: int | None = None
     error: str = ""
     extra: dict = field(default_factory=dict)
+
+
+def another_server(url: str) -> str:
+    """The failure of a probe of the portal's own page that another server answered (PERF_BASE_URL is wrong)."""
+    from django.utils.translation import gettext as _
+
+    from opsportal.lib.instance import HEADER
+
+    return _("another server answered at %(url)s: not this portal (its %(header)s header is missing or differs); "
+             "check PERF_BASE_URL / PORTAL_URL") % {"url": url, "header": HEADER}

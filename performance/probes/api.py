@@ -6,21 +6,27 @@ import time
 
 import httpx
 
-from performance.probes import Sample
+from opsportal.lib.instance import HEADER
+from performance.probes import Sample, another_server
 
 
-def probe_api(*, url: str, method: str, expected_status: int, samples: int, timeout: float) -> list[Sample]:
+def probe_api(
+    *, url: str, method: str, expected_status: int, samples: int, timeout: float, expected_instance: str = ""
+) -> list[Sample]:
+    """`expected_instance`: this portal's id (opsportal.lib.instance), when the URL is one of its own pages."""
     results: list[Sample] = []
     # One client for all samples, as a real API consumer keeps its connection; the first sample pays the connect.
     with httpx.Client(
         timeout=timeout, follow_redirects=False, headers={"User-Agent": "OpsPortal-perf-probe"}
     ) as client:
         for _ in range(samples):
-            results.append(_one_request(client, url=url, method=method, expected_status=expected_status))
+            results.append(_one_request(client, url=url, method=method, expected_status=expected_status,
+                                        expected_instance=expected_instance))
     return results
 
 
-def _one_request(client: httpx.Client, *, url: str, method: str, expected_status: int) -> Sample:
+def _one_request(client: httpx.Client, *, url: str, method: str, expected_status: int,
+                 expected_instance: str) -> Sample:
     started = time.perf_counter()
     try:
         with client.stream(method, url) as response:
@@ -32,7 +38,9 @@ def _one_request(client: httpx.Client, *, url: str, method: str, expected_status
         elapsed = (time.perf_counter() - started) * 1000
         return Sample(outcome="failed", duration_ms=elapsed, error=f"{type(exc).__name__}: {exc}"[:1000])
     error = ""
-    if response.status_code != expected_status:
+    if expected_instance and response.headers.get(HEADER) != expected_instance:
+        error = another_server(url)
+    elif response.status_code != expected_status:
         error = f"HTTP {response.status_code}, expected {expected_status}"
     return Sample(
         outcome="failed" if error else "ok",

@@ -11,7 +11,8 @@ import os
 
 from django.utils.translation import gettext as _
 
-from performance.probes import Sample
+from opsportal.lib.instance import HEADER
+from performance.probes import Sample, another_server
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -59,6 +60,7 @@ def probe_page(
     login_url: str = "",
     username: str = "",
     password: str = "",
+    expected_instance: str = "",
 ) -> list[Sample]:
     if not chromium_path or not os.access(chromium_path, os.X_OK):
         return [Sample(outcome="unavailable", error=_("browser unavailable: no Chromium at %s") % chromium_path)]
@@ -82,7 +84,8 @@ def probe_page(
                         _log_in(context, login_url=login_url, username=username, password=password)
                     except (LoginFailed, PlaywrightError) as exc:
                         return [Sample(outcome="failed", error=_("login failed: %s") % _first_line(exc))]
-                return [_one_load(context, url=url, expected_status=expected_status) for _ in range(samples)]
+                return [_one_load(context, url=url, expected_status=expected_status,
+                                  expected_instance=expected_instance) for _ in range(samples)]
             finally:
                 browser.close()
     except PlaywrightError as exc:  # the driver itself could not start
@@ -110,7 +113,7 @@ def _log_in(context, *, login_url: str, username: str, password: str) -> None:
         page.close()
 
 
-def _one_load(context, *, url: str, expected_status: int) -> Sample:
+def _one_load(context, *, url: str, expected_status: int, expected_instance: str) -> Sample:
     from playwright.sync_api import Error as PlaywrightError
 
     page = context.new_page()
@@ -124,8 +127,10 @@ def _one_load(context, *, url: str, expected_status: int) -> Sample:
     finally:
         page.close()
     status = response.status if response is not None else None
+    answered_by = (response.headers.get(HEADER.lower()) if response is not None else None)
     error = (
-        ""
+        another_server(url) if expected_instance and answered_by != expected_instance
+        else ""
         if status == expected_status
         else _("HTTP %(status)s, expected %(expected)s")
         % {

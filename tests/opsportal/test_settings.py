@@ -128,3 +128,21 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, "http://127.0.0.1:8000"),
+    ({"WEB_PORT": "8123"}, "http://127.0.0.1:8123"),  # what `WEB_PORT=8123 make run` serves
+    ({"WEB_HOST": "0.0.0.0", "WEB_PORT": "8124"}, "http://127.0.0.1:8124"),  # noqa: S104 - a wildcard bind
+    ({"WEB_PORT": "8123", "PORTAL_URL": "https://ops.example.com/"}, "https://ops.example.com"),
+])
+def test_the_portal_url_is_the_server_make_run_starts_unless_set(tmp_path, env, expected):
+    (tmp_path / "secret_key").write_text("k" * 50)
+    shown = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings as s; "
+                               "print(s.PORTAL_URL, s.PERF_BASE_URL)"],
+        cwd=ROOT, env=clean_env(tmp_path, DJANGO_SETTINGS_MODULE="opsportal.settings", **env),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == [expected, expected]
