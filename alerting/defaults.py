@@ -14,6 +14,7 @@ from alerting.observations import (
     METRIC_BUDGET_BREACHED,
     METRIC_DISK_USED,
     METRIC_MEMORY_USED,
+    METRIC_ROUTE_OVER_BUDGET,
 )
 
 
@@ -100,6 +101,18 @@ def default_rules() -> list[dict]:
             "kind": RuleKind.METRIC,
             # 1 while a target's p95 is over its budget (performance/observations.py), per target.
             "metric_name": METRIC_BUDGET_BREACHED,
+            "comparator": Comparator.GT,
+            "threshold": 0,
+            "for_duration": timedelta(minutes=10),
+            "severity": Severity.WARNING,
+        },
+        {
+            "key": "route-over-budget",
+            "name": gettext_noop("A route's p95 over its budget"),
+            "kind": RuleKind.METRIC,
+            # 1 while a route's p95 of real requests (last 5 min) is over 1 s (API) or 3 s (page), per route
+            # (performance/route_observations.py)
+            "metric_name": METRIC_ROUTE_OVER_BUDGET,
             "comparator": Comparator.GT,
             "threshold": 0,
             "for_duration": timedelta(minutes=10),

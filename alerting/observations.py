@@ -51,6 +51,7 @@ METRIC_MEMORY_USED = "memory_used_percent"
 METRIC_CPU = "cpu_percent"
 METRIC_BACKUP_AGE = "backup_last_success_age_seconds"
 METRIC_BUDGET_BREACHED = "perf_target_breached"
+METRIC_ROUTE_OVER_BUDGET = "request_route_over_budget"
 EVENT_BACKUP_FAILED = "backup_failed"
 EVENT_BUDGET_BREACHED = "performance_budget_breached"
 
@@ -132,5 +133,7 @@ declare_metric(METRIC_MEMORY_USED, _("Used memory, in percent (labels: host)"))
 declare_metric(METRIC_CPU, _("CPU use, in percent (labels: host)"))
 declare_metric(METRIC_BACKUP_AGE, _("Seconds since the last successful backup (labels: source)"))
 declare_metric(METRIC_BUDGET_BREACHED, _("1 while a target's p95 is over its budget (labels: target, kind)"))
+declare_metric(METRIC_ROUTE_OVER_BUDGET, _("1 while a route's p95 of real requests (last 5 min) is over its budget "
+                                           "(labels: route, method, kind)"))
 declare_event(EVENT_BACKUP_FAILED, _("A backup run failed"))
 declare_event(EVENT_BUDGET_BREACHED, _("A performance target's p95 exceeded its budget"))

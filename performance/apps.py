@@ -18,6 +18,10 @@ class PerformanceConfig(AppConfig):
 
         register_provider(performance_observations, metrics=[METRIC_BREACHED, METRIC_P95])
 
+        from performance.route_observations import ROUTE_METRICS, route_observations
+
+        register_provider(route_observations, metrics=ROUTE_METRICS)  # real traffic, per route
+
         from monitoring.metrics import register_collector
         from performance.metrics import PerformanceCollector
 
