@@ -220,6 +220,9 @@ def restore_run_perform(
         restore.save(update_fields=["target"])
         restore.safety_run = _safety_backup(artifacts, target, user, actor)
         restore.save(update_fields=["safety_run"])
+        # Beside the backup before anything is overwritten: if this process dies once the portal's own database is
+        # restored, the catalog (re-indexed from storage) still has this restore, and the reaper fails it.
+        _keep_beside(restore)
         storage = backup_storage()
         for artifact in artifacts:
             log_line(f"restoring {artifact.kind}:{artifact.name} from {artifact.path}")

@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from datetime import timedelta
 
 import pytest
 
-from backups.models import BackupRun
+from backups.models import BackupRun, RestoreRun
 from backups.services.catalog_pending import marker_path
 from backups.services.verify import backup_run_verify
 from backups.tasks import reap_stale_runs
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_reaper_tick_re_indexes_after_a_restore_killed_between_the_data_and_the_catalog(
-    backup_dir, run_backup
+    backup_dir, run_backup, settings
 ):
     run = run_backup()  # its dump holds this run "running" and unverified
     drilled = backup_run_verify(run_id=run.pk, drill=True).run
@@ -46,6 +48,8 @@ def test_the_reaper_tick_re_indexes_after_a_restore_killed_between_the_data_and_
     restored = BackupRun.objects.get(pk=run.pk)
     assert restored.status == BackupRun.Status.RUNNING and restored.verification == ""  # the catalog of backup time
 
+    settings.BACKUP_STALE_AFTER = timedelta(seconds=1)  # the killed restore's heartbeat ends at once, not in 10 min
+    time.sleep(1.5)
     reap_stale_runs()
 
     repaired = BackupRun.objects.get(pk=run.pk)
@@ -53,3 +57,7 @@ def test_the_reaper_tick_re_indexes_after_a_restore_killed_between_the_data_and_
     assert (repaired.verification, repaired.drill_rto_seconds) == (drilled.verification, drilled.drill_rto_seconds)
     assert BackupRun.objects.filter(trigger=BackupRun.Trigger.SAFETY, status=BackupRun.Status.SUCCEEDED).exists()
     assert not marker_path().exists()
+    # The killed restore itself is in the catalog (from its record beside the backup), failed by the reaper.
+    killed = RestoreRun.objects.get(source_run_uuid=run.uuid)
+    assert killed.status == RestoreRun.Status.FAILED and "worker lost" in killed.error
+    assert killed.safety_run is not None and killed.safety_run.trigger == BackupRun.Trigger.SAFETY
