@@ -13,15 +13,17 @@ from typing import NoReturn
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from monitoring.nagios import EXIT_CODES, UNKNOWN, plain, summary_line, unknown_line
 
 
 class Command(BaseCommand):
-    help = gettext_lazy("Run every health check once and print a Nagios summary line and a table (or JSON); "
-                        "exit 0 ok, 1 warning, 2 critical, 3 unknown.")
+    @property
+    def help(self) -> str:  # in the reader's language when asked; argparse wants a str, not a lazy string
+        return gettext("Run every health check once and print a Nagios summary line and a table (or JSON); "
+                       "exit 0 ok, 1 warning, 2 critical, 3 unknown.")
     # Fast: no system checks and no migration check on the path of a probe that may run every minute.
     requires_system_checks: list[str] = []
     requires_migrations_checks = False

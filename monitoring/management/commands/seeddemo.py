@@ -12,10 +12,12 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Command(BaseCommand):
-    help = _(
-        "Fill N days of realistic health history: hourly and daily rollups for all of them, raw minute snapshots for"
-        " the last."
-    )
+    @property
+    def help(self) -> str:  # in the reader's language when asked; argparse wants a str, not a lazy string
+        return gettext(
+            "Fill N days of realistic health history: hourly and daily rollups for all of them, raw minute snapshots"
+            " for the last."
+        )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--days", type=int, default=7, help=_("days of history (rollups), default 7"))

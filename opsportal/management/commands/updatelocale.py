@@ -21,8 +21,10 @@ from opsportal.i18n.pofile import po_entries
 
 
 class Command(BaseCommand):
-    help = _("Extract every translatable string into locale/*/django.po, and those of django-celery-beat into our "
-             "catalog of them, keep existing translations, compile the .mo.")
+    @property
+    def help(self) -> str:  # in the reader's language when asked; argparse wants a str, not a lazy string
+        return gettext("Extract every translatable string into locale/*/django.po, and those of django-celery-beat "
+                       "into our catalog of them, keep existing translations, compile the .mo.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
