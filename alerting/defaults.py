@@ -98,7 +98,7 @@ def default_rules() -> list[dict]:
             "key": "performance-budget",
             "name": gettext_noop("Performance budget breached"),
             "kind": RuleKind.METRIC,
-            # 1 while a target's p95 is over its budget (performance/observations.py), per target.
+            # 1 while a target's p95 is over its budget or its last probe round failed (performance/observations.py).
             "metric_name": METRIC_BUDGET_BREACHED,
             "comparator": Comparator.GT,
             "threshold": 0,
