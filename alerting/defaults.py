@@ -41,6 +41,8 @@ def default_rules() -> list[dict]:
             "severity": Severity.WARNING,
         },
         {
+            # Snapshots store each check's effective severity: a check declared critical=False that reads critical is
+            # stored as a warning (monitoring/services.py), so this rule never pages for it.
             "key": "check-critical",
             "name": gettext_noop("Health check critical"),
             "kind": RuleKind.CHECK,
