@@ -147,3 +147,15 @@ def test_perfcheck_reports_failing_targets_as_failures_without_latency_of_failed
     assert rows["refused api"]["verdict"] == "failed"
     assert rows["refused api"]["p50_ms"] is None and rows["refused api"]["p95_ms"] is None
     assert rows["healthy api"]["verdict"] == "ok" and rows["healthy api"]["p95_ms"] is not None
+
+
+def test_a_failing_target_recovers_with_the_first_round_that_succeeds(targets, httpserver):
+    probe_all({"missing": targets["missing"]})
+    PerfTarget.objects.filter(pk=targets["missing"].pk).update(url=httpserver.url_for("/fine"))
+
+    recovered = probe_all({"missing": targets["missing"]})["missing"]
+
+    assert recovered.state == PerfTarget.State.WITHIN_BUDGET
+    assert recovered.failing_since is None and recovered.last_error == ""
+    assert metric_values("opsportal_perf_target_up")["missing api"] == 1
+    assert metric_values("opsportal_perf_target_breached")["missing api"] == 0
