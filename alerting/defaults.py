@@ -42,6 +42,8 @@ def default_rules() -> list[dict]:
             "severity": Severity.WARNING,
         },
         {
+            # Snapshots store each check's effective severity: a check declared critical=False that reads critical is
+            # stored as a warning (monitoring/services.py), so this rule never pages for it.
             "key": "check-critical",
             "name": gettext_noop("Health check critical"),
             "kind": RuleKind.CHECK,
@@ -99,7 +101,7 @@ def default_rules() -> list[dict]:
             "key": "performance-budget",
             "name": gettext_noop("Performance budget breached"),
             "kind": RuleKind.METRIC,
-            # 1 while a target's p95 is over its budget (performance/observations.py), per target.
+            # 1 while a target's p95 is over its budget or its last probe round failed (performance/observations.py).
             "metric_name": METRIC_BUDGET_BREACHED,
             "comparator": Comparator.GT,
             "threshold": 0,

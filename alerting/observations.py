@@ -132,7 +132,8 @@ declare_metric(METRIC_DISK_USED, _("Used space of a file system, in percent (lab
 declare_metric(METRIC_MEMORY_USED, _("Used memory, in percent (labels: host)"))
 declare_metric(METRIC_CPU, _("CPU use, in percent (labels: host)"))
 declare_metric(METRIC_BACKUP_AGE, _("Seconds since the last successful backup (labels: source)"))
-declare_metric(METRIC_BUDGET_BREACHED, _("1 while a target's p95 is over its budget (labels: target, kind)"))
+declare_metric(METRIC_BUDGET_BREACHED, _("1 while a target's p95 is over its budget or its last probe round failed "
+                                         "(labels: target, kind)"))
 declare_metric(METRIC_ROUTE_OVER_BUDGET, _("1 while a route's p95 of real requests (last 5 min) is over its budget "
                                            "(labels: route, method, kind)"))
 declare_event(EVENT_BACKUP_FAILED, _("A backup run failed"))

@@ -45,7 +45,7 @@ class HostReportAdmin(ReadOnlyAdmin):
 
 class CheckResultInline(admin.TabularInline):
     model = CheckResult
-    fields = ["check_name", "host", "status", "message", "duration_ms", "values"]
+    fields = ["check_name", "host", "status", "reported_status", "message", "duration_ms", "values"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -80,7 +80,7 @@ class HealthSnapshotAdmin(ReadOnlyAdmin):
 
 @admin.register(CheckResult)
 class CheckResultAdmin(ReadOnlyAdmin):
-    list_display = ["taken_at", "check_name", "host", "status", "message", "duration_ms"]
+    list_display = ["taken_at", "check_name", "host", "status", "reported_status", "message", "duration_ms"]
     list_filter = ["status", "check_name", "host", ("taken_at", admin.DateFieldListFilter)]
     search_fields = ["message"]
     show_full_result_count = False

@@ -87,7 +87,13 @@ class CheckResult(models.Model):
     taken_at = models.DateTimeField(_("taken at"), db_index=True)
     check_name = models.CharField(_("check"), max_length=100)
     host = models.CharField(_("host"), max_length=255, blank=True)
+    # The effective severity: a check declared non-critical that reads critical counts (and pages) as a warning.
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    # What the check itself said, kept visible; empty in rows written before it was recorded.
+    reported_status = models.CharField(
+        _("reported status"), max_length=10, choices=Status.choices, blank=True, default="", db_default="",
+        help_text=_("The status the check reported; a non-critical check's critical is stored as a warning."),
+    )
     message = models.TextField(_("message"), blank=True)
     duration_ms = models.FloatField(_("duration (ms)"))
     values = models.JSONField(_("observed values"), default=dict, blank=True)

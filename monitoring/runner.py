@@ -66,9 +66,11 @@ class HealthReport:
         found: list[Sample] = []
         for result in self.results:
             labels = {"check": result.name, "host": result.host}
-            severity = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}[result.status]
+            # As the result counts: a non-critical check's critical is a 1, so no rule on this metric pages for it.
+            severity = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}[result.counts_as]
             found.append(Sample("health_check_status", severity, labels,
-                                "Status of a health check: 0 ok, 1 warning, 2 critical."))
+                                "Status of a health check as it counts: 0 ok, 1 warning, 2 critical "
+                                "(a non-critical check's critical is 1)."))
             found.append(Sample("health_check_duration_seconds", result.duration, labels,
                                 "Time a health check took."))
             for sample in result.samples:

@@ -71,8 +71,10 @@ def health_snapshot_take(*, deadline: float | None = None) -> HealthSnapshot | N
         snapshot = HealthSnapshot.objects.create(taken_at=taken_at, status=report.status,
                                                  duration_ms=report.duration * 1000)
         CheckResult.objects.bulk_create([
+            # Stored as it counts: paging, history and the overview read `status`; the check's own word stays.
             CheckResult(snapshot=snapshot, taken_at=taken_at, check_name=result.name, host=result.host,
-                        status=result.status, message=result.message, duration_ms=result.duration * 1000,
+                        status=result.counts_as, reported_status=result.status, message=result.message,
+                        duration_ms=result.duration * 1000,
                         values=result.values)
             for result in report.results
         ])

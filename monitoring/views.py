@@ -45,7 +45,7 @@ def health_ready(request):
     """Readiness: the database and the broker answer (only those: a full disk must not take the web out)."""
     report = health_report_collect(names=["database", "redis"], hosts=False)
     results = [result for result in report.results if result.name in READINESS_CHECKS]
-    status = max((result.status for result in results), key=[Status.OK, Status.WARNING, Status.CRITICAL].index,
+    status = max((result.counts_as for result in results), key=[Status.OK, Status.WARNING, Status.CRITICAL].index,
                  default=Status.OK)
     body = {"status": str(status), "checks": {result.name: str(result.status) for result in results}}
     return _health_response(body, status)

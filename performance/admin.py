@@ -64,13 +64,22 @@ class BudgetFilter(admin.SimpleListFilter):
     parameter_name = "budget"
 
     def lookups(self, request, model_admin):
-        return [("breached", _("Breached")), ("within", _("Within budget"))]
+        return [
+            ("failing", _("Failing")),
+            ("breached", _("Breached")),
+            ("within", _("Within budget")),
+            ("unmeasured", _("Not measured yet")),
+        ]
 
     def queryset(self, request, queryset):
+        if self.value() == "failing":
+            return queryset.filter(failing_since__isnull=False)
         if self.value() == "breached":
             return queryset.filter(breached_since__isnull=False)
         if self.value() == "within":
-            return queryset.filter(breached_since__isnull=True)
+            return queryset.filter(breached_since__isnull=True, failing_since__isnull=True, last_p95_ms__isnull=False)
+        if self.value() == "unmeasured":
+            return queryset.filter(failing_since__isnull=True, breached_since__isnull=True, last_p95_ms__isnull=True)
         return queryset
 
 
@@ -81,7 +90,16 @@ class PerfTargetAdmin(admin.ModelAdmin):
     list_filter = [BudgetFilter, "kind", "enabled"]
     search_fields = ["name", "url", "url_name"]
     actions = [probe_now]
-    readonly_fields = ["has_password", "source", "p95_vs_budget", "breached_since", "last_evaluated_at"]
+    readonly_fields = [
+        "has_password",
+        "source",
+        "p95_vs_budget",
+        "breached_since",
+        "failing_since",
+        "last_error",
+        "last_probed_at",
+        "last_evaluated_at",
+    ]
 
     @admin.display(description=_("URL"))
     def address(self, target: PerfTarget) -> str:
@@ -92,15 +110,29 @@ class PerfTargetAdmin(admin.ModelAdmin):
         if target.budget_ms is None:  # the add form's empty target
             return "—"
         budget = gettext("%(budget)d ms") % {"budget": target.budget_ms}
-        if target.last_p95_ms is None:
-            return format_html("— / {}", budget)
-        p95 = f"{target.last_p95_ms:.0f} ms"
-        if target.breached_since:
+        p95 = "-" if target.last_p95_ms is None else f"{target.last_p95_ms:.0f} ms"
+        state = target.state
+        if state == PerfTarget.State.FAILING:
+            return format_html(
+                '<strong class="perf-failing" style="color:#ba2121" title="{}">&#10006; {} / {} ({})</strong>',
+                target.last_error,
+                p95,
+                budget,
+                gettext("failing"),
+            )
+        if state == PerfTarget.State.OVER_BUDGET:
             return format_html(
                 '<strong class="perf-breached" style="color:#ba2121">&#10006; {} / {} ({})</strong>',
                 p95,
                 budget,
                 gettext("breached"),
+            )
+        if state == PerfTarget.State.NOT_MEASURED:
+            return format_html(
+                '<span class="perf-unmeasured" style="color:#767676">{} / {} ({})</span>',
+                p95,
+                budget,
+                gettext("not measured yet"),
             )
         return format_html('<span class="perf-ok" style="color:#2e7d32">{} / {}</span>', p95, budget)
 

@@ -14,9 +14,9 @@ class PerformanceConfig(AppConfig):
         post_migrate.connect(create_default_schedules, sender=self)
 
         from alerting.observations import register_provider
-        from performance.observations import METRIC_BREACHED, METRIC_P95, performance_observations
+        from performance.observations import METRIC_BREACHED, METRIC_P95, METRIC_UP, performance_observations
 
-        register_provider(performance_observations, metrics=[METRIC_BREACHED, METRIC_P95])
+        register_provider(performance_observations, metrics=[METRIC_BREACHED, METRIC_P95, METRIC_UP])
 
         from performance.route_observations import ROUTE_METRICS, route_observations
 

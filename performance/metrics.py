@@ -6,8 +6,11 @@
   gunicorn.conf.py) prometheus-client's MultiProcessCollector adds up the files of all workers of this host, dead
   ones included, so whichever worker answers the scrape reports the same, only-growing counts; in a single process
   (runserver, tests) the histogram is the process's own.
-- `opsportal_perf_target_p95_seconds`, `opsportal_perf_target_budget_seconds`, `opsportal_perf_target_breached`
-  (gauges; target, kind): read from the database at scrape time, so any web process reports the same values.
+- `opsportal_perf_target_p95_seconds`, `opsportal_perf_target_budget_seconds`, `opsportal_perf_target_breached`,
+  `opsportal_perf_target_up` (gauges; target, kind): read from the database at scrape time, so any web process
+  reports the same values. The p95 is of successful samples only (absent without one); breached is 1 while the p95
+  is over budget or the target is failing; up is 1 if the last probe round succeeded, 0 if it failed, absent
+  before the first round.
 
 The metrics endpoint calls `collect_performance_metrics()` (metric families to add to its own output) or
 `render_performance_metrics()` (the text exposition alone). See docs/guides/performance.md.
@@ -56,18 +59,27 @@ def _target_gauges() -> Iterator[GaugeMetricFamily]:
     )
     budget = GaugeMetricFamily("opsportal_perf_target_budget_seconds", "The target's budget.", labels=labels)
     breached = GaugeMetricFamily(
-        "opsportal_perf_target_breached", "1 while the target's p95 exceeds its budget, else 0.", labels=labels
+        "opsportal_perf_target_breached",
+        "1 while the target's p95 exceeds its budget or its last probe round failed, else 0.",
+        labels=labels,
     )
-    for name, kind, last_p95_ms, budget_ms, breached_since in PerfTarget.objects.filter(enabled=True).values_list(
-        "name", "kind", "last_p95_ms", "budget_ms", "breached_since"
+    up = GaugeMetricFamily(
+        "opsportal_perf_target_up", "1 if the target's last probe round succeeded, 0 if it failed.", labels=labels
+    )
+    for target in PerfTarget.objects.filter(enabled=True).only(
+        "name", "kind", "last_p95_ms", "budget_ms", "breached_since", "failing_since", "last_probed_at"
     ):
-        if last_p95_ms is not None:
-            p95.add_metric([name, kind], last_p95_ms / 1000)
-        budget.add_metric([name, kind], budget_ms / 1000)
-        breached.add_metric([name, kind], 1 if breached_since else 0)
+        label_values = [target.name, target.kind]
+        if target.last_p95_ms is not None:
+            p95.add_metric(label_values, target.last_p95_ms / 1000)
+        budget.add_metric(label_values, target.budget_ms / 1000)
+        breached.add_metric(label_values, 1 if target.breached_since or target.failing_since else 0)
+        if target.is_up is not None:
+            up.add_metric(label_values, 1 if target.is_up else 0)
     yield p95
     yield budget
     yield breached
+    yield up
 
 
 def collect_performance_metrics() -> list[Metric]:

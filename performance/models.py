@@ -16,6 +16,14 @@ class PerfTarget(models.Model):
         API = "api", _("API")
         PAGE = "page", _("Page")
 
+    class State(models.TextChoices):
+        """What the overview, the admin, the metrics and alerting say of a target (see `state`)."""
+
+        NOT_MEASURED = "not_measured", _("not measured yet")
+        WITHIN_BUDGET = "within_budget", _("within budget")
+        OVER_BUDGET = "over_budget", _("over budget")
+        FAILING = "failing", _("failing")
+
     name = models.CharField(_("name"), max_length=150, unique=True)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.API)
     url = models.CharField(
@@ -50,6 +58,10 @@ class PerfTarget(models.Model):
     breached_since = models.DateTimeField(_("budget breached since"), null=True, blank=True)
     last_p95_ms = models.FloatField(_("p95 over the window (ms)"), null=True, blank=True)
     last_evaluated_at = models.DateTimeField(_("last evaluated"), null=True, blank=True)
+    # A round is one probe's samples; it failed if any sample did (refused, timed out, unexpected status).
+    last_probed_at = models.DateTimeField(_("last probed"), null=True, blank=True)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
     # Claimed with a conditional UPDATE so overlapping beat runs never probe one target twice at once.
     probing_since = models.DateTimeField(_("probing since"), null=True, blank=True)
 
@@ -84,6 +96,24 @@ class PerfTarget(models.Model):
                 raise ValidationError(
                     {"url_name": _("No URL has the name %(name)s.") % {"name": self.url_name}}
                 ) from None
+
+    @property
+    def state(self) -> PerfTarget.State:
+        """Failing (last round failed) outranks over budget; with no successful sample, nothing is "within"."""
+        if self.failing_since is not None:
+            return self.State.FAILING
+        if self.breached_since is not None:
+            return self.State.OVER_BUDGET
+        if self.last_p95_ms is None:
+            return self.State.NOT_MEASURED
+        return self.State.WITHIN_BUDGET
+
+    @property
+    def is_up(self) -> bool | None:
+        """Whether the last probe round succeeded; None before the first round."""
+        if self.last_probed_at is None:
+            return None
+        return self.failing_since is None
 
     @property
     def has_credentials(self) -> bool:

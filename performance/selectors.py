@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from performance.models import PerfResult, PerfTarget, RequestStat
@@ -42,17 +43,28 @@ class WindowStats:
 
 
 def perf_target_window_stats(*, target: PerfTarget, now: datetime | None = None) -> WindowStats:
-    """Percentiles of the target's timed samples within the budget window (PERF_BUDGET_WINDOW)."""
+    """Percentiles of the target's successful samples within the budget window (PERF_BUDGET_WINDOW).
+
+    A failed sample's duration (a refused connection answers in milliseconds) says nothing about latency: it is
+    counted as a failure and never enters the percentiles.
+    """
     since = (now or timezone.now()) - settings.PERF_BUDGET_WINDOW
     rows = PerfResult.objects.filter(target=target, measured_at__gte=since).values_list("duration_ms", "outcome")
-    durations = [duration for duration, _ in rows if duration is not None]
+    durations = [duration for duration, outcome in rows if duration is not None and outcome == PerfResult.Outcome.OK]
     failures = sum(1 for _, outcome in rows if outcome != PerfResult.Outcome.OK)
     return WindowStats.of(durations, failures)
 
 
 def perf_targets_breached() -> list[PerfTarget]:
-    """Targets whose p95 is over budget right now: what alerting rules and the admin's red mark read."""
-    return list(PerfTarget.objects.filter(breached_since__isnull=False).order_by("name"))
+    """Targets that are red right now: p95 over budget, or failing (the last probe round failed)."""
+    return list(
+        PerfTarget.objects.filter(Q(breached_since__isnull=False) | Q(failing_since__isnull=False)).order_by("name")
+    )
+
+
+def perf_targets_failing() -> list[PerfTarget]:
+    """Targets whose last probe round failed (refused, timed out, unexpected status, browser unavailable)."""
+    return list(PerfTarget.objects.filter(failing_since__isnull=False).order_by("name"))
 
 
 def perf_targets_enabled(*, names: Iterable[str] | None = None) -> list[PerfTarget]:

@@ -143,6 +143,7 @@ def perf_target_probe(
         target = PerfTarget.objects.get(pk=target_id)
         measured = perf_target_measure(target=target, samples=samples)
         results = perf_results_store(target=target, samples=measured)
+        perf_target_round_record(target=target, results=results)
         perf_target_evaluate(target=target)
         return results
     finally:
@@ -160,14 +161,40 @@ def perf_probes_enqueue() -> int:
     return len(ids)
 
 
+def perf_target_round_record(*, target: PerfTarget, results: list[PerfResult], at: datetime | None = None) -> bool:
+    """Record whether the probe round succeeded (every sample ok); return True if it did.
+
+    A failed round makes the target failing until a round succeeds: failing_since is set only by the round that
+    flips it, so it says since when.
+    """
+    at = at or timezone.now()
+    failed = [result for result in results if result.outcome != PerfResult.Outcome.OK]
+    succeeded = bool(results) and not failed
+    rows = PerfTarget.objects.filter(pk=target.pk)
+    if succeeded:
+        flipped = rows.filter(failing_since__isnull=False).update(failing_since=None)
+        rows.update(last_probed_at=at, last_error="")
+    else:
+        flipped = rows.filter(failing_since__isnull=True).update(failing_since=at)
+        rows.update(last_probed_at=at, last_error=(failed[0].error if failed else "no sample")[:1000])
+    if flipped:
+        logger.warning("perf target %s %s", target.name, "recovered" if succeeded else "is failing")
+    target.refresh_from_db(fields=["failing_since", "last_probed_at", "last_error"])
+    return succeeded
+
+
 # --- budgets ---------------------------------------------------------------------------------------------------------
 def perf_target_evaluate(*, target: PerfTarget, now: datetime | None = None) -> WindowStats:
-    """Compare the window's p95 with the budget; on a change of state, flip it atomically and send the signal."""
+    """Compare the window's p95 (successful samples only) with the budget; flip the breach atomically and signal.
+
+    Whether the target is failing is the probe round's business (perf_target_round_record), not this one's.
+    """
     now = now or timezone.now()
     stats = perf_target_window_stats(target=target, now=now)
     PerfTarget.objects.filter(pk=target.pk).update(last_p95_ms=stats.p95_ms, last_evaluated_at=now)
     if stats.p95_ms is None:
-        # No timed sample in the window (browser unavailable, URL gone): no evidence either way, keep the state.
+        # No successful sample in the window (all refused, browser unavailable, URL gone): no latency evidence
+        # either way, keep the breach state; the round has marked the target failing.
         target.refresh_from_db(fields=["breached_since", "last_p95_ms", "last_evaluated_at"])
         return stats
     breached = stats.p95_ms > target.budget_ms
@@ -208,7 +235,8 @@ def perf_results_rollup(*, now: datetime | None = None) -> int:
     for target_id, measured_at, duration, outcome in rows.iterator():
         groups[(target_id, measured_at.replace(minute=0, second=0, microsecond=0))].append((duration, outcome))
     for (target_id, hour), values in groups.items():
-        durations = [d for d, _ in values if d is not None]
+        # Percentiles of successful samples only: a refused connection's duration is no latency.
+        durations = [d for d, outcome in values if d is not None and outcome == PerfResult.Outcome.OK]
         PerfRollup.objects.update_or_create(
             target_id=target_id,
             hour=hour,

@@ -66,6 +66,7 @@ class CheckResult:
             "host": self.host,
             "status": str(self.status),
             "critical": self.critical,
+            "counts_as": str(self.counts_as),
             "message": self.message,
             "duration_ms": round(self.duration * 1000, 2),
             "values": self.values,

@@ -55,7 +55,8 @@ def overview_state(context: dict[str, Any]) -> dict[str, Any]:
         "firing_alerts": [{"id": alert.pk, "rule": alert.rule.name, "severity": alert.rule.severity}
                           for alert in context["firing_alerts"]],
         "performance": [{"target": target.name, "p95_ms": target.last_p95_ms, "budget_ms": target.budget_ms,
-                         "breached": target.breached_since is not None} for target in context["perf_targets"]],
+                         "breached": target.breached_since is not None or target.failing_since is not None,
+                         "state": str(target.state)} for target in context["perf_targets"]],
     }
 
 

@@ -1,4 +1,8 @@
-"""`manage.py perfcheck`: probe now, print p50/p95 against the budget, exit 1 on any breach or failed probe."""
+"""`manage.py perfcheck`: probe now, print p50/p95 against the budget, exit 1 on any breach or failed probe.
+
+The percentiles are of successful samples only ("-" without one): a refused connection's time is no latency, and
+a target whose round failed is a failure whatever its figures.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +69,7 @@ class Command(BaseCommand):
 
 
 def _row(target, results: list[PerfResult]) -> dict:
-    durations = [r.duration_ms for r in results if r.duration_ms is not None]
+    durations = [r.duration_ms for r in results if r.duration_ms is not None and r.outcome == PerfResult.Outcome.OK]
     failures = [r for r in results if r.outcome != PerfResult.Outcome.OK]
     stats = WindowStats.of(durations, len(failures))
     if not results:
