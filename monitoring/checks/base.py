@@ -4,7 +4,7 @@ A check subclasses HealthCheck and implements `run()`, returning `self.ok(...)`,
 `self.critical(...)` with a message and the observed values; an exception it raises becomes a critical result with
 the exception's text. Numeric values worth graphing are returned as `samples` (metrics). A check with
 `per_host = True` (disk, memory, cpu, docker) runs on every host: on the web host live and on each worker host with
-its heartbeat.
+its heartbeat. A check that queries a database sets `uses_database = True` (see monitoring/pool.py).
 """
 
 from __future__ import annotations
@@ -99,6 +99,9 @@ class HealthCheck:
     # Seconds a result may be reused by the same process (for checks whose answer changes rarely, e.g. migrations).
     cache_for: ClassVar[float] = 0.0
     timeout_override: ClassVar[float | None] = None
+    # True for a check that queries a database (the ORM, a cursor, or a connection of its own): it then runs on the
+    # database pool, so all such checks together hold at most MONITOR_DB_CONNECTIONS connections per process.
+    uses_database: ClassVar[bool] = False
 
     @classmethod
     def instances(cls) -> list[HealthCheck]:
