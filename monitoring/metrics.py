@@ -39,20 +39,31 @@ def register_collector(factory: Callable[[], Collector]) -> None:
         _collectors.append(factory)
 
 
-def prometheus_text(samples: Iterable[Sample]) -> bytes:
+def collect_registered() -> list[Metric]:
+    """Every registered collector's metric families. They may read the database (the performance targets): the
+    metrics view calls this on the checks' database pool (monitoring/pool.py), never on the request's thread."""
+    return [family for factory in _collectors for family in factory().collect()]
+
+
+def prometheus_text(samples: Iterable[Sample], families: Iterable[Metric]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_SamplesCollector(samples))
-    for factory in _collectors:
-        registry.register(factory())
+    registry.register(_Collected(list(families)))
     return generate_latest(registry)
 
 
-def samples_json(samples: Iterable[Sample]) -> list[dict]:
+def samples_json(samples: Iterable[Sample], families: Iterable[Metric]) -> list[dict]:
     found = [{"name": sample.name, "labels": sample.labels, "value": sample.value} for sample in samples]
-    for factory in _collectors:
-        for family in factory().collect():
-            found.extend(
-                {"name": s.name.removeprefix(PREFIX), "labels": dict(s.labels), "value": s.value}
-                for s in family.samples
-            )
+    for family in families:
+        found.extend(
+            {"name": s.name.removeprefix(PREFIX), "labels": dict(s.labels), "value": s.value} for s in family.samples
+        )
     return found
+
+
+class _Collected:
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families

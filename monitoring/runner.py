@@ -1,23 +1,19 @@
 """The one runner behind the health view, the metrics view, snapshots, heartbeats and `manage.py monitor`.
 
-Checks run concurrently on a small pool of long-lived daemon threads; the caller waits at most each check's
-timeout, and never longer than the overall deadline. A check that has not answered by then is reported as failed
-("no answer within ...") and abandoned: it holds no lock, the pool starts another thread for the next job, and the
-stuck thread goes back to work (or exits) when its check finally returns. So the caller never hangs.
+Checks run concurrently on pools of long-lived daemon threads (monitoring/pool.py); the caller waits at most each
+check's timeout, and never longer than the overall deadline. A check that has not answered by then is reported as
+failed ("no answer within ...") and abandoned, so the caller never hangs.
 
-Database connections: each pool thread keeps its own connection between jobs only as Django does for request
-threads (CONN_MAX_AGE, CONN_HEALTH_CHECKS): after every job it calls close_old_connections(), which closes a
-connection that failed or outlived CONN_MAX_AGE, and a thread idle for POOL_IDLE_SECONDS closes all of its
-connections and exits. Open connections are therefore bounded by the pool size, never accumulated per request.
+Database connections: checks that declare `uses_database`, and the jobs that read other hosts' reports and the
+metric providers, run on the database pool, so all of them together hold at most MONITOR_DB_CONNECTIONS connections
+per process, however many requests run checks at once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -26,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from monitoring import registry
 from monitoring.checks.base import CheckResult, HealthCheck, Sample, worst
 from monitoring.models import Status
+from monitoring.pool import Job, run_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -79,109 +75,7 @@ class HealthReport:
         return found + self.extra_samples
 
 
-POOL_MAX_THREADS = 64
-POOL_IDLE_SECONDS = 60.0
-
-
-class _Job:
-    def __init__(self, label: str, target: Callable[[], object], timeout: float) -> None:
-        self.label = label
-        self.target = target
-        self.timeout = timeout
-        self.done = threading.Event()
-        self.value: object = None
-        self.error: BaseException | None = None
-        self.started = time.monotonic()
-        self.finished = 0.0
-
-    def run(self) -> None:
-        self.started = time.monotonic()  # from when a thread takes it, not from when it was queued
-        try:
-            self.value = self.target()
-        except BaseException as exc:  # noqa: BLE001 - any failure of a check is its result, not the caller's crash
-            self.error = exc
-        finally:
-            self.finished = time.monotonic()
-            self.done.set()
-
-
-class _Pool:
-    """Grows when every thread is busy (or stuck in a dead dependency), shrinks when threads stay idle."""
-
-    def __init__(self) -> None:
-        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self.lock = threading.Lock()
-        self.idle = 0  # waiting threads not yet promised a job
-        self.threads = 0
-
-    def submit(self, job: _Job) -> None:
-        with self.lock:
-            if self.idle > 0:
-                self.idle -= 1
-            elif self.threads < POOL_MAX_THREADS:
-                self.threads += 1
-                threading.Thread(target=self._work, name="health-check", daemon=True).start()
-        self.jobs.put(job)
-
-    def _work(self) -> None:
-        try:
-            while True:
-                try:
-                    job = self.jobs.get(timeout=POOL_IDLE_SECONDS)
-                except queue.Empty:
-                    with self.lock:
-                        if self.idle > 0:  # nobody promised this thread a job: leave
-                            self.idle -= 1
-                            self.threads -= 1
-                            return
-                    continue
-                try:
-                    job.run()
-                finally:
-                    # Like the end of a request: drop connections that failed or outlived CONN_MAX_AGE. Asking a
-                    # broken connection whether it is usable can itself raise; that must not kill the pool thread
-                    # (the pool would count a thread that no longer exists).
-                    try:
-                        close_old_connections()
-                    except Exception:
-                        logger.warning("closing a health-check thread's database connections failed", exc_info=True)
-                        _close_all_quietly()
-                with self.lock:
-                    self.idle += 1
-        finally:
-            _close_all_quietly()
-
-
-def _close_all_quietly() -> None:
-    for connection in connections.all(initialized_only=True):
-        with contextlib.suppress(Exception):  # already broken: nothing more to release
-            connection.close()
-
-
-_pool = _Pool()
-
-
-def _reset_pool_after_fork() -> None:
-    # A forked child (a Celery prefork child replaced after the heartbeat thread used the pool, gunicorn --preload)
-    # inherits the counters but none of the threads: it must start with an empty pool or every job would wait.
-    global _pool
-    _pool = _Pool()
-
-
-os.register_at_fork(after_in_child=_reset_pool_after_fork)
-
-
-def run_jobs(jobs: list[_Job], *, deadline: float) -> None:
-    end = time.monotonic() + deadline
-    submitted = time.monotonic()
-    for job in jobs:
-        job.started = submitted
-        _pool.submit(job)
-    for job in jobs:
-        job.done.wait(max(0.0, min(end, submitted + job.timeout) - time.monotonic()))
-
-
-def _check_result(check: HealthCheck, job: _Job) -> CheckResult:
+def _check_result(check: HealthCheck, job: Job) -> CheckResult:
     if not job.done.is_set():
         result = check.failure(_("no answer within %(seconds).1f s") % {"seconds": min(job.timeout, time.monotonic()
                                                                                         - job.started)})
@@ -199,13 +93,15 @@ def _check_result(check: HealthCheck, job: _Job) -> CheckResult:
 
 def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
                extra_jobs: dict[str, tuple[Callable[[], object], float]] | None = None,
-               ) -> tuple[list[CheckResult], dict[str, _Job]]:
-    """Run checks (and optional extra callables) concurrently; return results in check order and the extra jobs."""
+               ) -> tuple[list[CheckResult], dict[str, Job]]:
+    """Run checks (and optional extra callables) concurrently; return results in check order and the extra jobs.
+
+    Extra jobs (other hosts' reports, metric providers) read the database: they run on the database pool."""
     deadline = settings.HEALTH_DEADLINE.total_seconds() if deadline is None else deadline
     now = time.monotonic()
     cached: dict[int, CheckResult] = {}
-    jobs: list[_Job] = []
-    pending: list[tuple[int, HealthCheck, _Job]] = []
+    jobs: list[Job] = []
+    pending: list[tuple[int, HealthCheck, Job]] = []
     for index, check in enumerate(checks):
         if check.cache_for:
             with _cache_lock:
@@ -213,10 +109,11 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
             if hit and now - hit[0] < check.cache_for:
                 cached[index] = dataclasses.replace(hit[1])  # a copy: callers set host on their results
                 continue
-        job = _Job(check.name, check.run, check.timeout)
+        job = Job(check.name, check.run, check.timeout, uses_database=check.uses_database)
         jobs.append(job)
         pending.append((index, check, job))
-    extras = {label: _Job(label, target, timeout) for label, (target, timeout) in (extra_jobs or {}).items()}
+    extras = {label: Job(label, target, timeout, uses_database=True)
+              for label, (target, timeout) in (extra_jobs or {}).items()}
     run_jobs(jobs + list(extras.values()), deadline=deadline)
 
     results: dict[int, CheckResult] = dict(cached)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -9,9 +11,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from monitoring.auth import Access, access
-from monitoring.metrics import PREFIX, prometheus_text, samples_json
+from monitoring.metrics import PREFIX, collect_registered, prometheus_text, samples_json
 from monitoring.models import Status
+from monitoring.pool import run_database_job
 from monitoring.runner import health_report_collect, health_report_shared
+
+logger = logging.getLogger(__name__)
 
 READINESS_CHECKS = ["database", "redis:broker"]
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -87,11 +92,22 @@ def metrics(request):
                              "error": _("format must be one of: %s") % ", ".join(METRICS_FORMATS)}, status=400)
     report = health_report_shared(metrics=True)
     samples = report.samples()
+    try:
+        # The collectors read the database (performance targets): on the checks' bounded connections, not on one
+        # of this request thread's own.
+        families = run_database_job("metric collectors", collect_registered,
+                                    timeout=settings.HEALTH_DEADLINE.total_seconds())
+    except Exception as exc:
+        logger.warning("metric collectors failed: %s", exc)
+        response = JsonResponse({"status": "unavailable",
+                                 "error": _("the metrics could not be read from the database in time")}, status=503)
+        response._has_been_logged = True  # logged above, once, as a warning
+        return response
     if _wants_prometheus(request):
-        return HttpResponse(prometheus_text(samples), content_type=PROMETHEUS_CONTENT_TYPE)
+        return HttpResponse(prometheus_text(samples, families), content_type=PROMETHEUS_CONTENT_TYPE)
     return JsonResponse({
         "status": str(report.status),
         "generated_at": report.generated_at.isoformat(),
         "prefix": PREFIX,
-        "samples": samples_json(samples),
+        "samples": samples_json(samples, families),
     })

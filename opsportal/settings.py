@@ -325,6 +325,9 @@ HEALTH_CACHE_TTL = env_duration("HEALTH_CACHE_TTL", "1s", allow_zero=True)
 HEALTH_TOKEN = read_secret("HEALTH_TOKEN")
 METRICS_TOKEN = read_secret("METRICS_TOKEN")
 MONITOR_CHECK_TIMEOUT = env_duration("MONITOR_CHECK_TIMEOUT", "2s")
+# Database connections the health checks, metrics and readiness probes hold at most, per process and database alias
+# (monitoring/pool.py): however many requests run checks at once, they share these.
+MONITOR_DB_CONNECTIONS = env_int("MONITOR_DB_CONNECTIONS", 2, minimum=1, maximum=64)
 MONITOR_DISABLED_CHECKS = env_list("MONITOR_DISABLED_CHECKS", [])
 MONITOR_HOSTNAME = os.environ.get("MONITOR_HOSTNAME", "")
 MONITOR_HEARTBEAT_INTERVAL = env_duration("MONITOR_HEARTBEAT_INTERVAL", "30s")

@@ -31,6 +31,7 @@ def record_check_outcome(*, ok: bool, message: str) -> None:
 @register
 class WalArchiveCheck(HealthCheck):
     name = "wal_archive"
+    uses_database = True
     timeout_override = 10.0
 
     @classmethod

@@ -25,6 +25,7 @@ VERIFICATION_FAILED = "failed"
 @register
 class BackupsCheck(HealthCheck):
     name = "backups"
+    uses_database = True
 
     def run(self) -> CheckResult:
         try:

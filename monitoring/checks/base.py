@@ -4,7 +4,7 @@ A check subclasses HealthCheck and implements `run()`, returning `self.ok(...)`,
 `self.critical(...)` with a message and the observed values; an exception it raises becomes a critical result with
 the exception's text. Numeric values worth graphing are returned as `samples` (metrics). A check with
 `per_host = True` (disk, memory, cpu, docker) runs on every host: on the web host live and on each worker host with
-its heartbeat.
+its heartbeat. A check that queries a database sets `uses_database = True` (see monitoring/pool.py).
 """
 
 from __future__ import annotations
@@ -102,6 +102,9 @@ class HealthCheck:
     timeout_override: ClassVar[float | None] = None
     # Metric names the check's results carry, so alert rules can name them before its first run (optional).
     metric_names: ClassVar[tuple[str, ...]] = ()
+    # True for a check that queries a database (the ORM, a cursor, or a connection of its own): it then runs on the
+    # database pool, so all such checks together hold at most MONITOR_DB_CONNECTIONS connections per process.
+    uses_database: ClassVar[bool] = False
 
     @classmethod
     def instances(cls) -> list[HealthCheck]:

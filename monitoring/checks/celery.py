@@ -44,6 +44,7 @@ def queue_lengths(queues: list[str], *, timeout: float) -> dict[str, int] | None
 @register
 class CeleryCheck(HealthCheck):
     name = "celery"
+    uses_database = True
 
     def run(self) -> CheckResult:
         now = timezone.now()

@@ -40,6 +40,7 @@ def database_size(alias: str) -> int:
 @register
 class DatabaseCheck(HealthCheck):
     name = "database"
+    uses_database = True
 
     def __init__(self, alias: str = "default") -> None:
         self.alias = alias

@@ -14,6 +14,7 @@ from monitoring.registry import register
 @register
 class MigrationsCheck(HealthCheck):
     name = "migrations"
+    uses_database = True
     critical = False
     # Loading the migration graph costs tens of milliseconds and its answer only changes on deploy.
     cache_for = 60.0

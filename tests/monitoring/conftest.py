@@ -61,12 +61,13 @@ def user_client(client, django_user_model):
 class ThrowawayPostgres:
     """A PostgreSQL cluster of our own (initdb, own port and folder): stopping it harms nobody else's tests."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, server_options: str = "") -> None:
         if PG_BIN is None:
             pytest.fail("PostgreSQL server binaries are not installed (/usr/lib/postgresql/*/bin)")
         self.folder = Path(tempfile.mkdtemp(prefix="monitoring-pg-"))
         self.data = self.folder / "data"
         self.port = free_port()
+        self.server_options = server_options  # extra `-c name=value` settings, e.g. a low max_connections
         shutil.chown(self.folder, "postgres", "postgres")
 
     def _as_postgres(self, *command: str) -> None:
@@ -77,7 +78,8 @@ class ThrowawayPostgres:
             self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                               "--no-sync")
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.folder / "log"),
-                          "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+                          "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                          f"{self.server_options}", "start")
 
     def stop(self) -> None:
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")

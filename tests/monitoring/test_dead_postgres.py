@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.monitoring.conftest import HEALTH_TOKEN, ROOT
+from tests.monitoring.conftest import HEALTH_TOKEN, METRICS_TOKEN, ROOT
 
 pytestmark = pytest.mark.faults
 
@@ -38,6 +38,26 @@ def test_health_endpoint_turns_503_naming_the_database_within_the_deadline(throw
     assert httpx.get(f"{base}/api/system/health", timeout=10).json() == {"status": "critical"}
     ready = httpx.get(f"{base}/api/system/health/ready", timeout=10)
     assert ready.status_code == 503 and ready.json()["checks"]["database"] == "critical"
+
+
+
+def test_metrics_answer_503_not_an_error_page_once_the_database_is_gone(throwaway_postgres, portal_server):
+    # The performance targets' gauges are read from the database, on the checks' database pool (monitoring/pool.py).
+    import os
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "TEST_DATABASE_URL": throwaway_postgres.url}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=180)
+    base = portal_server(TEST_DATABASE_URL=throwaway_postgres.url, **ONLY_CONNECTIVITY)
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    alive = httpx.get(f"{base}/api/system/metrics", params={"format": "prometheus"}, headers=headers, timeout=10)
+    assert alive.status_code == 200 and "opsportal_perf_target_budget_seconds" in alive.text
+
+    throwaway_postgres.stop()
+    for params in ({"format": "prometheus"}, {}):
+        response = httpx.get(f"{base}/api/system/metrics", params=params, headers=headers, timeout=10)
+        assert response.status_code == 503, response.text
+        assert response.json()["status"] == "unavailable"
 
 
 def test_monitor_command_exits_2_once_the_database_is_gone(throwaway_postgres):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -9,6 +10,7 @@ from django.db import connection, connections
 
 from monitoring.checks.base import HealthCheck
 from monitoring.models import Status
+from monitoring.pool import Job, run_jobs
 from monitoring.runner import HealthReport, health_report_collect, run_checks
 
 
@@ -150,3 +152,86 @@ def test_a_forked_child_gets_a_working_pool():
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+class DatabaseBusyCheck(HealthCheck):
+    """Holds a database connection for `seconds`; records how many such checks were in the database at once."""
+
+    uses_database = True
+    in_flight = 0
+    peak = 0
+    runs = 0
+    lock = threading.Lock()
+
+    def __init__(self, name: str, seconds: float, timeout: float = 3.0) -> None:
+        self.name = name
+        self.seconds = seconds
+        self.timeout_override = timeout
+
+    def run(self):
+        with DatabaseBusyCheck.lock:
+            DatabaseBusyCheck.runs += 1
+            DatabaseBusyCheck.in_flight += 1
+            DatabaseBusyCheck.peak = max(DatabaseBusyCheck.peak, DatabaseBusyCheck.in_flight)
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(%s)", [self.seconds])
+        finally:
+            with DatabaseBusyCheck.lock:
+                DatabaseBusyCheck.in_flight -= 1
+        return self.ok("done")
+
+
+@pytest.fixture
+def busy_checks():
+    DatabaseBusyCheck.in_flight = DatabaseBusyCheck.peak = DatabaseBusyCheck.runs = 0
+    return DatabaseBusyCheck
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_checks_share_at_most_monitor_db_connections(settings, busy_checks):
+    settings.MONITOR_DB_CONNECTIONS = 2
+    results, _ = run_checks([DatabaseBusyCheck(f"db{index}", 0.1) for index in range(8)], deadline=3)
+    assert [result.status for result in results] == [Status.OK] * 8  # queued behind each other, all answered
+    assert busy_checks.peak == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_check_whose_caller_gave_up_is_never_run(settings, busy_checks):
+    settings.MONITOR_DB_CONNECTIONS = 1
+    stuck, waiting = run_checks([DatabaseBusyCheck("stuck", 0.6, timeout=0.2),
+                                 DatabaseBusyCheck("waiting", 0, timeout=0.2)], deadline=1)[0]
+    assert stuck.status == waiting.status == Status.CRITICAL
+    assert "no answer within 0.2" in waiting.message
+    time.sleep(0.8)  # the stuck check returns; the one nobody waits for any more must not run after it
+    assert busy_checks.runs == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_conn_max_age_health_runs_keep_at_most_monitor_db_connections_open(settings, monkeypatch):
+    """Production keeps connections for CONN_MAX_AGE (60 s): only the database pool's threads may keep theirs."""
+    settings.MONITOR_DB_CONNECTIONS = 2
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    before = _connections_to_test_database()
+    try:
+        for _ in range(10):
+            health_report_collect(metrics=True)
+            run_checks([DatabaseSleepCheck(), *(SleepyCheck(f"s{index}", 0.05, 1) for index in range(8))],
+                       deadline=1)
+        time.sleep(1)  # the undeclared database check returns from its pg_sleep(1) and closes its connection
+        assert _connections_to_test_database() <= before + 2
+    finally:
+        _close_database_pool_connections(2)
+    assert _settles_back_to(before)
+
+
+def _close_database_pool_connections(threads: int) -> None:
+    # One job per database-pool thread (the barrier holds each until all have one), each closing its connections:
+    # pytest-django cannot drop the test database while a pool thread keeps a connection for CONN_MAX_AGE.
+    barrier = threading.Barrier(threads, timeout=5)
+
+    def close() -> None:
+        barrier.wait()
+        connections.close_all()
+
+    run_jobs([Job("close", close, 5, uses_database=True) for _ in range(threads)], deadline=5)
