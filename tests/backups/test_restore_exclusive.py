@@ -87,3 +87,31 @@ def test_run_backup_now_names_the_running_restore(env_backup, super_client):
     page = response.content.decode()
     assert "Nothing was started." in page and f"Restore #{restore.pk} is running" in page
     assert BackupRun.objects.count() == 1
+
+
+def test_restore_of_a_backup_that_does_not_exist_says_so_before_asking_and_leaves_no_record(db):
+    with pytest.raises(CommandError) as refused:
+        call_command("restore", "9999")  # no --yes: it must not get as far as asking
+    assert str(refused.value) == "There is no backup #9999."
+    assert not RestoreRun.objects.exists()
+
+
+def test_restore_asks_naming_the_database_it_overwrites_and_prints_the_outcome_once(
+    env_backup, monkeypatch, capsys, settings
+):
+    from django.db import connection
+
+    run = backup_run_execute(run_id=backup_run_create(trigger=BackupRun.Trigger.MANUAL, actor="test").pk)
+    assert run.status == BackupRun.Status.SUCCEEDED, run.error
+    monkeypatch.setattr("builtins.input", lambda: "not-the-name")
+    with pytest.raises(CommandError, match="Restore cancelled; nothing was touched."):
+        call_command("restore", str(run.pk))
+    asked = capsys.readouterr().out
+    name = connection.settings_dict["NAME"]
+    assert f"This overwrites the database {name} with backup #{run.pk}. Type {name} to go on:" in asked
+    assert not RestoreRun.objects.exists()
+    with pytest.raises(CommandError) as refused:
+        call_command("restore", str(run.pk), "--yes", "--only", "database:nosuch")
+    printed = capsys.readouterr().out
+    assert str(refused.value).startswith(f"Restore #{RestoreRun.objects.get().pk} refused: ")
+    assert "refused:" not in printed  # the reason once, as the command's error

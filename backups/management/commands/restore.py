@@ -31,11 +31,20 @@ class Command(BaseCommand):
             raise CommandError(
                 _("Give the backup run to restore, or a point in time (--to-time, --latest, --to-name).")
             )
+        run = BackupRun.objects.filter(pk=run_id).first()
+        # Checked before asking anything and before any record is made: a typo is one line, not a refused restore.
+        if run is None:
+            raise CommandError(_("There is no backup #%(id)s.") % {"id": run_id})
+        if run.status != BackupRun.Status.SUCCEEDED:
+            raise CommandError(_("Backup #%(id)s is %(status)s: only a successful backup can be restored.")
+                               % {"id": run_id, "status": run.get_status_display()})
         if not yes:
             expected = self._confirmation_word(run_id, into, only)
+            what = (_("the database %(name)s") % {"name": expected} if expected != "restore"
+                    else _("the files and volumes it holds, in place"))
             self.stdout.write(
                 _("This overwrites %(what)s with backup #%(id)s. Type %(word)s to go on:")
-                % {"what": expected, "id": run_id, "word": expected}
+                % {"what": what, "id": run_id, "word": expected}
             )
             try:
                 answer = input().strip()
@@ -45,7 +54,7 @@ class Command(BaseCommand):
                 raise CommandError(_("Restore cancelled; nothing was touched."))
         try:
             restore = restore_run_execute(run_id=run_id, into=into, only=only, actor=cli_actor(),
-                                          log=self.stdout.write)
+                                          log=self._progress)
         except RestoreBusy as exc:
             raise CommandError(str(exc)) from None
         if restore.status != RestoreRun.Status.SUCCEEDED:
@@ -55,6 +64,11 @@ class Command(BaseCommand):
             )
         extra = _(" (safety backup #%(id)s)") % {"id": restore.safety_run_id} if restore.safety_run_id else ""
         self.stdout.write(_("Restore #%(id)s succeeded%(extra)s.") % {"id": restore.pk, "extra": extra})
+
+    def _progress(self, line: str) -> None:
+        # the outcome line is the CommandError (or the success line) below: not printed twice
+        if not line.startswith(("refused: ", "failed: ")):
+            self.stdout.write(line)
 
     @staticmethod
     def _confirmation_word(run_id: int, into: str | None, only: str | None) -> str:
