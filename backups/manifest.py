@@ -17,12 +17,22 @@ MANIFEST_NAME = "manifest.json"
 FORMAT = "opsportal-backup-manifest"
 VERSION = 1
 
+# What follows the decompression, per format; the hint starts with `age -d … |` only for an encrypted artifact.
 HOW_TO_RESTORE = {
-    "pg_dump-custom": "age -d -i KEY FILE | zstd -d | pg_restore --clean --if-exists --single-transaction -d DBNAME",
-    "sqlite3": "age -d -i KEY FILE | zstd -d > opsportal.sqlite3",
-    "file": "age -d -i KEY FILE | zstd -d > PATH",
-    "tar": "age -d -i KEY FILE | zstd -d | tar -x -C VOLUME_MOUNTPOINT",
+    "pg_dump-custom": "pg_restore --clean --if-exists --single-transaction -d DBNAME",
+    "sqlite3": "> opsportal.sqlite3",
+    "file": "> PATH",
+    "tar": "| tar -x -C VOLUME_MOUNTPOINT",
 }
+
+
+def how_to_restore(artifact: BackupArtifact) -> str:
+    """The shell line that restores `artifact` by hand with age, zstd and the format's own tool."""
+    rest = HOW_TO_RESTORE.get(artifact.format, "")
+    if not rest:
+        return ""
+    decode = "age -d -i KEY FILE | zstd -d" if artifact.encrypted else "zstd -d < FILE"
+    return f"{decode} {rest}" if rest.startswith(("|", ">")) else f"{decode} | {rest}"
 
 
 def manifest_path(prefix: str) -> str:
@@ -60,7 +70,7 @@ def build(run: BackupRun, artifacts: list[BackupArtifact]) -> dict:
             "total_bytes": sum(a.stored_bytes for a in artifacts),
         },
         "artifacts": [artifact_to_dict(a) for a in artifacts],
-        "how_to_restore": {a.path: HOW_TO_RESTORE.get(a.format, "") for a in artifacts},
+        "how_to_restore": {a.path: how_to_restore(a) for a in artifacts},
     }
 
 

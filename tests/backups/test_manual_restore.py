@@ -60,3 +60,26 @@ def test_unencrypted_files_are_plain_zstd_and_private(backup_dir, settings, tmp_
     for path in [backup_dir, *backup_dir.rglob("*")]:
         expected = 0o700 if path.is_dir() else 0o600
         assert path.stat().st_mode & 0o777 == expected, path
+
+
+@pytest.mark.parametrize("with_encryption", [False, True])
+def test_the_manifests_hint_restores_the_file_as_written(backup_dir, settings, tmp_path, run_backup, age_key,
+                                                         with_encryption):
+    identity, recipient = age_key
+    if with_encryption:
+        settings.BACKUP_AGE_RECIPIENTS = [recipient]
+        settings.BACKUP_AGE_IDENTITY_FILE = str(identity)
+    env_file = tmp_path / "app.env"
+    env_file.write_text("API_TOKEN=very-secret\n")
+    settings.BACKUP_FILES = [str(env_file)]
+    run = run_backup()
+    assert run.status == BackupRun.Status.SUCCEEDED, run.error
+    manifest = json.loads((backup_dir / run.storage_prefix / "manifest.json").read_text())
+    item = next(a for a in manifest["artifacts"] if a["kind"] == "file")
+    hint = manifest["how_to_restore"][item["path"]]
+    assert hint.startswith("age -d") == with_encryption  # no age step for an artifact that was never encrypted
+    out = tmp_path / "restored.env"
+    line = hint.replace("KEY", str(identity)).replace("FILE", str(backup_dir / item["path"])).replace("PATH", str(out))
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", line], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "API_TOKEN=very-secret\n"
