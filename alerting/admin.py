@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
@@ -24,6 +24,7 @@ from alerting.models import (
 )
 from alerting.selectors import alerts_by_urgency
 from alerting.services import alert_acknowledge, channel_test_send, silence_create_for_alerts
+from opsportal.lib.forms import HumanDurationField
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -38,6 +39,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.DurationField: {"form_class": HumanDurationField}}  # 5m, 1h30m, HH:MM:SS
     list_display = ["name", "condition_text", "for_duration", "severity", "repeat_interval", "enabled", "is_default"]
     list_filter = ["kind", "severity", "enabled"]
     search_fields = ["name", "metric_name", "check_name", "event_name"]

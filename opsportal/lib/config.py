@@ -13,6 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_DURATION_COMPOUND = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
@@ -59,12 +61,27 @@ def env_float(name: str, default: float, *, minimum: float | None = None, maximu
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse '90s', '5m', '26h', '7d', '2w', '250ms' or a bare number of seconds; raise ValueError otherwise."""
+    """Parse '90s', '5m', '26h', '7d', '2w', '250ms', '1h30m' or a number of seconds; raise ValueError otherwise."""
     match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 26h, 7d")
-    number, unit = match.groups()
-    return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
+    if match:
+        number, unit = match.groups()
+        return timedelta(seconds=float(number) * _UNIT_SECONDS[unit])
+    if _DURATION_COMPOUND.match(text):
+        return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text)))
+    raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h30m, 26h, 7d")
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest text parse_duration reads back: 5m, 1h30m, 2d, 250ms (0s for zero)."""
+    milliseconds = round(value.total_seconds() * 1000)
+    if milliseconds % 1000:
+        return f"{milliseconds}ms"
+    seconds, parts = milliseconds // 1000, []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
 
 
 def env_duration(name: str, default: str, *, allow_zero: bool = False) -> timedelta:

@@ -162,3 +162,27 @@ def test_a_default_rule_opens_in_the_form_with_the_known_metrics_listed(admin_cl
     assert {"backup_last_success_age_seconds", "cpu_percent", "disk_used_percent", "perf_target_breached"} <= set(
         known.replace(",", " ").split()
     )
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("5m", timedelta(minutes=5)), ("5 m", timedelta(minutes=5)), ("1h30m", timedelta(hours=1, minutes=30)),
+    ("00:05:00", timedelta(minutes=5)), ("90", timedelta(seconds=90)), ("2d", timedelta(days=2)),
+])
+def test_the_rule_form_takes_durations_as_the_settings_write_them(admin_client, typed, expected):
+    response = admin_client.post("/admin/alerting/alertrule/add/", rule_form(name="Data disk", for_duration=typed))
+    assert response.status_code == 302, response.content.decode()
+    rule = AlertRule.objects.get(name="Data disk")
+    assert rule.for_duration == expected
+
+
+def test_the_rule_form_shows_durations_the_same_way(admin_client):
+    admin_client.post("/admin/alerting/alertrule/add/", rule_form(name="Data disk", for_duration="1h30m"))
+    rule = AlertRule.objects.get(name="Data disk")
+    page = admin_client.get(f"/admin/alerting/alertrule/{rule.pk}/change/").content.decode()
+    assert 'value="1h30m"' in page and 'value="4h"' in page  # for, and the repeat interval 04:00:00
+
+
+def test_the_rule_form_refuses_a_duration_it_cannot_read_with_examples(admin_client):
+    response = admin_client.post("/admin/alerting/alertrule/add/", rule_form(for_duration="soon"))
+    assert "Enter a duration such as 30s, 5m, 1h30m, 7d or 01:30:00." in response.content.decode()
+    assert not AlertRule.objects.filter(name="disk").exists()
