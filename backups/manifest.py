@@ -15,7 +15,8 @@ VERSION = 1
 
 HOW_TO_RESTORE = {
     "pg_dump-custom": "age -d -i KEY FILE | zstd -d | pg_restore --clean --if-exists --single-transaction -d DBNAME",
-    "sqlite3": "age -d -i KEY FILE | zstd -d > opsportal.sqlite3",
+    # With the portal stopped; WAL mode (the embedded default) would replay a crashed portal's leftover log on top.
+    "sqlite3": "rm -f opsportal.sqlite3-wal opsportal.sqlite3-shm && age -d -i KEY FILE | zstd -d > opsportal.sqlite3",
     "file": "age -d -i KEY FILE | zstd -d > PATH",
     "tar": "age -d -i KEY FILE | zstd -d | tar -x -C VOLUME_MOUNTPOINT",
 }
