@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from opsportal.lib.config import (
+    SQLITE_OPTIONS,
     broker_transport_options,
     env_bool,
     env_duration,
@@ -115,13 +116,8 @@ if DATABASES["default"].get("ENGINE") not in {"django.db.backends.postgresql", "
         f"not {DATABASE_URL.split(':')[0]}:"
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # web, worker and beat write the same file: a deferred transaction that reads, then writes, fails at once with
-    # "database is locked" when another process writes in between (the busy timeout cannot help it). IMMEDIATE takes
-    # the write lock at BEGIN, so writers queue for up to `timeout` seconds; WAL lets readers go on meanwhile.
-    _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
-    _sqlite_options.setdefault("timeout", 20)
-    _sqlite_options.setdefault("transaction_mode", "IMMEDIATE")
-    _sqlite_options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+    # WAL, immediate transactions and a busy timeout: no "database is locked" when processes write at one tick.
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
     # A database host that does not answer fails a connection in 10 s rather than after the kernel's TCP timeout
