@@ -17,22 +17,23 @@ MANIFEST_NAME = "manifest.json"
 FORMAT = "opsportal-backup-manifest"
 VERSION = 1
 
-# What follows the decompression, per format; the hint starts with `age -d … |` only for an encrypted artifact.
+# Per format: what comes before and after the decode, which is `age -d … | zstd -d` only for an encrypted artifact.
 HOW_TO_RESTORE = {
-    "pg_dump-custom": "pg_restore --clean --if-exists --single-transaction -d DBNAME",
-    "sqlite3": "> opsportal.sqlite3",
-    "file": "> PATH",
-    "tar": "| tar -x -C VOLUME_MOUNTPOINT",
+    "pg_dump-custom": ("", "| pg_restore --clean --if-exists --single-transaction -d DBNAME"),
+    # With the portal stopped; WAL mode (the embedded default) would replay a crashed portal's leftover log on top.
+    "sqlite3": ("rm -f opsportal.sqlite3-wal opsportal.sqlite3-shm && ", "> opsportal.sqlite3"),
+    "file": ("", "> PATH"),
+    "tar": ("", "| tar -x -C VOLUME_MOUNTPOINT"),
 }
 
 
 def how_to_restore(artifact: BackupArtifact) -> str:
     """The shell line that restores `artifact` by hand with age, zstd and the format's own tool."""
-    rest = HOW_TO_RESTORE.get(artifact.format, "")
-    if not rest:
+    if artifact.format not in HOW_TO_RESTORE:
         return ""
+    before, after = HOW_TO_RESTORE[artifact.format]
     decode = "age -d -i KEY FILE | zstd -d" if artifact.encrypted else "zstd -d < FILE"
-    return f"{decode} {rest}" if rest.startswith(("|", ">")) else f"{decode} | {rest}"
+    return f"{before}{decode} {after}"
 
 
 def manifest_path(prefix: str) -> str:

@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from opsportal.lib.config import (
+    SQLITE_OPTIONS,
     broker_transport_options,
     env_bool,
     env_duration,
@@ -121,7 +122,8 @@ if DATABASES["default"].get("ENGINE") not in {"django.db.backends.postgresql", "
         f"not {DATABASE_URL.split(':')[0]}:"
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # WAL, immediate transactions and a busy timeout: no "database is locked" when processes write at one tick.
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
     # A database host that does not answer fails a connection in 10 s rather than after the kernel's TCP timeout

@@ -17,6 +17,16 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _DURATION_COMPOUND = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
+# Every SQLite database of the portal (the embedded default): web, worker and beat write the same file. A deferred
+# transaction that reads, then writes, fails at once with "database is locked" when another process writes in
+# between (no busy timeout helps it); IMMEDIATE takes the write lock at BEGIN, so writers queue for up to `timeout`
+# seconds, and WAL lets readers go on meanwhile. DATABASE_URL=sqlite:///...?timeout=N overrides one of them.
+SQLITE_OPTIONS: dict[str, object] = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+}
+
 
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)

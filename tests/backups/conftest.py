@@ -221,13 +221,16 @@ def sqlite_database_alias(alias: str, path: Path, rows: int = 200) -> Iterator[P
 
     from django.db import connections
 
+    from opsportal.lib.config import SQLITE_OPTIONS
+
     with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=WAL")  # as the embedded default keeps it
         db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
         db.executemany("INSERT INTO notes (body) VALUES (?)", [(f"note {i}",) for i in range(rows)])
         db.commit()
     connections.settings[alias] = {**connection.settings_dict, "ENGINE": "django.db.backends.sqlite3",
-                                   "NAME": str(path), "OPTIONS": {}, "HOST": "", "PORT": "", "USER": "",
-                                   "PASSWORD": ""}
+                                   "NAME": str(path), "OPTIONS": dict(SQLITE_OPTIONS), "HOST": "", "PORT": "",
+                                   "USER": "", "PASSWORD": ""}
     try:
         yield path
     finally:
