@@ -21,6 +21,7 @@ from backups.services.catalog import backup_catalog_reindex
 from backups.services.restore import restore_run_execute
 from backups.sources.base import RestoreTarget, SourceError
 from backups.sources.docker_volumes import DockerVolumeSource
+from backups.sources.tar_safety import checked_tar_stream
 from backups.storage import backup_storage, write_small_file
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.security]
@@ -234,3 +235,21 @@ def test_an_archive_swapped_after_the_check_is_stopped_at_the_crafted_member(bac
     ).decode()
     # What came before the crafted member may be there; nothing from it or after it is.
     assert "escaped" not in listing and "/data/a/b" not in listing
+
+
+def test_file_capabilities_are_dropped_from_the_stream_sent_to_docker():
+    # Docker applies SCHILY.xattr.* records as extended attributes: security.capability is setuid by other means.
+    ping, _data = _file("./bin/ping", b"#!/bin/sh\n")
+    ping.size = len(_data)
+    ping.pax_headers = {"SCHILY.xattr.security.capability": "\x01\x00\x00\x02", "SCHILY.xattr.user.note": "kept"}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(ping, io.BytesIO(_data))
+    stripped: list[str] = []
+    sent = b"".join(checked_tar_stream(io.BytesIO(buffer.getvalue()), stripped))
+    with tarfile.open(fileobj=io.BytesIO(sent)) as archive:
+        (member,) = archive.getmembers()
+        assert archive.extractfile(member).read() == b"#!/bin/sh\n"
+    assert "SCHILY.xattr.security.capability" not in member.pax_headers
+    assert member.pax_headers["SCHILY.xattr.user.note"] == "kept"
+    assert stripped == ["./bin/ping"]
