@@ -25,7 +25,7 @@ from backups.sources import register
 from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
 from backups.sources.docker_database import database_container_problem
 from backups.sources.docker_holds import OWNER_LABEL, Hold, hold_remove, hold_write, owner_label
-from backups.sources.tar_safety import tar_problems
+from backups.sources.tar_safety import checked_tar_stream, tar_problems
 from backups.storage import backup_storage, open_stored
 
 STOP_LABEL = "opsportal.backup.stop"
@@ -207,18 +207,19 @@ class DockerVolumeSource(Source):
                         raise SourceError(
                             _("Could not empty volume %(name)s before restoring.") % {"name": artifact.name}
                         )
+                stripped: list[str] = []
                 with helper_container(client, artifact.name, read_only=False) as helper:
-                    if not helper.put_archive(MOUNT, _chunks(reader)):
+                    if not helper.put_archive(MOUNT, checked_tar_stream(reader, stripped)):
                         raise SourceError(
                             _("Docker refused the archive for volume %(name)s.") % {"name": artifact.name}
                         )
+            if stripped:
+                target.log(
+                    f"stripped setuid/setgid/sticky bits and file capabilities from {len(stripped)} entries "
+                    f"of volume {artifact.name}: {', '.join(stripped[:10])}"
+                )
             target.log(f"restored docker volume {artifact.name}")
         except docker.errors.DockerException as exc:
             raise SourceError(f"docker: {exc}") from None
         finally:
             client.close()
-
-
-def _chunks(reader: BinaryIO) -> Iterator[bytes]:
-    while chunk := reader.read(1 << 20):
-        yield chunk
