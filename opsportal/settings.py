@@ -77,9 +77,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "opsportal.lib.instance.InstanceHeaderMiddleware",  # outermost: probes check which portal answered
     "django.middleware.security.SecurityMiddleware",
     "performance.middleware.RequestTimingMiddleware",
+    "opsportal.lib.instance.InstanceHeaderMiddleware",  # before whitenoise: probes check which portal answered
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -26,7 +26,7 @@ def instance_id() -> str:
 
 
 class InstanceHeaderMiddleware:
-    """Outermost middleware: every response, static files and errors included, says which portal sent it."""
+    """Every response, static files (whitenoise comes after it) and errors included, says which portal sent it."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
