@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsportal.settings")
 
@@ -23,8 +23,17 @@ MONITORING_QUEUE = "monitoring"
 
 app = Celery("opsportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+
+def _queue(name: str) -> Queue:
+    # Its own exchange and routing key: a bare Queue(name) is bound to the default exchange with the default key, so
+    # every queue would share one binding and each message would land in all of them.
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)
+
+
 app.conf.update(
-    task_queues=[Queue(BACKUPS_QUEUE), Queue(MONITORING_QUEUE)],
+    task_queues=[_queue(BACKUPS_QUEUE), _queue(MONITORING_QUEUE)],
     task_default_queue=MONITORING_QUEUE,
     task_routes={
         "backups.*": {"queue": BACKUPS_QUEUE},

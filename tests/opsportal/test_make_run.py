@@ -55,6 +55,9 @@ def test_make_run_serves_the_login_page_and_runs_worker_and_beat(tmp_path: Path)
         assert seen("Its password, shown only this once:")
         css = httpx.get(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=5)
         assert css.status_code == 200  # admin CSS served with DEBUG off (whitenoise)
+        # a quiet start: no warning a newcomer can do nothing about, and a banner that tells the truth
+        assert not seen("models.W039") and not seen("No hostname was supplied")
+        assert seen("backups          exchange=backups(direct) key=backups")
     finally:
         os.killpg(make_run.pid, signal.SIGINT)
         make_run.wait(timeout=60)

@@ -36,7 +36,7 @@ def test_embedded_default_uses_sqlite_and_filesystem_broker_under_var(tmp_path):
     loaded = json.loads(result.stdout)
     assert loaded["engine"] == "django.db.backends.sqlite3"
     assert loaded["name"] == str(tmp_path / "opsportal.sqlite3")
-    assert loaded["broker"] == "filesystem://"
+    assert loaded["broker"] == "filesystem://localhost//"
     # Every folder the filesystem transport writes (queue, processed, exchange table) is under var/, none in the
     # working directory.
     folders = {key: value for key, value in loaded["folders"].items() if key.endswith("_folder") or "folder_" in key}
