@@ -21,6 +21,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from opsportal.lib.files import write_json_durably
+
 if TYPE_CHECKING:
     from backups.services.catalog import CatalogReindex
 
@@ -39,17 +41,8 @@ def catalog_reindex_owed(*, restore_id: int | None, owner_done: bool = False) ->
     owner_done: the restore ended but could not re-index (storage unreadable), so the next tick must not wait for
     its process to be gone.
     """
-    path = marker_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"host": socket.gethostname(), "pid": None if owner_done else os.getpid(),
-            "since": timezone.now().isoformat(), "restore_id": restore_id}
-    temporary = path.with_name(f".{MARKER_NAME}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(data, out)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
+    write_json_durably(marker_path(), {"host": socket.gethostname(), "pid": None if owner_done else os.getpid(),
+                                       "since": timezone.now().isoformat(), "restore_id": restore_id})
 
 
 def catalog_reindex_paid() -> None:

@@ -24,6 +24,8 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from opsportal.lib.files import write_json_durably
+
 logger = logging.getLogger("backups")
 
 FOLDER_NAME = "backup-journal"
@@ -56,14 +58,7 @@ def journal_write(entry: JournalEntry) -> Path:
     folder = journal_folder()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    temporary = folder / f".{entry.path.name}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(asdict(entry), out)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, entry.path)
-    return entry.path
+    return write_json_durably(entry.path, asdict(entry))
 
 
 def journal_entries() -> list[JournalEntry]:

@@ -26,6 +26,8 @@ import docker.errors
 import psutil
 from django.conf import settings
 
+from opsportal.lib.files import write_json_durably
+
 logger = logging.getLogger("backups")
 
 FOLDER_NAME = "docker-holds"
@@ -59,20 +61,7 @@ def owner_label() -> str:
 
 def hold_write(hold: Hold) -> None:
     """Write the hold so that it survives a crash the moment after (temp file, fsync, rename, fsync the folder)."""
-    folder = holds_folder()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = folder / f".{hold.path.name}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(asdict(hold), handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, hold.path)
-    folder_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(folder_fd)
-    finally:
-        os.close(folder_fd)
+    write_json_durably(hold.path, asdict(hold))
 
 
 def hold_remove(hold: Hold) -> None:
