@@ -5,7 +5,6 @@ connection never notice."""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import subprocess
 import sys
@@ -17,53 +16,19 @@ import psycopg
 import pytest
 from django.conf import settings as django_settings
 
-from tests.conftest import ROOT, free_port, test_database_env, wait_for
+from tests.conftest import ROOT, test_database_env
+from tests.docker_postgres import postgres_container
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
-IMAGE = "opsportal/postgres:local"
-NETWORK = "opsportal-test"
 
 
 @pytest.fixture
-def portal_on_a_container(tmp_path) -> Iterator[tuple[docker.models.containers.Container, str, str]]:
-    client = docker.DockerClient(base_url=django_settings.BACKUP_DOCKER_HOST)
-    client.ping()
-    try:
-        client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.fail(f"image {IMAGE} is missing: run `bash scripts/docker-engine.sh` (it builds it)")
-    try:  # the engine runs without the default bridge (scripts/docker-engine.sh): publishing needs a network
-        client.networks.get(NETWORK)
-    except docker.errors.NotFound:
-        with contextlib.suppress(docker.errors.APIError):  # another test may create it at the same moment
-            client.networks.create(NETWORK)
-    volume = client.volumes.create(f"db-data-{secrets.token_hex(4)}").name
-    port = free_port()
-    container = client.containers.run(
-        IMAGE, name=f"db-data-pg-{volume[-8:]}", detach=True, network=NETWORK, ports={"5432/tcp": ("127.0.0.1", port)},
-        volumes={volume: {"bind": "/var/lib/postgresql/data", "mode": "rw"}},
-        labels={"opsportal.backup.stop": "true"},  # what an operator would put on every container of a volume
-    )
-    server = f"postgres://postgres@127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            with psycopg.connect(f"{server}/postgres", connect_timeout=2) as conn:
-                return conn.execute("SELECT 1").fetchone() == (1,)
-        except psycopg.OperationalError:
-            return False
-
-    try:
-        wait_for(answers, timeout=120, interval=0.5, what="PostgreSQL in the container")
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+def portal_on_a_container() -> Iterator[tuple[docker.models.containers.Container, str, str]]:
+    # labelled as an operator would label every container of a backed-up volume
+    with postgres_container(labels={"opsportal.backup.stop": "true"}) as pg:
+        with psycopg.connect(f"{pg.server}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE portal")
-        yield container, volume, f"{server}/portal"
-    finally:
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True)
-        with contextlib.suppress(docker.errors.NotFound):
-            client.volumes.get(volume).remove(force=True)
-        client.close()
+        yield pg.container, pg.volume, f"{pg.server}/portal"
 
 
 def _portal(url: str, tmp_path, *args: str) -> subprocess.CompletedProcess:

@@ -3,15 +3,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 from collections.abc import Iterator
 
-import docker
-import docker.errors
 import psycopg
 import pytest
-from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from backups.models import BackupRun, RestoreRun
@@ -23,53 +18,18 @@ from backups.physical.setup import stanza_setup
 from backups.services.backup import backup_run_execute
 from monitoring.models import Status
 from tests.conftest import free_port, wait_for
+from tests.docker_postgres import postgres_container
 
 pytestmark = pytest.mark.django_db(transaction=True)
-IMAGE = "opsportal/postgres:local"
-NETWORK = "opsportal-test"
 STANZA = "dbdata"
 ARCHIVE = f"pgbackrest --stanza={STANZA} --pg1-path=/var/lib/postgresql/data archive-push %p"
 
 
 @pytest.fixture
 def db_data_container() -> Iterator[tuple]:
-    client = docker.DockerClient(base_url=django_settings.BACKUP_DOCKER_HOST)
-    client.ping()
-    try:
-        client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.fail(f"image {IMAGE} is missing: run `bash scripts/docker-engine.sh` (it builds it)")
-    try:
-        client.networks.get(NETWORK)
-    except docker.errors.NotFound:
-        with contextlib.suppress(docker.errors.APIError):
-            client.networks.create(NETWORK)
-    suffix = secrets.token_hex(4)
-    volume = client.volumes.create(f"db-data-{suffix}").name
-    port = free_port()
-    container = client.containers.run(
-        IMAGE, name=f"pitr-pg-{suffix}", detach=True, network=NETWORK, ports={"5432/tcp": ("127.0.0.1", port)},
-        volumes={volume: {"bind": "/var/lib/postgresql/data", "mode": "rw"}},
-        command=["-c", "archive_mode=on", "-c", f"archive_command={ARCHIVE}", "-c", "wal_level=replica"],
-    )
-    url = f"postgres://postgres@127.0.0.1:{port}/postgres"
-
-    def answers() -> bool:
-        try:
-            with psycopg.connect(url, connect_timeout=2) as conn:
-                return conn.execute("SELECT 1").fetchone() == (1,)
-        except psycopg.OperationalError:
-            return False
-
-    try:
-        wait_for(answers, timeout=120, interval=0.5, what="PostgreSQL in the container")
-        yield container, url
-    finally:
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True)
-        with contextlib.suppress(docker.errors.NotFound):
-            client.volumes.get(volume).remove(force=True)
-        client.close()
+    command = ["-c", "archive_mode=on", "-c", f"archive_command={ARCHIVE}", "-c", "wal_level=replica"]
+    with postgres_container(command=command, name_prefix="pitr-pg") as pg:
+        yield pg.container, f"{pg.server}/postgres"
 
 
 def test_postgres_in_a_container_on_its_volume_is_backed_up_online_through_docker_exec(db_data_container, settings):
