@@ -4,7 +4,10 @@
   acknowledged on receipt: a worker lost mid-run takes its message with it, and the reaper marks the lost run failed
   (a half-finished backup is never re-run by itself); a message delivered twice finds its run already claimed and
   does nothing.
-- `monitoring`: short periodic jobs (snapshots, probes, heartbeats, alert evaluation and notifications).
+- `monitoring`: short periodic jobs (snapshots, heartbeats, alert evaluation and notifications).
+- `probes`: performance probes (a page probe holds a process for 7-10 s), kept off the monitoring queue so alert
+  evaluation never waits behind them; at most PERF_PROBE_CONCURRENCY run at once (performance/slots.py), so a
+  worker taking both queues (the Procfile's) always has a process left for monitoring.
 
 In production run one worker per queue so a long backup never delays a health snapshot (docs/guides/operations.md).
 """
@@ -20,6 +23,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsportal.settings")
 
 BACKUPS_QUEUE = "backups"
 MONITORING_QUEUE = "monitoring"
+PROBES_QUEUE = "probes"
 
 app = Celery("opsportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -33,11 +37,12 @@ def _queue(name: str) -> Queue:
 
 
 app.conf.update(
-    task_queues=[_queue(BACKUPS_QUEUE), _queue(MONITORING_QUEUE)],
+    task_queues=[_queue(BACKUPS_QUEUE), _queue(MONITORING_QUEUE), _queue(PROBES_QUEUE)],
     task_default_queue=MONITORING_QUEUE,
     task_routes={
         "backups.*": {"queue": BACKUPS_QUEUE},
         "monitoring.*": {"queue": MONITORING_QUEUE},
+        "performance.tasks.probe_target": {"queue": PROBES_QUEUE},  # an exact name wins over the glob below
         "performance.*": {"queue": MONITORING_QUEUE},
         "alerting.*": {"queue": MONITORING_QUEUE},
     },

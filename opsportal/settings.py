@@ -369,6 +369,10 @@ if not PERF_BASE_URL.startswith(("http://", "https://")):
 # Debian's Chromium; Playwright never downloads a browser of its own.
 PERF_CHROMIUM_PATH = os.environ.get("PERF_CHROMIUM_PATH") or "/usr/bin/chromium"
 PERF_PROBE_TIMEOUT = env_duration("PERF_PROBE_TIMEOUT", "30s")
+# How many probes run at once over all workers (each holds a worker process for seconds); a probe finding every
+# slot taken is queued again after PERF_PROBE_SLOT_WAIT, without holding a process meanwhile.
+PERF_PROBE_CONCURRENCY = env_int("PERF_PROBE_CONCURRENCY", 1, minimum=1)
+PERF_PROBE_SLOT_WAIT = env_duration("PERF_PROBE_SLOT_WAIT", "5s")
 PERF_BUDGET_WINDOW = env_duration("PERF_BUDGET_WINDOW", "30m")
 PERF_RESULT_RETENTION = env_duration("PERF_RESULT_RETENTION", "14d")
 PERF_ROLLUP_RETENTION = env_duration("PERF_ROLLUP_RETENTION", "365d")

@@ -135,8 +135,11 @@ def celery_worker_process(django_db_blocker, settings) -> Iterator[Callable[...,
 
     started: list[subprocess.Popen] = []
 
-    def start(*, queues: str = "backups,monitoring", extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    def start(*, queues: str = "backups,monitoring", extra_env: dict[str, str] | None = None,
+              concurrency: int | None = None) -> subprocess.Popen:
+        """One worker: a solo pool by default; `concurrency` gives a prefork pool of that size, as the Procfile's."""
         env = test_database_env(**(extra_env or {}))
+        pool = ["--pool", "solo"] if concurrency is None else ["--pool", "prefork", "--concurrency", str(concurrency)]
         command = [
             sys.executable,
             "-m",
@@ -146,8 +149,7 @@ def celery_worker_process(django_db_blocker, settings) -> Iterator[Callable[...,
             "worker",
             "-Q",
             queues,
-            "--pool",
-            "solo",
+            *pool,
             "--loglevel",
             "INFO",
             "--without-mingle",

@@ -7,6 +7,10 @@ State machine per (rule, label set):
 
 Every change is a conditional UPDATE on (pk, version); only the evaluator whose UPDATE changed the row records the
 transition, so evaluators racing over the same observations record (and later notify) each change once.
+
+Durations start at the observations' own times: `for` runs from the time the condition was first observed, the clear
+spell (`clear_since`) from the time of the first clear observation. An evaluation that ran late (a busy queue) thus
+neither postpones a firing nor adds its delay to `resolve_after`; it only decides later.
 """
 
 from __future__ import annotations
@@ -131,7 +135,7 @@ def _step_holding(rule: AlertRule, alert: Alert, condition: Condition, now: date
                 AlertState.FIRING,
                 happened_at=since + rule.for_duration,
                 condition=condition,
-                fields={**observed, **_firing_fields(since, now)},
+                fields={**observed, **_firing_fields(since, since + rule.for_duration, now)},
             )
         else:
             fired = _transition(
@@ -149,7 +153,7 @@ def _step_holding(rule: AlertRule, alert: Alert, condition: Condition, now: date
                 AlertState.FIRING,
                 happened_at=alert.active_since + rule.for_duration,
                 condition=condition,
-                fields={**observed, **_firing_fields(alert.active_since, now)},
+                fields={**observed, **_firing_fields(alert.active_since, alert.active_since + rule.for_duration, now)},
             )
             return [fired] if fired else []
         _update(alert, observed)
@@ -181,18 +185,20 @@ def _step_clear(rule: AlertRule, *, alert: Alert, now: datetime, last: Condition
         if last
         else {"last_value": None, "last_message": ""}
     )
+    # When the condition was first seen clear: the clear observation's time (never later than now), else now.
+    cleared_at = min(last.at, now) if last else now
     if alert.state == AlertState.PENDING:
         gone = _transition(
             alert,
             AlertState.RESOLVED,
-            happened_at=now,
+            happened_at=cleared_at,
             condition=last,
-            fields={**seen, "active_since": None, "resolved_at": now},
+            fields={**seen, "active_since": None, "resolved_at": cleared_at},
         )
         return [gone] if gone else []
     # Event rules already waited `resolve_after` without events before their condition cleared.
     resolve_after = timedelta(0) if rule.kind == RuleKind.EVENT else rule.resolve_after
-    clear_since = alert.clear_since or now
+    clear_since = alert.clear_since or cleared_at
     if now - clear_since >= resolve_after:
         resolved = _transition(
             alert,
@@ -206,11 +212,11 @@ def _step_clear(rule: AlertRule, *, alert: Alert, now: datetime, last: Condition
     return []
 
 
-def _firing_fields(since: datetime, now: datetime) -> dict:
+def _firing_fields(since: datetime, fired_at: datetime, now: datetime) -> dict:
     return {
         "active_since": since,
         "clear_since": None,
-        "fired_at": now,
+        "fired_at": fired_at,
         "resolved_at": None,
         "last_notified_at": now,
         "acknowledged_at": None,

@@ -167,7 +167,7 @@ def test_celery_without_workers_or_beat_is_critical_naming_the_queues():
 @pytest.mark.django_db(transaction=True)
 def test_celery_with_fresh_heartbeats_and_beat_is_ok_and_counts_queued_messages(settings):
     now = timezone.now()
-    for queue in ("backups", "monitoring"):
+    for queue in ("backups", "monitoring", "probes"):
         WorkerHeartbeat.objects.create(hostname="w1@host-a", queue=queue, last_seen=now)
     WorkerHeartbeat.objects.create(hostname="old@host-b", queue="monitoring", last_seen=now - timedelta(hours=1))
     BeatTick.objects.create(name="monitoring: worker heartbeat", last_tick=now)
@@ -180,7 +180,7 @@ def test_celery_with_fresh_heartbeats_and_beat_is_ok_and_counts_queued_messages(
     try:
         result = run_one("celery")
         assert result.status == Status.OK, result.message
-        assert result.values["workers"] == {"backups": ["w1@host-a"], "monitoring": ["w1@host-a"]}
+        assert result.values["workers"] == {queue: ["w1@host-a"] for queue in ("backups", "monitoring", "probes")}
         assert result.values["queue_lengths"]["backups"] == 3
     finally:
         app.control.purge()
@@ -189,7 +189,7 @@ def test_celery_with_fresh_heartbeats_and_beat_is_ok_and_counts_queued_messages(
 @pytest.mark.django_db(transaction=True)
 def test_celery_with_a_silent_beat_is_critical(settings):
     now = timezone.now()
-    for queue in ("backups", "monitoring"):
+    for queue in ("backups", "monitoring", "probes"):
         WorkerHeartbeat.objects.create(hostname="w1@host-a", queue=queue, last_seen=now)
     BeatTick.objects.create(name="monitoring: worker heartbeat", last_tick=now - timedelta(minutes=10))
     result = run_one("celery")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsportal.celery import BACKUPS_QUEUE, MONITORING_QUEUE, app
+from opsportal.celery import BACKUPS_QUEUE, MONITORING_QUEUE, PROBES_QUEUE, app
 
 
 @pytest.fixture
@@ -35,5 +35,4 @@ def test_a_task_lands_in_its_own_queue_only(broker, task, queue, other):
 
 def test_each_queue_has_its_own_exchange_and_key():
     bindings = {name: (q.exchange.name, q.routing_key) for name, q in app.amqp.queues.items()}
-    assert bindings == {BACKUPS_QUEUE: (BACKUPS_QUEUE, BACKUPS_QUEUE),
-                        MONITORING_QUEUE: (MONITORING_QUEUE, MONITORING_QUEUE)}
+    assert bindings == {name: (name, name) for name in (BACKUPS_QUEUE, MONITORING_QUEUE, PROBES_QUEUE)}

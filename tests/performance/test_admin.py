@@ -29,7 +29,7 @@ def test_targets_list_shows_p95_against_budget_and_marks_breaches_red(admin_clie
     assert "sluggish" in breached_only.content.decode() and "quick" not in breached_only.content.decode()
 
 
-def test_probe_now_queues_one_probe_per_selected_target_on_the_monitoring_queue(
+def test_probe_now_queues_one_probe_per_selected_target_on_the_probes_queue(
     admin_client, make_target, django_capture_on_commit_callbacks
 ):
     import redis
@@ -52,7 +52,7 @@ def test_probe_now_queues_one_probe_per_selected_target_on_the_monitoring_queue(
 
     assert "2 probes queued." in response.content.decode()
     try:
-        messages = [json.loads(raw) for raw in broker.lrange("monitoring", 0, -1)]
+        messages = [json.loads(raw) for raw in broker.lrange("probes", 0, -1)]
         assert sorted(m["headers"]["task"] for m in messages) == ["performance.tasks.probe_target"] * 2
         assert sorted(m["headers"]["argsrepr"] for m in messages) == sorted([f"({first.pk},)", f"({second.pk},)"])
     finally:

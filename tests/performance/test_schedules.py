@@ -21,18 +21,22 @@ def test_migrate_creates_the_default_schedules_and_targets():
     assert PerfTarget.objects.filter(name__in=["portal: liveness API", "portal: admin index"]).count() == 2
 
 
-@pytest.mark.parametrize("task", ["performance.tasks.probe_targets", "performance.tasks.probe_target"])
+@pytest.mark.parametrize("task", ["performance.tasks.probe_targets", "performance.tasks.rollup_and_prune"])
 def test_performance_tasks_are_routed_to_the_monitoring_queue(task):
     assert app.amqp.router.route({}, task)["queue"].name == "monitoring"
 
 
+def test_a_probe_is_routed_to_the_probes_queue_not_to_the_monitoring_queue():
+    assert app.amqp.router.route({}, "performance.tasks.probe_target")["queue"].name == "probes"
+
+
 @pytest.mark.browser
-def test_a_worker_on_the_monitoring_queue_probes_every_enabled_target(portal, celery_worker_process):
+def test_a_worker_on_the_monitoring_and_probes_queues_probes_every_enabled_target(portal, celery_worker_process):
     from performance.tasks import probe_targets
 
     PerfTarget.objects.filter(name="portal: admin index").update(samples=1)
     PerfTarget.objects.create(name="disabled", url="/api/system/health/live", enabled=False)
-    worker = celery_worker_process(queues="monitoring", extra_env={"PERF_BASE_URL": portal.url})
+    worker = celery_worker_process(queues="monitoring,probes", extra_env={"PERF_BASE_URL": portal.url})
 
     probe_targets.delay()
 
