@@ -309,6 +309,7 @@ BACKUP_PGBACKREST_S3_URI_STYLE = (os.environ.get("BACKUP_PGBACKREST_S3_URI_STYLE
 if BACKUP_PGBACKREST_S3_URI_STYLE not in ("host", "path"):
     raise ImproperlyConfigured("BACKUP_PGBACKREST_S3_URI_STYLE must be host or path.")
 BACKUP_PGBACKREST_S3_VERIFY_TLS = env_bool("BACKUP_PGBACKREST_S3_VERIFY_TLS", True)
+BACKUP_PGBACKREST_S3_CA_FILE = os.environ.get("BACKUP_PGBACKREST_S3_CA_FILE", "")
 BACKUP_PGBACKREST_S3_KEY_FILE = os.environ.get("BACKUP_PGBACKREST_S3_KEY_FILE", "")
 BACKUP_PGBACKREST_S3_KEY_SECRET_FILE = os.environ.get("BACKUP_PGBACKREST_S3_KEY_SECRET_FILE", "")
 # The repository passphrase (pgBackRest's own aes-256-cbc cipher) is read from this file at each command, and handed

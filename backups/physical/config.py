@@ -10,6 +10,7 @@ import os
 import pwd
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connections
@@ -61,6 +62,26 @@ def _read_secret_file(variable: str, path: str) -> str:
     if not value:
         raise PhysicalNotConfigured(_("%(variable)s points to an empty file.") % {"variable": variable})
     return value
+
+
+def s3_endpoint() -> tuple[str, str]:
+    """(host, port) of BACKUP_PGBACKREST_S3_ENDPOINT: `host`, `host:port` or `https://host[:port][/]`.
+
+    The port goes to pgBackRest as repo1-storage-port, which wins over a port in the endpoint and in pgbackrest.conf;
+    without one the endpoint's port would silently lose to a repo1-storage-port left in the config file.
+    """
+    raw = settings.BACKUP_PGBACKREST_S3_ENDPOINT.strip()
+    parts = urlsplit(raw if "://" in raw else f"https://{raw}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme != "https" or not parts.hostname or port == -1 or parts.path not in ("", "/") or parts.query:
+        raise PhysicalNotConfigured(
+            _("BACKUP_PGBACKREST_S3_ENDPOINT is %(endpoint)s; pgBackRest needs a host name with an optional port "
+              "(host, host:port or https://host:port): it speaks S3 only over HTTPS.") % {"endpoint": raw}
+        )
+    return parts.hostname, str(port) if port else ""
 
 
 def cipher_pass() -> str:
@@ -131,13 +152,16 @@ def pgbackrest_env(*, with_secrets: bool = True) -> dict[str, str]:
     if settings.BACKUP_PGBACKREST_REPO_PATH:
         options["REPO1_PATH"] = settings.BACKUP_PGBACKREST_REPO_PATH
     if settings.BACKUP_PGBACKREST_REPO_TYPE == "s3":
+        host, port = s3_endpoint()
         options.update(
             REPO1_TYPE="s3",
             REPO1_S3_BUCKET=settings.BACKUP_PGBACKREST_S3_BUCKET,
-            REPO1_S3_ENDPOINT=settings.BACKUP_PGBACKREST_S3_ENDPOINT,
+            REPO1_S3_ENDPOINT=host,
+            REPO1_STORAGE_PORT=port,
             REPO1_S3_REGION=settings.BACKUP_PGBACKREST_S3_REGION,
             REPO1_S3_URI_STYLE=settings.BACKUP_PGBACKREST_S3_URI_STYLE,
             REPO1_STORAGE_VERIFY_TLS="y" if settings.BACKUP_PGBACKREST_S3_VERIFY_TLS else "n",
+            REPO1_STORAGE_CA_FILE=settings.BACKUP_PGBACKREST_S3_CA_FILE,
         )
     options["PROCESS_MAX"] = str(settings.BACKUP_PGBACKREST_PROCESS_MAX)
     if with_secrets:
@@ -190,6 +214,17 @@ def configuration_problems() -> list[tuple[str, str, str]]:
         if missing:
             problems.append(("backups.E105", _("An S3 repository needs %(names)s.") % {"names": ", ".join(missing)},
                              _("pgBackRest speaks S3 itself; it needs the bucket, endpoint, region and keys.")))
+        if settings.BACKUP_PGBACKREST_S3_ENDPOINT:
+            try:
+                s3_endpoint()
+            except PhysicalNotConfigured as exc:
+                problems.append(("backups.E109", str(exc), _("For example s3.eu-west-1.amazonaws.com or "
+                                                             "https://minio.internal:9000.")))
+        ca_file = settings.BACKUP_PGBACKREST_S3_CA_FILE
+        if ca_file and not settings.BACKUP_PGBACKREST_CONTAINER and not os.access(ca_file, os.R_OK):
+            problems.append(("backups.E110", _("BACKUP_PGBACKREST_S3_CA_FILE points to %(path)s, which cannot be read.")
+                             % {"path": ca_file},
+                             _("Point it at the PEM file of the CA that signed the S3 server's certificate.")))
     for variable in ("BACKUP_PGBACKREST_CIPHER_PASS_FILE", "BACKUP_PGBACKREST_S3_KEY_FILE",
                      "BACKUP_PGBACKREST_S3_KEY_SECRET_FILE"):
         path = getattr(settings, variable)

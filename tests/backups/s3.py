@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -28,24 +29,30 @@ LOCATION = "opsportal"  # S3Storage's `location`: every key of the backups start
 
 
 @contextmanager
-def s3_server_process(log: Path) -> Iterator[str]:
-    """Start `python -m moto.server` on a free port; yield its endpoint URL; stop it."""
+def s3_server_process(log: Path, *, tls: tuple[Path, Path] | None = None, host: str = "127.0.0.1") -> Iterator[str]:
+    """Start `python -m moto.server` on a free port; yield its endpoint URL; stop it.
+
+    With `tls` (certificate, key files) it serves HTTPS, as pgBackRest needs (through gunicorn); `host` names the
+    endpoint (the name the certificate is for), the server listens on 127.0.0.1 either way.
+    """
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            _https_command(port, tls) if tls else [sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                                   "-p", str(port)],
             stdout=output,
             stderr=subprocess.STDOUT,
             env=env,
         )
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = f"{'https' if tls else 'http'}://{host}:{port}"
+    context = ssl.create_default_context(cafile=str(tls[0])) if tls else None
 
     def answers() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"the S3 server exited with {process.returncode}: {log.read_text()[-2000:]}")
         try:
-            urllib.request.urlopen(endpoint, timeout=2).close()  # noqa: S310 (our own loopback server)
+            urllib.request.urlopen(endpoint, timeout=2, context=context).close()  # noqa: S310 (our own loopback server)
         except urllib.error.HTTPError:
             return True  # any HTTP answer: it is serving
         except OSError:
@@ -64,10 +71,19 @@ def s3_server_process(log: Path) -> Iterator[str]:
             process.wait(timeout=10)
 
 
+def _https_command(port: int, tls: tuple[Path, Path]) -> list[str]:
+    """moto's application under gunicorn with TLS: werkzeug's development server (`moto.server -c -k`) answers a
+    PUT over TLS in a way pgBackRest 2.45 reads as "unexpected eof" and retries until it gives up; gunicorn does not.
+    One worker: moto keeps its buckets in memory."""
+    return [sys.executable, "-m", "gunicorn", "--chdir", str(Path(__file__).resolve().parents[2]),
+            "-b", f"127.0.0.1:{port}", "--certfile", str(tls[0]), "--keyfile", str(tls[1]), "-w", "1",
+            "-k", "gthread", "--threads", "4", "--no-control-socket", "tests.backups.moto_wsgi:application"]
+
+
 class Bucket:
     """A fresh bucket on the S3 server, seen independently of the code under test (plain boto3)."""
 
-    def __init__(self, endpoint: str, *, versioned: bool = False) -> None:
+    def __init__(self, endpoint: str, *, versioned: bool = False, ca_file: Path | None = None) -> None:
         self.endpoint = endpoint
         self.name = f"opsportal-backups-{secrets.token_hex(4)}"
         self.client = boto3.client(
@@ -76,6 +92,7 @@ class Bucket:
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
             region_name=REGION,
+            verify=str(ca_file) if ca_file else None,
         )
         self.client.create_bucket(Bucket=self.name)
         if versioned:

@@ -28,7 +28,8 @@ PASSPHRASE = "correct-horse-battery-staple-0123456789"
 
 
 class ArchivingCluster:
-    def __init__(self, *, stanza: str = STANZA, passphrase: str = PASSPHRASE) -> None:
+    def __init__(self, *, stanza: str = STANZA, passphrase: str = PASSPHRASE, repo_conf: str | None = None) -> None:
+        """`repo_conf`: the repository lines of pgbackrest.conf (archive-push reads them); default a local folder."""
         if PG_BIN is None:
             pytest.fail("PostgreSQL server binaries are not installed (/usr/lib/postgresql/*/bin)")
         if shutil.which("pgbackrest") is None:
@@ -46,9 +47,11 @@ class ArchivingCluster:
         for sub in ("log", "lock", "repo"):
             (self.folder / sub).mkdir()
             shutil.chown(self.folder / sub, "postgres", "postgres")
+        if repo_conf is None:
+            repo_conf = f"repo1-path={self.repo}\n"
         self.conf.write_text(
             "[global]\n"
-            f"repo1-path={self.repo}\nrepo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass={passphrase}\n"
+            f"{repo_conf}repo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass={passphrase}\n"
             f"log-path={self.folder / 'log'}\nlock-path={self.folder / 'lock'}\nlog-level-file=detail\n"
             "compress-type=zst\n"
             f"[{stanza}]\npg1-path={self.data}\npg1-port={self.port}\npg1-socket-path={self.folder}\n"
