@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from monitoring.models import CheckResult, CheckRollup, HealthSnapshot, MetricSample, Status
+from tests.monitoring.conftest import HEALTH_TOKEN
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +79,12 @@ def test_rollups_and_metric_values_are_rounded(admin_client):
 
     assert "4.1 ms" in rollups and "4.123" not in rollups
     assert "71.33" in samples and "71.333" not in samples
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_health_api_keeps_durations_as_numbers(client, settings):
+    settings.MONITOR_DISABLED_CHECKS = ["celery"]  # no worker runs here
+    body = client.get("/api/system/health", HTTP_AUTHORIZATION=f"Bearer {HEALTH_TOKEN}").json()
+
+    assert isinstance(body["duration_ms"], int | float)
+    assert all(isinstance(check["duration_ms"], int | float) for check in body["checks"])
