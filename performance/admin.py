@@ -8,7 +8,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from opsportal.lib.admin_display import HumanNumbersMixin, status_column
-from opsportal.lib.humanize import format_milliseconds
+from opsportal.lib.humanize import format_milliseconds, format_whole_milliseconds
 from performance.credentials import encrypt_password
 from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
 
@@ -111,8 +111,9 @@ class PerfTargetAdmin(admin.ModelAdmin):
     def p95_vs_budget(self, target: PerfTarget) -> str:
         if target.budget_ms is None:  # the add form's empty target
             return "—"
-        budget = gettext("%(budget)d ms") % {"budget": target.budget_ms}  # whole ms, as the operator typed it
-        p95 = "-" if target.last_p95_ms is None else format_milliseconds(target.last_p95_ms)
+        # Whole ms on both sides, as the operator typed the budget, so the two compare at a glance.
+        budget = format_whole_milliseconds(target.budget_ms)
+        p95 = "-" if target.last_p95_ms is None else format_whole_milliseconds(target.last_p95_ms)
         state = target.state
         if state == PerfTarget.State.FAILING:
             return format_html(

@@ -67,6 +67,13 @@ def format_milliseconds(ms: float | None) -> str:
     return gettext("%(value)s ms") % {"value": _number(ms, decimals)}
 
 
+def format_whole_milliseconds(ms: float | None) -> str:
+    """Always whole ms (1450.2 → "1450 ms"): for a p95 shown beside a budget the operator typed in ms."""
+    if ms is None:
+        return EMPTY
+    return gettext("%(value)s ms") % {"value": _number(ms, 0)}
+
+
 def format_number(value: float | None) -> str:
     """A unit-less measurement (a metric's value): at most two decimals, none when it is a whole number."""
     if value is None:
