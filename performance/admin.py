@@ -185,9 +185,9 @@ class RequestStatAdmin(ReadOnlyAdmin):
     list_filter = ["status_class", "method", ("minute", admin.DateFieldListFilter)]
     search_fields = ["route"]
     date_hierarchy = "minute"
-    human_numbers = {"sum_ms": ("ms", _("total time")), "max_ms": ("ms", _("slowest"))}
+    human_numbers = {"sum_ms": ("ms", _("total time")), "max_ms": ("ms", _("max"))}
 
-    @admin.display(description=_("mean"))
+    @admin.display(description=_("avg"))
     def mean_ms(self, stat: RequestStat) -> str:
         return format_milliseconds(stat.mean_ms)
 
@@ -197,8 +197,8 @@ class RequestRollupAdmin(ReadOnlyAdmin):
     list_display = ["hour", "count", "mean_ms", "max_ms"]
     list_filter = [("hour", admin.DateFieldListFilter)]
     date_hierarchy = "hour"
-    human_numbers = {"sum_ms": ("ms", _("total time")), "max_ms": ("ms", _("slowest"))}
+    human_numbers = {"sum_ms": ("ms", _("total time")), "max_ms": ("ms", _("max"))}
 
-    @admin.display(description=_("mean"))
+    @admin.display(description=_("avg"))
     def mean_ms(self, rollup: RequestRollup) -> str:
         return format_milliseconds(rollup.mean_ms)
