@@ -24,10 +24,14 @@ from alerting.models import (
 )
 from alerting.selectors import alerts_by_urgency
 from alerting.services import alert_acknowledge, channel_test_send, silence_create_for_alerts
+from opsportal.lib.admin_display import HumanNumbersMixin, status_column
 from opsportal.lib.forms import HumanDurationField
+from opsportal.lib.humanize import status_badge
+
+OBSERVED_VALUE = ("number", _("observed value"))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(HumanNumbersMixin, admin.ModelAdmin):
     """Records written only by the services: visible, never edited by hand."""
 
     def has_add_permission(self, request):
@@ -121,9 +125,11 @@ class NotificationChannelAdmin(admin.ModelAdmin):
         )
 
 
-class TransitionInline(admin.TabularInline):
+class TransitionInline(HumanNumbersMixin, admin.TabularInline):
     model = AlertTransition
-    fields = ["happened_at", "old_state", "new_state", "value", "silenced", "notified", "processed_at"]
+    human_numbers = {"value": ("number", _("value"))}
+    new_state_badge = status_column("new_state", _("new state"), kind="alert")
+    fields = ["happened_at", "old_state", "new_state_badge", "value", "silenced", "notified", "processed_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -135,7 +141,9 @@ class TransitionInline(admin.TabularInline):
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyAdmin):
-    list_display = ["rule", "labels_display", "state", "severity", "age", "last_value", "acknowledged"]
+    list_display = ["rule", "labels_display", "state_badge", "severity", "age", "last_value", "acknowledged"]
+    human_numbers = {"last_value": OBSERVED_VALUE}
+    state_badge = status_column("state", _("state"), kind="alert")
     list_filter = ["state", "rule__severity", "rule"]
     search_fields = ["rule__name", "labels"]
     readonly_fields = [
@@ -164,7 +172,7 @@ class AlertAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("severity"), ordering="severity_rank")
     def severity(self, alert: Alert) -> str:
-        return alert.rule.get_severity_display()
+        return status_badge(alert.rule.severity, alert.rule.get_severity_display(), kind="alert")
 
     @admin.display(description=_("age"), ordering="active_since")
     def age(self, alert: Alert) -> str:
@@ -232,14 +240,20 @@ class SilenceAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "channel", "transition", "status", "attempts", "duration_ms", "error"]
+    list_display = ["created_at", "channel", "transition", "status_badge", "attempts", "duration_ms", "error"]
+    human_numbers = {"duration_ms": ("ms", _("duration"))}
+    status_badge = status_column("status", _("status"), kind="delivery")
     list_select_related = ["channel", "transition__alert__rule"]
     list_filter = ["status", "channel"]
 
 
 @admin.register(AlertTransition)
 class AlertTransitionAdmin(ReadOnlyAdmin):
-    list_display = ["happened_at", "alert", "old_state", "new_state", "value", "silenced", "notified", "processed_at"]
+    list_display = ["happened_at", "alert", "old_state_badge", "new_state_badge", "value", "silenced", "notified",
+                    "processed_at"]
+    human_numbers = {"value": ("number", _("value"))}
+    old_state_badge = status_column("old_state", _("old state"), kind="alert")
+    new_state_badge = status_column("new_state", _("new state"), kind="alert")
     list_filter = ["new_state", "silenced"]
     list_select_related = ["alert__rule"]
 
@@ -247,4 +261,5 @@ class AlertTransitionAdmin(ReadOnlyAdmin):
 @admin.register(AlertEvent)
 class AlertEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "event", "labels", "message", "value"]
+    human_numbers = {"value": ("number", _("value"))}
     list_filter = ["event"]

@@ -13,10 +13,18 @@ from monitoring.models import (
     MetricSample,
     WorkerHeartbeat,
 )
+from opsportal.lib.admin_display import HumanNumbersMixin, status_column
+
+DURATION = ("ms", _("duration"))
+AVERAGE_DURATION = ("ms", _("average duration"))
+METRIC_RANGE = {"minimum": ("number", _("min")), "average": ("number", _("avg")), "maximum": ("number", _("max"))}
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(HumanNumbersMixin, admin.ModelAdmin):
     """History is written by the checks only."""
+
+    status_badge = status_column("status", _("status"), kind="health")
+    reported_status_badge = status_column("reported_status", _("reported status"), kind="health")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -43,9 +51,11 @@ class HostReportAdmin(ReadOnlyAdmin):
     search_fields = ["hostname"]
 
 
-class CheckResultInline(admin.TabularInline):
+class CheckResultInline(HumanNumbersMixin, admin.TabularInline):
     model = CheckResult
-    fields = ["check_name", "host", "status", "reported_status", "message", "duration_ms", "values"]
+    human_numbers = {"duration_ms": DURATION}
+    status_badge = status_column("status", _("status"), kind="health")
+    fields = ["check_name", "host", "status_badge", "reported_status", "message", "duration_ms", "values"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -70,7 +80,8 @@ class SnapshotCheckFilter(admin.SimpleListFilter):
 
 @admin.register(HealthSnapshot)
 class HealthSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ["taken_at", "status", "duration_ms"]
+    list_display = ["taken_at", "status_badge", "duration_ms"]
+    human_numbers = {"duration_ms": DURATION}
     list_filter = ["status", ("taken_at", admin.DateFieldListFilter), SnapshotCheckFilter]
     date_hierarchy = "taken_at"
     inlines = [CheckResultInline]
@@ -80,7 +91,9 @@ class HealthSnapshotAdmin(ReadOnlyAdmin):
 
 @admin.register(CheckResult)
 class CheckResultAdmin(ReadOnlyAdmin):
-    list_display = ["taken_at", "check_name", "host", "status", "reported_status", "message", "duration_ms"]
+    list_display = ["taken_at", "check_name", "host", "status_badge", "reported_status_badge", "message",
+                    "duration_ms"]
+    human_numbers = {"duration_ms": DURATION}
     list_filter = ["status", "check_name", "host", ("taken_at", admin.DateFieldListFilter)]
     search_fields = ["message"]
     show_full_result_count = False
@@ -89,6 +102,7 @@ class CheckResultAdmin(ReadOnlyAdmin):
 @admin.register(MetricSample)
 class MetricSampleAdmin(ReadOnlyAdmin):
     list_display = ["taken_at", "name", "labels", "value"]
+    human_numbers = {"value": ("number", _("value"))}
     list_filter = ["name"]
     show_full_result_count = False
 
@@ -96,6 +110,7 @@ class MetricSampleAdmin(ReadOnlyAdmin):
 @admin.register(MetricRollup)
 class MetricRollupAdmin(ReadOnlyAdmin):
     list_display = ["hour", "name", "labels", "count", "minimum", "average", "maximum"]
+    human_numbers = METRIC_RANGE
     list_filter = ["name", ("hour", admin.DateFieldListFilter)]
     show_full_result_count = False
 
@@ -104,6 +119,7 @@ class MetricRollupAdmin(ReadOnlyAdmin):
 class CheckRollupAdmin(ReadOnlyAdmin):
     list_display = ["hour", "check_name", "host", "ok_count", "warning_count", "critical_count",
                     "average_duration_ms"]
+    human_numbers = {"average_duration_ms": AVERAGE_DURATION}
     list_filter = ["check_name", "host", ("hour", admin.DateFieldListFilter)]
     show_full_result_count = False
 
@@ -111,6 +127,7 @@ class CheckRollupAdmin(ReadOnlyAdmin):
 @admin.register(MetricDailyRollup)
 class MetricDailyRollupAdmin(ReadOnlyAdmin):
     list_display = ["day", "name", "labels", "count", "minimum", "average", "maximum"]
+    human_numbers = METRIC_RANGE
     list_filter = ["name", ("day", admin.DateFieldListFilter)]
     show_full_result_count = False
 
@@ -119,5 +136,6 @@ class MetricDailyRollupAdmin(ReadOnlyAdmin):
 class CheckDailyRollupAdmin(ReadOnlyAdmin):
     list_display = ["day", "check_name", "host", "ok_count", "warning_count", "critical_count",
                     "average_duration_ms"]
+    human_numbers = {"average_duration_ms": AVERAGE_DURATION}
     list_filter = ["check_name", "host", ("day", admin.DateFieldListFilter)]
     show_full_result_count = False

@@ -6,6 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from opsportal.lib.humanize import format_number
+
 
 class Status(models.TextChoices):
     """Ordered by severity: the overall status of a set of results is the worst of them."""
@@ -122,7 +124,7 @@ class MetricSample(models.Model):
         indexes = [models.Index(fields=["name", "labels", "taken_at"], name="metricsample_series_time")]
 
     def __str__(self) -> str:
-        return f"{self.name}{{{self.labels}}}={self.value}"
+        return f"{self.name}{{{self.labels}}}={format_number(self.value)}"  # a title people read
 
 
 class MetricRollup(models.Model):

@@ -7,6 +7,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from opsportal.lib.admin_display import HumanNumbersMixin, status_column
+from opsportal.lib.humanize import format_milliseconds, format_whole_milliseconds
 from performance.credentials import encrypt_password
 from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
 
@@ -109,8 +111,9 @@ class PerfTargetAdmin(admin.ModelAdmin):
     def p95_vs_budget(self, target: PerfTarget) -> str:
         if target.budget_ms is None:  # the add form's empty target
             return "—"
-        budget = gettext("%(budget)d ms") % {"budget": target.budget_ms}
-        p95 = "-" if target.last_p95_ms is None else f"{target.last_p95_ms:.0f} ms"
+        # Whole ms on both sides, as the operator typed the budget, so the two compare at a glance.
+        budget = format_whole_milliseconds(target.budget_ms)
+        p95 = "-" if target.last_p95_ms is None else format_whole_milliseconds(target.last_p95_ms)
         state = target.state
         if state == PerfTarget.State.FAILING:
             return format_html(
@@ -141,7 +144,7 @@ class PerfTargetAdmin(admin.ModelAdmin):
         return bool(target.login_password_encrypted)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(HumanNumbersMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -151,7 +154,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(PerfResult)
 class PerfResultAdmin(ReadOnlyAdmin):
-    list_display = ["measured_at", "target", "outcome", "http_status", "duration_ms", "ttfb_ms", "lcp_ms", "error"]
+    list_display = ["measured_at", "target", "outcome_badge", "http_status", "duration_ms", "ttfb_ms", "lcp_ms",
+                    "error"]
+    human_numbers = {
+        "duration_ms": ("ms", _("duration")),
+        "ttfb_ms": ("ms", _("time to first byte")),
+        "dom_content_loaded_ms": ("ms", _("DOMContentLoaded")),
+        "load_ms": ("ms", _("load event")),
+        "lcp_ms": ("ms", _("largest contentful paint")),
+    }
+    outcome_badge = status_column("outcome", _("outcome"), kind="perf")
     list_filter = ["target", ("measured_at", admin.DateFieldListFilter), "outcome"]
     date_hierarchy = "measured_at"
     list_select_related = ["target"]
@@ -160,6 +172,8 @@ class PerfResultAdmin(ReadOnlyAdmin):
 @admin.register(PerfRollup)
 class PerfRollupAdmin(ReadOnlyAdmin):
     list_display = ["hour", "target", "count", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms"]
+    human_numbers = {"p50_ms": ("ms", _("p50")), "p95_ms": ("ms", _("p95")), "p99_ms": ("ms", _("p99")),
+                     "max_ms": ("ms", _("max"))}
     list_filter = ["target", ("hour", admin.DateFieldListFilter)]
     date_hierarchy = "hour"
     list_select_related = ["target"]
@@ -171,10 +185,11 @@ class RequestStatAdmin(ReadOnlyAdmin):
     list_filter = ["status_class", "method", ("minute", admin.DateFieldListFilter)]
     search_fields = ["route"]
     date_hierarchy = "minute"
+    human_numbers = {"sum_ms": ("ms", _("total time")), "max_ms": ("ms", _("max"))}
 
-    @admin.display(description=_("mean (ms)"))
+    @admin.display(description=_("avg"))
     def mean_ms(self, stat: RequestStat) -> str:
-        return f"{stat.mean_ms:.1f}"
+        return format_milliseconds(stat.mean_ms)
 
 
 @admin.register(RequestRollup)
@@ -182,7 +197,8 @@ class RequestRollupAdmin(ReadOnlyAdmin):
     list_display = ["hour", "count", "mean_ms", "max_ms"]
     list_filter = [("hour", admin.DateFieldListFilter)]
     date_hierarchy = "hour"
+    human_numbers = {"sum_ms": ("ms", _("total time")), "max_ms": ("ms", _("max"))}
 
-    @admin.display(description=_("mean (ms)"))
+    @admin.display(description=_("avg"))
     def mean_ms(self, rollup: RequestRollup) -> str:
-        return f"{rollup.mean_ms:.1f}"
+        return format_milliseconds(rollup.mean_ms)

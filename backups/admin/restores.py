@@ -10,9 +10,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from backups.admin.display import status_badge
 from backups.models import RestoreRun
 from backups.selectors import restore_run_progress
+from opsportal.lib.humanize import status_badge
 
 
 @admin.register(RestoreRun)
@@ -42,7 +42,7 @@ class RestoreRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, restore: RestoreRun):
-        return status_badge(restore.status, restore.get_status_display())
+        return status_badge(restore.status, restore.get_status_display(), kind="backup")
 
     @admin.display(description=gettext_lazy("restored backup"), ordering="source_run")
     def source_link(self, restore: RestoreRun):

@@ -15,12 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from backups.admin import pitr, views
-from backups.admin.display import human_duration, status_badge
 from backups.models import BackupArtifact, BackupRun
 from backups.selectors import backup_run_duration, backup_run_manifest
 from backups.services.delete import BackupRunNotDeletable, backup_run_delete
 from backups.services.retention import RetentionPolicy
 from backups.services.runs import backup_runs_set_pinned
+from opsportal.lib.admin_display import HumanNumbersMixin
+from opsportal.lib.humanize import format_seconds, human_duration, status_badge
 
 
 class BackupArtifactInline(admin.TabularInline):
@@ -49,7 +50,7 @@ class BackupArtifactInline(admin.TabularInline):
 
 
 @admin.register(BackupRun)
-class BackupRunAdmin(admin.ModelAdmin):
+class BackupRunAdmin(HumanNumbersMixin, admin.ModelAdmin):
     list_display = ["id", "status_badge", "created_at", "duration", "size", "trigger", "who", "checked", "pinned"]
     list_display_links = ["id", "status_badge"]
     list_filter = ["status", "trigger", ("created_at", admin.DateFieldListFilter), "verification", "pinned"]
@@ -61,6 +62,7 @@ class BackupRunAdmin(admin.ModelAdmin):
     list_per_page = 50
     ordering = ["-created_at", "-id"]
     inlines = [BackupArtifactInline]
+    human_numbers = {"drill_rto_seconds": ("s", gettext_lazy("restore drill duration (RTO)"))}
     actions = ["verify_selected", "drill_selected", "pin_selected", "unpin_selected"]
     change_list_template = "admin/backups/backuprun/change_list.html"
     change_form_template = "admin/backups/backuprun/change_form.html"
@@ -110,7 +112,7 @@ class BackupRunAdmin(admin.ModelAdmin):
     # --- list -----------------------------------------------------------------------------------------------------
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, run: BackupRun):
-        return status_badge(run.status, run.get_status_display())
+        return status_badge(run.status, run.get_status_display(), kind="backup")
 
     @admin.display(description=gettext_lazy("duration"))
     def duration(self, run: BackupRun) -> str:
@@ -130,7 +132,7 @@ class BackupRunAdmin(admin.ModelAdmin):
         if run.verification == BackupRun.Verification.DRILL_PASSED:
             if run.drill_rto_seconds is None:
                 return _("drill ok")
-            return _("drill ok, RTO %(seconds)s s") % {"seconds": f"{run.drill_rto_seconds:.1f}"}
+            return _("drill ok, RTO %(duration)s") % {"duration": format_seconds(run.drill_rto_seconds)}
         if run.verification == BackupRun.Verification.VERIFIED:
             return _("sha256 ok")
         if run.verification == BackupRun.Verification.FAILED:

@@ -63,7 +63,7 @@ PAGES = [
     ("a perf target", lambda p: reverse("admin:performance_perftarget_change", args=[p["target"].pk]),
      ["計測ごとのサンプル数", "サービスユーザー"]),
     ("hourly request rollups", lambda p: reverse("admin:performance_requestrollup_changelist"),
-     ["リクエストの時間別集計", "平均 (ms)", "最も遅い (ms)"]),
+     ["リクエストの時間別集計", "平均", "最大"]),  # avg and max, each value with its unit
 ]
 
 

@@ -1,0 +1,13 @@
+"""Template filters for numbers people read: `{{ run.drill_rto_seconds|seconds }}`, `{{ p95|milliseconds }}`."""
+
+from __future__ import annotations
+
+from django import template
+
+from opsportal.lib.humanize import format_milliseconds, format_number, format_seconds, format_whole_milliseconds
+
+register = template.Library()
+register.filter("seconds", format_seconds)
+register.filter("milliseconds", format_milliseconds)
+register.filter("human_number", format_number)
+register.filter("whole_milliseconds", format_whole_milliseconds)
