@@ -3,9 +3,9 @@ filesystem broker, nothing configured but a short snapshot interval, a few HTTP 
 (the duplicate tick of an operator who started two). Every interval gets its snapshot and no process ever reports
 "database is locked" (issue 15, item 6: deferred transactions that read, then write, failed 8 of 8 snapshots).
 
-Duration: the snapshot interval is 5 s and the processes run 75 s after the first snapshot, so about 15 intervals
-each meet the heartbeat (every 30 s), beat's schedule writes, alert evaluation and request timing; on the unchanged
-settings the first lock error came within the first few ticks, so five minutes would prove no more and cost 4 more.
+Duration: five minutes after the first snapshot, as the issue asks, with a 5 s snapshot interval: about 60 intervals
+meet the heartbeat (every 30 s), beat's schedule writes (its database scheduler syncs every 3 minutes), alert
+evaluation and request timing. On the unchanged settings the first lock error came within the first few ticks.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.opsportal.embedded import ROOT, clean_env, manage
 pytestmark = pytest.mark.faults
 
 INTERVAL = 5.0
-RUN_FOR = 75.0
+RUN_FOR = 300.0
 
 
 def _snapshot_times(database: Path) -> list[datetime]:
@@ -53,6 +53,7 @@ def _light_load(url: str, stop: threading.Event, answers: list[int]) -> None:
             stop.wait(0.5)
 
 
+@pytest.mark.timeout(600)  # five minutes of running, plus migrate and start-up
 def test_embedded_default_takes_a_snapshot_every_interval_with_no_database_lock(tmp_path: Path):
     var_dir = tmp_path / "var"
     interval = {"MONITOR_SNAPSHOT_INTERVAL": f"{INTERVAL:.0f}s"}
