@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
@@ -26,6 +27,7 @@ import docker.errors
 import psutil
 from django.conf import settings
 
+from backups.services.reaper import worker_process_gone
 from opsportal.lib.files import write_json_durably
 
 logger = logging.getLogger("backups")
@@ -80,18 +82,8 @@ def holds_read() -> list[Hold]:
 
 
 def _process_gone(host: str, pid: int, started: float) -> bool:
-    """True only when certain: the process was on this host and is gone (or its pid now names a younger one)."""
-    if host != socket.gethostname():
-        return False
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return True
-        return process.create_time() > started + 2.0
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.Error:
-        return False
+    """The reaper's rule (gone only when certain, a reused pid counts as gone), for a process start time in seconds."""
+    return worker_process_gone(host=host, pid=pid, started_at=datetime.fromtimestamp(started, tz=UTC))
 
 
 def _helper_owner_gone(labels: dict) -> bool:
