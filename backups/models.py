@@ -178,6 +178,12 @@ class RestoreRun(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
+        if self.source_run_id is None and self.kind == BackupRun.Kind.PHYSICAL:  # pgBackRest picks the backup set
+            return gettext("point-in-time restore #%(id)s (%(status)s)") % {
+                "id": self.pk, "status": self.get_status_display()}
+        if self.source_run_id is None:
+            return gettext("restore #%(id)s of a deleted backup (%(status)s)") % {
+                "id": self.pk, "status": self.get_status_display()}
         return gettext("restore #%(id)s of backup #%(source)s (%(status)s)") % {
             "id": self.pk,
             "source": self.source_run_id,
