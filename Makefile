@@ -31,7 +31,7 @@ run: setup
 	@echo ""
 	@echo "  OpsPortal is starting: open http://$(WEB_HOST):$(WEB_PORT)/admin/"
 	@echo ""
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile --app-root . start
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/run_procfile.py --procfile Procfile --app-root . start
 
 ## make test: install dev requirements into .venv if needed, run the whole pytest suite and ruff
 test: $(VENV)/.installed-dev

@@ -14,9 +14,11 @@ In production run one worker per queue so a long backup never delays a health sn
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsportal.settings")
@@ -28,6 +30,18 @@ PROBES_QUEUE = "probes"
 app = Celery("opsportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
+
+@worker_process_init.connect
+def _leave_the_worker_process_group(**_: object) -> None:
+    """A pool process gets its own process group, so a signal sent to the worker's group reaches the main process only.
+
+    Ctrl-C under `make run` (honcho signals each process group) and `kill -TERM -<pgid>` would otherwise also kill the
+    pool processes directly; one killed while it held the pool's queue lock left the main process waiting for that
+    lock in its warm shutdown until it was SIGKILLed. The main process stops them itself, and if it is killed they
+    die with it (Celery sets PR_SET_PDEATHSIG to SIGKILL in each pool process).
+    """
+    with contextlib.suppress(OSError):  # already a group leader, or no process groups here: nothing to leave
+        os.setpgid(0, 0)
 
 
 def _queue(name: str) -> Queue:
@@ -54,6 +68,8 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
     worker_send_task_events=False,
+    # The worker's timer thread sleeps up to this long between entries and its stop waits for it (default 1 s).
+    worker_timer_precision=0.2,
     timezone="UTC",
 )
 app.autodiscover_tasks()
