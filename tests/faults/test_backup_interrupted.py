@@ -7,6 +7,7 @@ takes ACCESS SHARE on every table it dumps) waits with its output file already o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -131,7 +132,12 @@ def test_sigterm_to_the_backups_worker_as_systemd_sends_it_fails_the_run_before_
         wait_for(lambda: any(n.endswith(".partial") for n in files_under(backup_dir)), timeout=30,
                  what="the dump's partial file")
 
-        os.killpg(worker.pid, signal.SIGTERM)  # KillMode=control-group: the main process and the pool child
+        # KillMode=control-group: systemd signals every process of the unit's cgroup, whatever its process group
+        # (the pool processes have groups of their own), so: the main process and the pool child.
+        tree = psutil.Process(worker.pid)
+        for process in [tree, *tree.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=90)
     finally:
         if worker.poll() is None:
