@@ -159,8 +159,11 @@ def health_report_collect(*, names: list[str] | None = None, hosts: bool = True,
         extra["hosts"] = (_remote_host_results, timeout)
     if metrics:
         extra["metrics"] = (_provider_samples, timeout)
+    # The moment the checks were started: snapshots are then spaced as their ticks are, whatever each one's checks
+    # took, so alert durations counted between two snapshots do not shrink by the difference of their run times.
+    generated_at = timezone.now()
     results, jobs = run_checks(registry.checks(names=names), deadline=deadline, extra_jobs=extra)
-    report = HealthReport(results=results, duration=0.0, generated_at=timezone.now())
+    report = HealthReport(results=results, duration=0.0, generated_at=generated_at)
     if "hosts" in jobs:
         job = jobs["hosts"]
         if job.done.is_set() and job.error is None:

@@ -27,6 +27,12 @@ from alerting.models.labels import labels_key, labels_match
 from alerting.models.rules import COMPARE, STATUS_RANK
 from alerting.observations import Observation
 
+# Conditions are observed at each health snapshot, whose times differ from their ticks by how late a worker took them
+# (milliseconds, seconds when busy): a `for` of 60 s seen at three 20 s ticks may span 59.99 s. Counting that as
+# reached keeps an alert from waiting one more snapshot interval (a condition seen for less than `for` minus half
+# a second never fires).
+SAMPLING_SLACK = timedelta(milliseconds=500)
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -129,7 +135,7 @@ def _step_holding(rule: AlertRule, alert: Alert, condition: Condition, now: date
     observed = {"last_value": condition.value, "last_message": condition.message, "last_observed_at": condition.at}
     if alert.state == AlertState.RESOLVED:
         since = min(condition.at, now)
-        if now - since >= rule.for_duration:
+        if now - since >= rule.for_duration - SAMPLING_SLACK:
             fired = _transition(
                 alert,
                 AlertState.FIRING,
@@ -147,7 +153,7 @@ def _step_holding(rule: AlertRule, alert: Alert, condition: Condition, now: date
             )
         return [fired] if fired else []
     if alert.state == AlertState.PENDING:
-        if now - alert.active_since >= rule.for_duration:
+        if now - alert.active_since >= rule.for_duration - SAMPLING_SLACK:
             fired = _transition(
                 alert,
                 AlertState.FIRING,
@@ -199,7 +205,7 @@ def _step_clear(rule: AlertRule, *, alert: Alert, now: datetime, last: Condition
     # Event rules already waited `resolve_after` without events before their condition cleared.
     resolve_after = timedelta(0) if rule.kind == RuleKind.EVENT else rule.resolve_after
     clear_since = alert.clear_since or cleared_at
-    if now - clear_since >= resolve_after:
+    if now - clear_since >= resolve_after - SAMPLING_SLACK:
         resolved = _transition(
             alert,
             AlertState.RESOLVED,
