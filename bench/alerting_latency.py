@@ -7,7 +7,7 @@ The condition is a module metric (bench/latency_module, installed with EXTRA_APP
 file; the rule has for=60 s and resolve_after=60 s. Several label sets ("cases") appear at staggered moments so their
 phases against the snapshot schedule differ; each is one round.
 
-Schedules are the defaults (snapshot every MONITOR_SNAPSHOT_INTERVAL=1m, each followed by an evaluation; beat's
+Schedules are the defaults (snapshot every MONITOR_SNAPSHOT_INTERVAL=20s, each followed by an evaluation; beat's
 safety-net evaluation every ALERTING_EVALUATE_EVERY=1m) except PERF_PROBE_INTERVAL=30s: two performance targets
 whose page takes --probe-seconds (8 s, a Chromium page load) to answer keep the probe queue busy all along, the
 load that made alerts late. Prints, per case and as median/max, the seconds beyond `for` and `resolve_after`.
