@@ -15,3 +15,6 @@ class AlertingConfig(AppConfig):
         post_migrate.connect(create_default_rules, sender=self, dispatch_uid="alerting:default-rules")
         post_migrate.connect(create_default_schedules, sender=self, dispatch_uid="alerting:default-schedules")
         connect_app_signals()
+        from opsportal.lib.registry import autodiscover
+
+        autodiscover("alerting")  # the installed apps' alerting.py: their observation providers, from start-up
