@@ -2,7 +2,8 @@
 
 Backup sources, health checks, metric providers, metric collectors, performance targets and alert observation
 providers are each a `Registry`; a module contributes to them from its own files, which `autodiscover` imports for
-every installed app (`health.py`, `perf.py`, `alerting.py`, `backup_sources.py`).
+every installed app (`health.py`, `perf.py`, `alerting.py`, `backup_sources.py`). Module URLs are found by the same
+rule (`module_urlpatterns`).
 
 An entry registered from an installed app's module belongs to that app: when the app leaves INSTALLED_APPS (a test's
 settings override), its entries stop being listed, and come back with it. Entries registered from elsewhere (a test
@@ -20,8 +21,9 @@ from types import ModuleType
 from typing import Any, Generic, TypeVar, overload
 
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import autodiscover_modules
+from django.utils.module_loading import autodiscover_modules, module_has_submodule
 
 T = TypeVar("T")
 
@@ -193,3 +195,26 @@ def autodiscover(module_name: str) -> list[ModuleType]:
     found = (sys.modules.get(f"{config.name}.{module_name}") for config in configs)
     return [module for module in found if module is not None]
 
+
+def module_urlpatterns() -> list:
+    """URL patterns of the modules: `<app>/urls.py` mounted at the app's `url_prefix`.
+
+    A module installed through EXTRA_APPS is mounted at `<app_label>/` unless its AppConfig sets `url_prefix`
+    (a path ending in "/", or None to mount nothing); any other app is mounted only if its AppConfig sets one.
+    """
+    from django.urls import include, path
+
+    extra = set(getattr(settings, "EXTRA_APPS", ()))
+    patterns = []
+    prefixes: dict[str, str] = {}
+    for config in apps.get_app_configs():
+        named = {config.name, f"{type(config).__module__}.{type(config).__qualname__}"}
+        default = f"{config.label}/" if named & extra else None
+        prefix = getattr(config, "url_prefix", default)
+        if prefix is None or not module_has_submodule(config.module, "urls"):
+            continue
+        if prefix in prefixes:
+            raise AlreadyRegistered(f"URL prefix {prefix!r} is claimed by {prefixes[prefix]} and by {config.name}")
+        prefixes[prefix] = config.name
+        patterns.append(path(prefix, include(f"{config.name}.urls")))
+    return patterns

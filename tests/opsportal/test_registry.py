@@ -7,7 +7,7 @@ import pytest
 
 from backups.sources import SOURCES
 from monitoring.registry import CHECKS, check_classes
-from opsportal.lib.registry import AlreadyRegistered, Registry, autodiscover
+from opsportal.lib.registry import AlreadyRegistered, Registry, autodiscover, module_urlpatterns
 from performance.registry import TARGETS, TargetSpec, discover_targets
 
 
@@ -79,3 +79,19 @@ def test_autodiscover_returns_the_installed_apps_modules_of_that_name():
     modules = {module.__name__ for module in autodiscover("health")}
     assert {"backups.health", "performance.health"} <= modules
     assert {"database", "file", "docker-volume"} <= set(SOURCES.names())
+
+
+def _mounted() -> dict[str, str]:
+    return {str(pattern.pattern): pattern.urlconf_name.__name__ for pattern in module_urlpatterns()}
+
+
+def test_a_module_from_extra_apps_is_mounted_at_its_label_or_where_its_appconfig_says(settings):
+    assert _mounted() == {}  # django.contrib.auth has a urls.py too: an app is mounted only when it asks or is a module
+
+    settings.EXTRA_APPS = ["tests.demo_module"]
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.demo_module"]
+    assert _mounted() == {"demo_module/": "tests.demo_module.urls"}
+
+    settings.EXTRA_APPS = ["tests.demo_module.apps.DemoModuleAtShippingConfig"]
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS[:-1], "tests.demo_module.apps.DemoModuleAtShippingConfig"]
+    assert _mounted() == {"shipping/": "tests.demo_module.urls"}
