@@ -18,7 +18,6 @@ from backups.models import BackupRun
 from backups.physical.health import WalArchiveCheck  # noqa: F401 (registers the check)
 from backups.selectors import backup_run_latest_complete, backup_run_latest_succeeded, backup_run_latest_verified
 from monitoring.checks.base import CheckResult, HealthCheck, Sample
-from monitoring.models import Status
 from monitoring.registry import register
 
 
@@ -56,8 +55,8 @@ class BackupsCheck(HealthCheck):
                                 values, samples)
         message = _("last successful backup %(hours).1f h ago") % {"hours": hours}
         if drill and drill["outcome"] == BackupRun.Verification.FAILED:
-            return self.result(Status.WARNING, _("%(message)s; the last verification or restore drill failed")
-                               % {"message": message}, values, samples)
+            return self.warning(_("%(message)s; the last verification or restore drill failed")
+                                % {"message": message}, values, samples)
         return self.ok(message, values, samples)
 
     @staticmethod
