@@ -39,13 +39,13 @@ class Observation:
 
 
 PROVIDERS: Registry[Provider] = Registry("alert observation provider")
+METRIC_NAME_SOURCES: Registry[Callable[[], Iterable[str]]] = Registry("metric name source")
 
 
 @dataclass
 class _Registry:
     metrics: dict[str, str] = field(default_factory=dict)
     events: dict[str, str] = field(default_factory=dict)
-    metric_name_sources: list[Callable[[], Iterable[str]]] = field(default_factory=list)
 
 
 _registry = _Registry()
@@ -80,7 +80,7 @@ def known_metrics() -> dict[str, str]:
     """
     _discover()
     names = dict(_registry.metrics)
-    for source in _registry.metric_name_sources:
+    for source in METRIC_NAME_SOURCES:
         try:
             for name in source():
                 names.setdefault(name, "")
@@ -91,8 +91,7 @@ def known_metrics() -> dict[str, str]:
 
 def register_metric_name_source(source: Callable[[], Iterable[str]]) -> None:
     """Register a function that returns metric names rules may watch (asked whenever the names are needed)."""
-    if source not in _registry.metric_name_sources:
-        _registry.metric_name_sources.append(source)
+    METRIC_NAME_SOURCES.register(source)
 
 
 def known_events() -> dict[str, str]:
