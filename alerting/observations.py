@@ -1,8 +1,10 @@
 """What the evaluator looks at: observations from providers, and the names of metrics and events rules may use.
 
-Providers are functions `provider(now) -> Iterable[Observation]` registered with `register_provider`; the monitoring
-app registers one that reads its latest snapshot. Metric and event names are declared here so that the rule form can
-refuse a rule watching something nobody ever reports (a typo would otherwise never fire).
+Providers are functions `provider(now) -> Iterable[Observation]` registered with `register_provider` in PROVIDERS (an
+`opsportal.lib.registry.Registry`), from the `alerting.py` module of any installed app, which discovery imports (the
+performance app's is one); the monitoring app registers one that reads its latest snapshot. Metric and event names
+are declared here so that the rule form can refuse a rule watching something nobody ever reports (a typo would
+otherwise never fire).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from datetime import datetime
 from typing import Literal
 
 from django.utils.translation import gettext_lazy as _
+
+from opsportal.lib.registry import Registry, autodiscover
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +38,14 @@ class Observation:
     message: str = ""
 
 
+PROVIDERS: Registry[Provider] = Registry("alert observation provider")
+METRIC_NAME_SOURCES: Registry[Callable[[], Iterable[str]]] = Registry("metric name source")
+
+
 @dataclass
 class _Registry:
-    providers: list[Provider] = field(default_factory=list)
     metrics: dict[str, str] = field(default_factory=dict)
     events: dict[str, str] = field(default_factory=dict)
-    metric_name_sources: list[Callable[[], Iterable[str]]] = field(default_factory=list)
 
 
 _registry = _Registry()
@@ -72,8 +78,9 @@ def known_metrics() -> dict[str, str]:
     A source (monitoring's: the metrics its checks and the installed modules' providers report) is asked on every
     call, so a process that never evaluates (the admin's web worker) knows a module's metrics from start-up.
     """
+    _discover()
     names = dict(_registry.metrics)
-    for source in _registry.metric_name_sources:
+    for source in METRIC_NAME_SOURCES:
         try:
             for name in source():
                 names.setdefault(name, "")
@@ -84,8 +91,7 @@ def known_metrics() -> dict[str, str]:
 
 def register_metric_name_source(source: Callable[[], Iterable[str]]) -> None:
     """Register a function that returns metric names rules may watch (asked whenever the names are needed)."""
-    if source not in _registry.metric_name_sources:
-        _registry.metric_name_sources.append(source)
+    METRIC_NAME_SOURCES.register(source)
 
 
 def known_events() -> dict[str, str]:
@@ -96,14 +102,16 @@ def register_provider(func: Provider, *, metrics: Iterable[str] = ()) -> Provide
     """Register a provider (usable as a decorator); `metrics` declares the metric names it reports."""
     for name in metrics:
         declare_metric(name)
-    if func not in _registry.providers:
-        _registry.providers.append(func)
-    return func
+    return PROVIDERS.register(func)
 
 
 def unregister_provider(func: Provider) -> None:
-    if func in _registry.providers:
-        _registry.providers.remove(func)
+    PROVIDERS.unregister(func)
+
+
+def _discover() -> None:
+    """Import every installed app's alerting.py (where modules register their providers and declare metrics)."""
+    autodiscover("alerting")
 
 
 def collect(now: datetime) -> list[Observation]:
@@ -117,9 +125,10 @@ def collect_reporting_failures(now: datetime) -> tuple[list[Observation], list[s
     The evaluator must know about failures: a failed provider's label sets look unobserved, and resolving their
     alerts on a provider's crash would announce "all clear" exactly when nobody can see.
     """
+    _discover()
     observations: list[Observation] = []
     failed: list[str] = []
-    for provider in list(_registry.providers):
+    for provider in PROVIDERS:
         try:
             observations.extend(provider(now))
         except Exception:

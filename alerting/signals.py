@@ -1,10 +1,12 @@
-"""Receivers turning other apps' signals into alert events."""
+"""Receivers of the other apps' public signals: events for alert rules, and an evaluation after each snapshot.
+
+Alerting depends on backups, performance and monitoring through their `signals` modules; none of them imports
+alerting.
+"""
 
 from __future__ import annotations
 
-import importlib
-
-from django.dispatch import Signal
+from django.db import transaction
 
 from alerting.observations import EVENT_BACKUP_FAILED, EVENT_BUDGET_BREACHED
 from alerting.services.events import connect_event_signal
@@ -24,23 +26,18 @@ def describe_budget_breach(
     return {"target": str(target)}, f"p95 {p95_ms:.0f} ms > budget {budget_ms:.0f} ms", float(p95_ms)
 
 
+def evaluate_after_snapshot(*, snapshot_id: int, **_: object) -> None:
+    """Alert rules are evaluated right after each health snapshot (beat's own evaluate schedule is a safety net)."""
+    from alerting.tasks import evaluate
+
+    transaction.on_commit(evaluate.delay)
+
+
 def connect_app_signals() -> None:
-    # backups.signals and performance.signals are built in parallel by other issues; until they exist there is
-    # nothing to listen to, and alerting must still load. Only their absence is tolerated: an ImportError raised
-    # inside an existing module is a bug and propagates.
-    backup_failed = _optional_signal("backups.signals", "backup_failed")
-    if backup_failed is not None:
-        connect_event_signal(backup_failed, event=EVENT_BACKUP_FAILED, describe=describe_backup_failure)
-    budget_breached = _optional_signal("performance.signals", "budget_breached")
-    if budget_breached is not None:
-        connect_event_signal(budget_breached, event=EVENT_BUDGET_BREACHED, describe=describe_budget_breach)
+    from backups.signals import backup_failed
+    from monitoring.signals import snapshot_taken
+    from performance.signals import budget_breached
 
-
-def _optional_signal(module_name: str, attribute: str) -> Signal | None:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return None
-    return getattr(module, attribute)
+    connect_event_signal(backup_failed, event=EVENT_BACKUP_FAILED, describe=describe_backup_failure)
+    connect_event_signal(budget_breached, event=EVENT_BUDGET_BREACHED, describe=describe_budget_breach)
+    snapshot_taken.connect(evaluate_after_snapshot, dispatch_uid="alerting:evaluate-after-snapshot")

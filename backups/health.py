@@ -1,3 +1,69 @@
-"""The backups app's health checks (discovered by monitoring.registry): WAL archiving of physical backups."""
+"""The backups app's health checks (discovered by monitoring.registry, like any module's health.py).
 
+`backups`: age of the last complete backup against BACKUP_RPO (warning), critical at twice it; the last drill
+outcome. Only a complete backup counts: one that succeeded and holds every source configured now, manual or
+scheduled (backup_run_latest_complete). A restore's safety backup and a partial run (`only=`) never satisfy the RPO,
+so failing nightly backups cannot hide behind them. A portal that has never backed up is a warning, not an error.
+
+`wal_archive`: WAL archiving of physical backups (backups/physical/health.py).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backups.models import BackupRun
 from backups.physical.health import WalArchiveCheck  # noqa: F401 (registers the check)
+from backups.selectors import backup_run_latest_complete, backup_run_latest_succeeded, backup_run_latest_verified
+from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.registry import register
+
+
+@register
+class BackupsCheck(HealthCheck):
+    name = "backups"
+    uses_database = True
+
+    def run(self) -> CheckResult:
+        last = backup_run_latest_complete()
+        if last is None:
+            if backup_run_latest_succeeded() is not None:
+                return self.warning(_("no complete backup of every configured source yet"), {"last_success": None})
+            return self.warning(_("no successful backup yet"), {"last_success": None})
+
+        rpo = settings.BACKUP_RPO
+        age = timezone.now() - last.finished_at
+        values: dict = {"last_success": last.finished_at.isoformat(), "age_seconds": round(age.total_seconds()),
+                        "rpo_seconds": rpo.total_seconds(), "run": str(last.pk)}
+        samples = [Sample("backup_last_success_age_seconds", age.total_seconds(), {},
+                          "Age of the last successful backup.")]
+        values["size_bytes"] = last.total_bytes
+        samples.append(Sample("backup_last_size_bytes", float(last.total_bytes), {},
+                              "Size of the last successful backup."))
+        drill = self._last_drill()
+        if drill:
+            values["last_drill"] = drill
+
+        hours = age.total_seconds() / 3600
+        if age > 2 * rpo:
+            return self.failure(_("last successful backup %(hours).1f h ago, more than twice the RPO")
+                                % {"hours": hours}, values, samples)
+        if age > rpo:
+            return self.warning(_("last successful backup %(hours).1f h ago, older than the RPO") % {"hours": hours},
+                                values, samples)
+        message = _("last successful backup %(hours).1f h ago") % {"hours": hours}
+        if drill and drill["outcome"] == BackupRun.Verification.FAILED:
+            return self.warning(_("%(message)s; the last verification or restore drill failed")
+                                % {"message": message}, values, samples)
+        return self.ok(message, values, samples)
+
+    @staticmethod
+    def _last_drill() -> dict | None:
+        """The latest verification or restore drill (verifybackup [--drill]) of any run, and its outcome."""
+        run = backup_run_latest_verified()
+        if run is None:
+            return None
+        return {"run": str(run.pk), "at": run.verified_at.isoformat(), "outcome": run.verification,
+                "rto_seconds": run.drill_rto_seconds}

@@ -26,6 +26,11 @@ def backup_run_latest_succeeded() -> BackupRun | None:
     return BackupRun.objects.filter(status=BackupRun.Status.SUCCEEDED).order_by("-created_at", "-id").first()
 
 
+def backup_run_latest_verified() -> BackupRun | None:
+    """The run whose verification or restore drill (verifybackup [--drill]) is the latest, whatever its outcome."""
+    return BackupRun.objects.filter(verified_at__isnull=False).order_by("-verified_at").first()
+
+
 def backup_run_latest_complete(*, look_back: int = 50) -> BackupRun | None:
     """The newest succeeded backup holding every source configured now, manual or scheduled; what the RPO means.
 

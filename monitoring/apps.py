@@ -12,10 +12,3 @@ class MonitoringConfig(AppConfig):
         from monitoring.schedules import create_default_schedules
 
         post_migrate.connect(create_default_schedules, sender=self)
-
-        from alerting.observations import register_metric_name_source, register_provider
-        from monitoring.observations import BUILT_IN_METRICS, snapshot_observations
-        from monitoring.registry import metric_names
-
-        register_provider(snapshot_observations, metrics=BUILT_IN_METRICS)
-        register_metric_name_source(metric_names)  # modules' metrics, known before any snapshot has them

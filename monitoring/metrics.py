@@ -9,6 +9,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitoring.checks.base import Sample
+from opsportal.lib.registry import Registry, autodiscover
 
 PREFIX = "opsportal_"
 
@@ -30,19 +31,19 @@ class _SamplesCollector:
         yield from families.values()
 
 
-_collectors: list[Callable[[], Collector]] = []
+COLLECTORS: Registry[Callable[[], Collector]] = Registry("metric collector")
 
 
-def register_collector(factory: Callable[[], Collector]) -> None:
-    """Add a prometheus-client collector to /api/system/metrics (other apps call this in AppConfig.ready)."""
-    if factory not in _collectors:
-        _collectors.append(factory)
+def register_collector(factory: Callable[[], Collector]) -> Callable[[], Collector]:
+    """Add a prometheus-client collector to /api/system/metrics (from another app's health.py, or its ready())."""
+    return COLLECTORS.register(factory)
 
 
 def collect_registered() -> list[Metric]:
     """Every registered collector's metric families. They may read the database (the performance targets): the
     metrics view calls this on the checks' database pool (monitoring/pool.py), never on the request's thread."""
-    return [family for factory in _collectors for family in factory().collect()]
+    autodiscover("health")
+    return [family for factory in COLLECTORS for family in factory().collect()]
 
 
 def prometheus_text(samples: Iterable[Sample], families: Iterable[Metric]) -> bytes:

@@ -1,18 +1,19 @@
-"""What alerting sees of monitoring: the metric samples and check results of the latest health snapshot.
+"""What other apps (alerting) may read of monitoring: the metric samples and check results of the latest health
+snapshot, as plain data. Monitoring imports no alerting: alerting turns these readings into its observations
+(alerting/sources.py).
 
-Only a fresh snapshot counts. When snapshots stop (beat or the monitoring worker is down) the provider fails loudly
-instead of reporting stale values, and alerting then keeps the alerts it has as they are: a disk alert must not
-resolve just because nobody is measuring the disk any more.
+Only a fresh snapshot counts. When snapshots stop (beat or the monitoring worker is down) `snapshot_readings` fails
+loudly instead of reporting stale values, and alerting then keeps the alerts it has as they are: a disk alert must
+not resolve just because nobody is measuring the disk any more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-
-from alerting.observations import Observation, declare_metric
 
 # The metrics the built-in checks report, so alert rules can name them before the first snapshot exists.
 BUILT_IN_METRICS = [
@@ -43,7 +44,21 @@ def parse_labels(key: str) -> dict[str, str]:
     return labels
 
 
-def snapshot_observations(now: datetime) -> Iterator[Observation]:
+@dataclass(frozen=True)
+class Reading:
+    """One metric sample (value set, status None) or one check result (status set, value None) of a snapshot."""
+
+    kind: str  # "metric" or "check"
+    name: str
+    labels: dict[str, str]
+    value: float | None
+    status: str | None
+    at: datetime
+    message: str = ""
+
+
+def snapshot_readings(now: datetime) -> Iterator[Reading]:
+    """The latest snapshot's samples and check results; StaleSnapshotError when there is no fresh one."""
     from monitoring.models import HealthSnapshot
 
     snapshot = HealthSnapshot.objects.order_by("-taken_at").first()
@@ -54,9 +69,8 @@ def snapshot_observations(now: datetime) -> Iterator[Observation]:
     if age > 2 * settings.MONITOR_SNAPSHOT_INTERVAL + settings.HEALTH_DEADLINE:
         raise StaleSnapshotError(f"the latest health snapshot is {age.total_seconds():.0f} s old")
     for name, labels, value in snapshot.samples.values_list("name", "labels", "value"):
-        declare_metric(name)
-        yield Observation(kind="metric", name=name, labels=parse_labels(labels), value=value, status=None,
-                          at=snapshot.taken_at)
+        yield Reading(kind="metric", name=name, labels=parse_labels(labels), value=value, status=None,
+                      at=snapshot.taken_at)
     for name, host, status, message in snapshot.results.values_list("check_name", "host", "status", "message"):
-        yield Observation(kind="check", name=name, labels={"host": host} if host else {}, value=None,
-                          status=status, at=snapshot.taken_at, message=message)
+        yield Reading(kind="check", name=name, labels={"host": host} if host else {}, value=None, status=status,
+                      at=snapshot.taken_at, message=message)

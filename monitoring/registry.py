@@ -2,43 +2,38 @@
 
 Built-in checks live one per module in `monitoring/checks/`; any installed app may add its own in a `health.py`
 module, using the `register` decorator for a HealthCheck subclass and `metric` for a function returning Samples.
-Discovery runs once, lazily, the first time the registry is read.
+Both are `opsportal.lib.registry.Registry` objects (CHECKS, METRICS); discovery runs lazily, the first time the
+registry is read, and again when INSTALLED_APPS changes.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import pkgutil
-import threading
 from collections.abc import Callable, Iterable
 
-from django.apps import apps
 from django.conf import settings
 
 from monitoring.checks.base import HealthCheck, Sample
+from opsportal.lib.registry import Registry, autodiscover
 
 MetricProvider = Callable[[], Iterable[Sample]]
 
-_checks: dict[str, type[HealthCheck]] = {}
-_metrics: dict[str, MetricProvider] = {}
-_discovered_for: tuple[str, ...] | None = None
-_lock = threading.Lock()
+CHECKS: Registry[type[HealthCheck]] = Registry("health check", name_of=lambda check_class: check_class.name)
+METRICS: Registry[MetricProvider] = Registry("metric provider")
 
 
 def register(check_class: type[HealthCheck]) -> type[HealthCheck]:
     """Class decorator: make a HealthCheck subclass part of every health run."""
     if not check_class.name:
         raise ValueError(f"{check_class.__qualname__} needs a name")
-    _checks[check_class.name] = check_class
-    return check_class
+    return CHECKS.register(check_class)
 
 
 def metric(provider: MetricProvider) -> MetricProvider:
     """Function decorator: the function returns Samples that /api/system/metrics and snapshots include."""
-    _metrics[f"{provider.__module__}.{provider.__qualname__}"] = provider
-    return provider
+    return METRICS.register(provider)
 
 
 _provider_names: dict[str, frozenset[str]] = {}
@@ -50,9 +45,7 @@ def metric_names() -> set[str]:
     (samples of checks that only report while they run)."""
     discover()
     names: set[str] = set()
-    for key, provider in sorted(_metrics.items()):
-        if not _installed(provider.__module__):
-            continue
+    for key, provider in sorted(METRICS.items()):
         if key not in _provider_names:
             try:
                 _provider_names[key] = frozenset(sample.name for sample in provider())
@@ -71,32 +64,25 @@ def metric_names() -> set[str]:
     return names
 
 
-def _installed(module_name: str) -> bool:
-    """Whether a check's module belongs to an installed app (an app removed from INSTALLED_APPS drops its checks)."""
-    return module_name.startswith("monitoring.") or apps.get_containing_app_config(module_name) is not None
+_built_in_imported = False
 
 
 def discover() -> None:
-    """Import every check module and every installed app's health.py; again only when INSTALLED_APPS changes."""
-    global _discovered_for
-    installed = tuple(app_config.name for app_config in apps.get_app_configs())
-    with _lock:
-        if _discovered_for == installed:
-            return
+    """Import every built-in check module (once) and every installed app's health.py."""
+    global _built_in_imported
+    if not _built_in_imported:
         import monitoring.checks as package
 
         for module in pkgutil.iter_modules(package.__path__):
             if module.name != "base":
                 importlib.import_module(f"{package.__name__}.{module.name}")
-        for app_config in apps.get_app_configs():
-            if importlib.util.find_spec(f"{app_config.name}.health") is not None:
-                importlib.import_module(f"{app_config.name}.health")
-        _discovered_for = installed
+        _built_in_imported = True
+    autodiscover("health")
 
 
 def check_classes() -> dict[str, type[HealthCheck]]:
     discover()
-    return {name: check for name, check in _checks.items() if _installed(check.__module__)}
+    return CHECKS.as_dict()
 
 
 def checks(*, names: Iterable[str] | None = None, per_host: bool | None = None) -> list[HealthCheck]:
@@ -126,4 +112,4 @@ def check_names() -> list[str]:
 
 def metric_providers() -> list[MetricProvider]:
     discover()
-    return [provider for provider in _metrics.values() if _installed(provider.__module__)]
+    return METRICS.values()

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from monitoring.checks.celery import HEARTBEAT_TICK
 from monitoring.services import beat_tick_record, health_snapshot_take, worker_heartbeat_record
+from monitoring.signals import snapshot_taken
 
 
 @shared_task(bind=True, name="monitoring.tasks.record_heartbeat")
@@ -21,12 +22,11 @@ def record_heartbeat(self) -> None:
 
 @shared_task(name="monitoring.tasks.take_snapshot", ignore_result=True)
 def take_snapshot() -> None:
-    from alerting.tasks import evaluate
-
-    if health_snapshot_take() is None:
+    snapshot = health_snapshot_take()
+    if snapshot is None:
         return  # this interval already has its snapshot, and its evaluation
-    # Alert rules are evaluated right after each snapshot (beat's own evaluate schedule is only a safety net).
-    transaction.on_commit(evaluate.delay)
+    # Alerting evaluates its rules right after each snapshot (beat's own evaluate schedule is only a safety net).
+    transaction.on_commit(lambda: snapshot_taken.send(sender=take_snapshot, snapshot_id=snapshot.pk))
 
 
 @shared_task(name="monitoring.tasks.rollup_and_prune", ignore_result=True)

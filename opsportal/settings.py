@@ -56,6 +56,10 @@ _web_host = "127.0.0.1" if _web_host in ("0.0.0.0", "::", "[::]") else _web_host
 _web_host = f"[{_web_host}]" if ":" in _web_host and not _web_host.startswith("[") else _web_host
 PORTAL_URL = (os.environ.get("PORTAL_URL") or f"http://{_web_host}:{os.environ.get('WEB_PORT') or '8000'}").rstrip("/")
 
+# The modules (documents, logistics, ...): their tables, health.py, perf.py, alerting.py and urls.py are picked up by
+# discovery (opsportal/lib/registry.py); a module's urls.py is mounted at /<app_label>/.
+EXTRA_APPS = env_list("EXTRA_APPS", [])
+
 INSTALLED_APPS = [
     "opsportal.apps.OpsPortalAdminConfig",
     "django.contrib.auth",
@@ -73,7 +77,7 @@ INSTALLED_APPS = [
     "monitoring.apps.MonitoringConfig",
     "performance.apps.PerformanceConfig",
     "alerting.apps.AlertingConfig",
-    *env_list("EXTRA_APPS", []),
+    *EXTRA_APPS,
 ]
 
 MIDDLEWARE = [

@@ -3,6 +3,8 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from opsportal.lib.registry import module_urlpatterns
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     # Browsers ask for /favicon.ico on every page that names no icon (JSON, API): answer it instead of a 404.
@@ -12,4 +14,6 @@ urlpatterns = [
     path("api/system/", include("monitoring.urls")),
     path("", include("backups.urls")),
     path("", include("performance.urls")),
+    # Each module's urls.py at /<app_label>/ (or its AppConfig's url_prefix): a module needs no line here.
+    *module_urlpatterns(),
 ]

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -52,12 +51,10 @@ class PerfTargetForm(forms.ModelForm):
 
 @admin.action(description=_("Probe the selected targets now"), permissions=["change"])
 def probe_now(modeladmin, request, queryset):
-    from performance.tasks import probe_target
+    from performance.services import perf_target_probes_enqueue
 
-    ids = list(queryset.values_list("pk", flat=True))
-    for target_id in ids:
-        transaction.on_commit(lambda target_id=target_id: probe_target.delay(target_id))
-    message = ngettext("%(count)d probe queued.", "%(count)d probes queued.", len(ids)) % {"count": len(ids)}
+    count = perf_target_probes_enqueue(target_ids=queryset.values_list("pk", flat=True))
+    message = ngettext("%(count)d probe queued.", "%(count)d probes queued.", count) % {"count": count}
     modeladmin.message_user(request, message)
 
 

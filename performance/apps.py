@@ -12,17 +12,5 @@ class PerformanceConfig(AppConfig):
         from performance.schedules import create_default_schedules
 
         post_migrate.connect(create_default_schedules, sender=self)
-
-        from alerting.observations import register_provider
-        from performance.observations import METRIC_BREACHED, METRIC_P95, METRIC_UP, performance_observations
-
-        register_provider(performance_observations, metrics=[METRIC_BREACHED, METRIC_P95, METRIC_UP])
-
-        from performance.route_observations import ROUTE_METRICS, route_observations
-
-        register_provider(route_observations, metrics=ROUTE_METRICS)  # real traffic, per route
-
-        from monitoring.metrics import register_collector
-        from performance.metrics import PerformanceCollector
-
-        register_collector(PerformanceCollector)
+        # Its alert observation providers are in performance/alerting.py, its metrics collector in health.py:
+        # found by discovery like any module's.

@@ -9,18 +9,20 @@ A `perf.py` holds a module-level list::
         TargetSpec(name="documents: upload page", kind="page", url="/documents/upload/", budget_ms=2000),
     ]
 
+Discovery (`opsportal.lib.registry.autodiscover("perf")`) imports those modules and registers their targets in
+TARGETS, one `Registry` keyed by target name, so two modules cannot declare the same name.
 `performance_targets_sync` (services.py) creates the missing ones as PerfTarget rows; existing rows are left as an
 admin may have edited them.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.urls import NoReverseMatch, reverse
+
+from opsportal.lib.registry import Registry, autodiscover
 
 logger = logging.getLogger(__name__)
 
@@ -60,24 +62,21 @@ class DeclaredTarget:
     source: str  # the module that declared it
 
 
+TARGETS: Registry[TargetSpec] = Registry("performance target", name_of=lambda spec: spec.name)
+
+
 def discover_targets() -> list[DeclaredTarget]:
-    """Import `<app>.perf` of every installed app and collect its TARGETS (those whose URL resolves)."""
-    declared: list[DeclaredTarget] = []
-    for config in apps.get_app_configs():
-        module_name = f"{config.name}.perf"
-        if importlib.util.find_spec(config.name) is None:
-            continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # the app declares no targets
-            raise
+    """Import `<app>.perf` of every installed app, register its TARGETS and list them (those whose URL resolves)."""
+    for module in autodiscover("perf"):
         for spec in getattr(module, "TARGETS", []):
             if not isinstance(spec, TargetSpec):
-                raise TypeError(f"{module_name}.TARGETS must hold TargetSpec objects, not {type(spec).__name__}")
-            if spec.only_if_resolves and not spec.resolves():
-                logger.debug("perf target %s skipped: URL name %s does not resolve", spec.name, spec.url_name)
-                continue
-            declared.append(DeclaredTarget(spec=spec, source=module_name))
+                raise TypeError(f"{module.__name__}.TARGETS must hold TargetSpec objects, not {type(spec).__name__}")
+            TARGETS.register(spec, origin=module.__name__)
+    declared: list[DeclaredTarget] = []
+    for entry in TARGETS.entries():
+        spec = entry.item
+        if spec.only_if_resolves and not spec.resolves():
+            logger.debug("perf target %s skipped: URL name %s does not resolve", spec.name, spec.url_name)
+            continue
+        declared.append(DeclaredTarget(spec=spec, source=entry.origin))
     return declared

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import urljoin
 
@@ -152,10 +153,15 @@ def perf_target_probe(
 
 def perf_probes_enqueue() -> int:
     """Sync declared targets, then queue one probe task per enabled target (after commit); return how many."""
+    perf_targets_sync()
+    return perf_target_probes_enqueue(target_ids=PerfTarget.objects.filter(enabled=True).values_list("pk", flat=True))
+
+
+def perf_target_probes_enqueue(*, target_ids: Iterable[int]) -> int:
+    """Queue one probe task per target (after commit); return how many (the admin's "probe now" calls this)."""
     from performance.tasks import probe_target
 
-    perf_targets_sync()
-    ids = list(PerfTarget.objects.filter(enabled=True).values_list("pk", flat=True))
+    ids = list(target_ids)
     for target_id in ids:
         transaction.on_commit(lambda target_id=target_id: probe_target.delay(target_id))
     return len(ids)

@@ -30,7 +30,7 @@ from backups.physical.restore import (
     TARGET_NAME,
     TARGET_TIME,
     confirmation_word,
-    physical_restore_create,
+    physical_restore_enqueue,
     recovery_window,
 )
 
@@ -121,16 +121,14 @@ def point_in_time(model_admin: BackupRunAdmin):
             target = data["target_time"].isoformat() if kind == TARGET_TIME else (
                 data["restore_point"] if kind == TARGET_NAME else "")
             from backups.services.restore import RestoreBusy
-            from backups.tasks import restore_run_execute
 
             try:
                 with transaction.atomic():
-                    restore = physical_restore_create(
+                    restore = physical_restore_enqueue(
                         target_type=kind, target=target, in_place=data["in_place"], user=request.user,
                         pg_path="" if data["in_place"] else data["pg_path"],
                         port=None if data["in_place"] else data["port"],
                     )
-                    transaction.on_commit(lambda: restore_run_execute.delay(restore.pk))
             except RestoreBusy as exc:
                 model_admin.message_user(request, f"{_('Nothing was started.')} {exc}",
                                          messages.WARNING)

@@ -23,8 +23,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from backups.models import BackupRun, RestoreRun
 from backups.selectors import backup_run_progress, restore_confirmation_word, restore_overwrites
 from backups.services.backup import BackupBusy, backup_run_enqueue
-from backups.services.restore import RestoreBusy, restore_run_create
-from backups.services.runs import backup_runs_set_pinned
+from backups.services.restore import RestoreBusy
+from backups.services.runs import backup_run_verify_enqueue, backup_runs_set_pinned, restore_run_enqueue
 
 if TYPE_CHECKING:
     from backups.admin.runs import BackupRunAdmin
@@ -92,9 +92,7 @@ def progress(model_admin: BackupRunAdmin) -> View:
 
 
 def enqueue_verify(model_admin: BackupRunAdmin, request: HttpRequest, run: BackupRun, *, drill: bool) -> None:
-    from backups.tasks import verify_backup
-
-    transaction.on_commit(lambda: verify_backup.delay(run.pk, drill=drill))
+    backup_run_verify_enqueue(run_id=run.pk, drill=drill)
     model_admin.log_change(request, run, _("Restore drill requested.") if drill else _("Verification requested."))
 
 
@@ -176,12 +174,9 @@ def restore(model_admin: BackupRunAdmin) -> View:
 
 
 def _start_restore(model_admin: BackupRunAdmin, request: HttpRequest, run: BackupRun) -> HttpResponse:
-    from backups.tasks import restore_run_execute
-
     try:
         with transaction.atomic():
-            restore_record = restore_run_create(run_id=run.pk, user=request.user)
-            transaction.on_commit(lambda: restore_run_execute.delay(restore_record.pk))
+            restore_record = restore_run_enqueue(run_id=run.pk, user=request.user)
     except RestoreBusy as exc:
         model_admin.message_user(
             request, format_html("{} {} {}", _("Nothing was started."), str(exc), _restore_link(exc.other)),

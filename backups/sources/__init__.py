@@ -1,4 +1,4 @@
-"""The registry of backup sources, filled by discovery.
+"""The registry of backup sources (one `opsportal.lib.registry.Registry`, keyed by kind), filled by discovery.
 
 Every module in this package registers its Source class with `@register`; another app adds a source the same way
 from a `backup_sources.py` module, which is imported at start-up (`autodiscover`).
@@ -9,29 +9,27 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from django.utils.module_loading import autodiscover_modules
-
 from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceError, SourceStream
+from opsportal.lib.registry import Registry
+from opsportal.lib.registry import autodiscover as discover_modules
 
-__all__ = ["RestoreRefused", "RestoreTarget", "Source", "SourceError", "SourceStream", "register", "registry"]
+__all__ = ["SOURCES", "RestoreRefused", "RestoreTarget", "Source", "SourceError", "SourceStream", "register",
+           "registry"]
 
-_KINDS: dict[str, type[Source]] = {}
+SOURCES: Registry[type[Source]] = Registry("backup source", name_of=lambda source_class: source_class.kind)
 
-
-def register(source_class: type[Source]) -> type[Source]:
-    _KINDS[source_class.kind] = source_class
-    return source_class
+register = SOURCES.register
 
 
 def registry() -> dict[str, type[Source]]:
-    return dict(_KINDS)
+    return SOURCES.as_dict()
 
 
 def autodiscover() -> None:
     for module in pkgutil.iter_modules(__path__):
         if module.name != "base":
             importlib.import_module(f"{__name__}.{module.name}")
-    autodiscover_modules("backup_sources")
+    discover_modules("backup_sources")
 
 
 def parse_selector(text: str) -> tuple[str, str | None]:
@@ -41,7 +39,7 @@ def parse_selector(text: str) -> tuple[str, str | None]:
 
 def selected(only: list[str] | None) -> list[Source]:
     """Configured sources, limited to the KIND or KIND:NAME selectors in `only` when given."""
-    sources = [source for source_class in _KINDS.values() for source in source_class.configured()]
+    sources = [source for source_class in SOURCES for source in source_class.configured()]
     if not only:
         return sources
     selectors = [parse_selector(text) for text in only]

@@ -7,7 +7,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from alerting.models import AlertRule, NotificationChannel
-from alerting.observations import Observation
+from alerting.observations import PROVIDERS, Observation
 from tests.backups.conftest import backup_dir, run_backup  # noqa: F401 (real failed backups: test_backup_failed.py)
 from tests.conftest import free_port
 
@@ -20,6 +20,13 @@ def metric(name: str, value: float, at: datetime, **labels: str) -> Observation:
 
 def check(name: str, status: str, at: datetime, message: str = "", **labels: str) -> Observation:
     return Observation(kind="check", name=name, labels=labels, value=None, status=status, at=at, message=message)
+
+
+@pytest.fixture
+def only_test_providers() -> Iterator[None]:
+    """Only the providers a test registers: the installed apps' own (monitoring, performance) report real data."""
+    with PROVIDERS.isolated():
+        yield
 
 
 @pytest.fixture

@@ -116,10 +116,8 @@ def test_a_disabled_event_rule_records_the_event_but_does_not_alert():
     assert not AlertTransition.objects.exists()
 
 
-def test_the_apps_signals_are_connected_only_when_their_modules_exist():
-    from alerting.signals import _optional_signal
+def test_the_apps_own_signals_are_connected_at_start_up():
+    from performance.signals import budget_breached
 
-    assert _optional_signal("backups.no_such_module", "backup_failed") is None
-    assert _optional_signal("tests.alerting.signals_fixture", "backup_failed") is signals_fixture.backup_failed
-    with pytest.raises(ModuleNotFoundError):  # a missing import inside an existing module is a bug, not absence
-        _optional_signal("tests.alerting.broken_signals_fixture", "backup_failed")
+    budget_breached.send(sender=None, target="api-health", p95_ms=812.4, budget_ms=500)
+    assert AlertEvent.objects.get(event=EVENT_BUDGET_BREACHED).labels == {"target": "api-health"}

@@ -10,9 +10,8 @@ from tests.alerting.conftest import T0, metric
 
 
 @pytest.fixture(autouse=True)
-def only_this_tests_providers(monkeypatch):
+def only_this_tests_providers(only_test_providers):
     """The installed apps register providers of their own (performance, monitoring); these tests count theirs."""
-    monkeypatch.setattr(observations._registry, "providers", [])
 
 
 def test_collect_returns_the_observations_of_every_provider():

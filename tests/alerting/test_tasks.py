@@ -60,9 +60,8 @@ def test_a_worker_retries_a_failing_channel_with_backoff_until_it_gives_up(celer
     assert channel.consecutive_failures == 3 and channel.is_failing
 
 
-def test_evaluate_keeps_alerts_firing_while_a_provider_is_broken(make_rule, monkeypatch):
+def test_evaluate_keeps_alerts_firing_while_a_provider_is_broken(make_rule, only_test_providers):
     # only this test's providers: the installed apps' own (monitoring, performance) would report on their own data
-    monkeypatch.setattr(observations._registry, "providers", [])
     make_rule(for_duration=timedelta(0), resolve_after=timedelta(0))
     now = timezone.now()
     alerts_evaluate(observations=[metric("disk_used_percent", 95, now, path="/")], now=now)
