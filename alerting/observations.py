@@ -119,6 +119,13 @@ def collect(now: datetime) -> list[Observation]:
     return collect_reporting_failures(now)[0]
 
 
+class ObservationsUnavailable(Exception):
+    """A provider cannot observe right now (no fresh snapshot yet, say): logged as one line, no traceback.
+
+    The provider still counts as failed, so the alerts it feeds stay as they are.
+    """
+
+
 def collect_reporting_failures(now: datetime) -> tuple[list[Observation], list[str]]:
     """All observations, and the names of providers that failed.
 
@@ -131,6 +138,10 @@ def collect_reporting_failures(now: datetime) -> tuple[list[Observation], list[s
     for provider in PROVIDERS:
         try:
             observations.extend(provider(now))
+        except ObservationsUnavailable as exc:
+            logger.warning("alert observation provider %s has nothing to observe: %s",
+                           getattr(provider, "__qualname__", repr(provider)), exc)
+            failed.append(getattr(provider, "__qualname__", repr(provider)))
         except Exception:
             logger.exception("alert observation provider %r failed", provider)
             failed.append(getattr(provider, "__qualname__", repr(provider)))

@@ -7,14 +7,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from alerting.observations import Observation, declare_metric, register_metric_name_source, register_provider
-from monitoring.observations import BUILT_IN_METRICS, snapshot_readings
+from alerting.observations import (
+    Observation,
+    ObservationsUnavailable,
+    declare_metric,
+    register_metric_name_source,
+    register_provider,
+)
+from monitoring.observations import BUILT_IN_METRICS, StaleSnapshotError, snapshot_readings
 from monitoring.registry import metric_names
 
 
 def snapshot_observations(now: datetime) -> Iterator[Observation]:
-    """The latest fresh snapshot's samples and check results (monitoring's StaleSnapshotError when there is none)."""
-    for reading in snapshot_readings(now):
+    """The latest fresh snapshot's samples and check results (ObservationsUnavailable when there is none)."""
+    try:
+        readings = list(snapshot_readings(now))
+    except StaleSnapshotError as exc:  # e.g. the first evaluation after a start, before the first snapshot
+        raise ObservationsUnavailable(str(exc)) from exc
+    for reading in readings:
         if reading.kind == "metric":
             declare_metric(reading.name)
         yield Observation(kind=reading.kind, name=reading.name, labels=reading.labels, value=reading.value,

@@ -61,3 +61,20 @@ def test_providers_declare_the_metric_names_rules_may_use():
     assert {"disk_used_percent", "memory_used_percent", "cpu_percent", "backup_last_success_age_seconds"} <= set(
         known_metrics()
     )
+
+
+@pytest.mark.django_db
+def test_no_snapshot_yet_is_one_warning_line_not_a_traceback(caplog):
+    """The first evaluation after a start (before the first snapshot) is expected: one line, no traceback."""
+    from alerting.sources import snapshot_observations
+
+    register_provider(snapshot_observations)
+    try:
+        with caplog.at_level("WARNING", logger="alerting"):
+            found, failed = collect_reporting_failures(T0)
+    finally:
+        observations.unregister_provider(snapshot_observations)
+    assert found == [] and failed == [snapshot_observations.__qualname__]  # its alerts stay as they are
+    [record] = [r for r in caplog.records if "snapshot_observations" in r.getMessage()]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    assert "no health snapshot yet" in record.getMessage()
