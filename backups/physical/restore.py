@@ -88,12 +88,17 @@ def physical_restore_create(
 ) -> RestoreRun:
     from backups.services.restore import restore_run_create_exclusive
 
-    return restore_run_create_exclusive(
+    restore = restore_run_create_exclusive(
         kind=KIND, recovery_target_type=target_type, recovery_target=target, pg_path=pg_path, port=port,
         in_place=in_place, target=_("cluster of stanza %(stanza)s") % {"stanza": settings.BACKUP_PGBACKREST_STANZA},
         triggered_by=user if user is not None and user.pk else None,
         triggered_by_name=user.get_username() if user is not None else actor,
     )
+    if settings.BACKUP_PGBACKREST_CONTAINER and not in_place and not (pg_path and port):
+        # PostgreSQL in a container: the new container's name and port, derived now so they show from the start
+        restore.pg_path, restore.port = pg_path or derived_name(restore.pk), port or free_port()
+        RestoreRun.objects.filter(pk=restore.pk).update(pg_path=restore.pg_path, port=restore.port)
+    return restore
 
 
 def physical_restore_enqueue(**kwargs) -> RestoreRun:

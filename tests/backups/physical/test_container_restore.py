@@ -5,6 +5,7 @@ container from the same image on a new port, the running container untouched; re
 from __future__ import annotations
 
 import contextlib
+import io
 import multiprocessing
 import os
 import signal
@@ -16,8 +17,11 @@ import docker.errors
 import psycopg
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.db import connections
+from django.urls import reverse
 
 from backups.models import BackupRun, RestoreRun
 from backups.physical.backup import physical_backup_create
@@ -26,6 +30,7 @@ from backups.physical.restore import physical_restore_create, physical_restore_p
 from backups.physical.setup import stanza_setup
 from backups.physical.tasks import pitr_drill
 from backups.services.backup import backup_run_execute
+from backups.services.restore import restore_run_perform
 from tests.conftest import wait_for
 from tests.docker_postgres import postgres_container
 
@@ -206,16 +211,46 @@ def test_a_worker_killed_mid_restore_leaves_nothing_the_reaper_does_not_remove(d
     assert django_settings.BACKUP_PGBACKREST_CONTAINER in [c.name for c in pg.client.containers.list()]
 
 
-def test_the_labels_say_who_made_what(db_data):
-    """Every object a restore creates carries its purpose, owner and restore id (what the reaper reads)."""
+def test_the_cli_restores_into_a_named_container_and_labels_what_it_made(db_data):
+    """`restore --latest --container NAME`: the new container and its volume NAME-data, labelled for the reaper."""
     pg, url = db_data
     _write(url, range(1, 5))
     _full_backup()
     _switch_and_wait(url)
-    done = physical_restore_perform(restore_id=physical_restore_create(target_type="latest").pk)
-    assert done.status == RestoreRun.Status.SUCCEEDED, done.error
-    volume = pg.client.volumes.get(f"{done.pg_path}-data")
-    labels = volume.attrs["Labels"]
+    name = f"{pg.container.name}-cli"
+    out = io.StringIO()
+    call_command("restore", "--latest", "--container", name, stdout=out)
+
+    done = RestoreRun.objects.get()
+    assert done.status == RestoreRun.Status.SUCCEEDED and done.pg_path == name
+    assert f"in the new container {name} (volume {name}-data) on port {done.port}" in out.getvalue()
+    labels = pg.client.volumes.get(f"{name}-data").attrs["Labels"]
     assert labels[LABEL_PURPOSE] == "restore" and labels[LABEL_RESTORE] == str(done.pk)
     assert labels[LABEL_OWNER].endswith(f":{os.getpid()}")
     assert _ids(done.port) == [1, 2, 3, 4]
+    with pytest.raises(CommandError, match="not restore over it"):
+        call_command("restore", "--latest", "--in-place", "--yes")
+
+
+def test_the_admin_form_asks_for_a_container_name_and_queues_a_restore_into_it(db_data, client, django_user_model):
+    pg, url = db_data
+    user = django_user_model.objects.create_user("operator", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_backuprun", "restore_backup",
+                                                                       "view_restorerun"]))
+    client.force_login(user)
+    _write(url, range(1, 4))
+    _full_backup()
+    _switch_and_wait(url)
+    form_url = reverse("admin:backups_backuprun_point_in_time")
+    page = client.get(form_url).content.decode()
+    assert "New container&#x27;s name" in page and 'name="in_place"' not in page and "container-restore" in page
+
+    response = client.post(form_url, {"target_type": "latest", "pg_path": "", "port": "", "confirmation": STANZA})
+
+    restore = RestoreRun.objects.get()
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    shown = client.get(response["Location"]).content.decode()  # the derived name and port, shown from the start
+    assert f"{pg.container.name}-pitr-{restore.pk}" in shown and str(restore.port) in shown
+    done = restore_run_perform(restore_id=restore.pk)  # what the worker does with the queued task
+    assert done.status == RestoreRun.Status.SUCCEEDED, done.error
+    assert done.pg_path == f"{pg.container.name}-pitr-{restore.pk}" and _ids(done.port) == [1, 2, 3]
