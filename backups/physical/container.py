@@ -5,11 +5,12 @@ image, publishing the same container port on a new host port. The running contai
 
 1. a helper container (same image, user postgres, entrypoint `pgbackrest`) runs `pgbackrest restore` with the new
    volume at the data directory and every other mount of the running container (the repository's volume among them)
-   read-only, the PGBACKREST_* options of the portal in its environment and the running container's pgbackrest.conf
-   copied in: it sees the repository as the backup sees it;
+   read-only, the PGBACKREST_* options of the portal (its passphrase too) in its environment and the running
+   container's pgbackrest.conf copied in: it sees the repository as the backup sees it; it is removed at once;
 2. the new container starts PostgreSQL on the new volume with the running container's command, but without its
    archive_mode/archive_command (`-c archive_mode=off`, and the repository is read-only to it): a restored cluster
-   never archives into the stanza of the cluster it was restored from;
+   never archives into the stanza of the cluster it was restored from; its environment gets the portal's
+   pgBackRest options but no secret the running container does not already hold (restored_environment);
 3. the portal waits until it is promoted (accepts connections and is not in recovery).
 
 Everything the portal creates carries the labels below (purpose, owner host:pid, restore id). The reaper removes
@@ -213,9 +214,22 @@ def source_plan(client, stanza: str) -> SourcePlan:
     return SourcePlan(
         image=attrs["Image"], data_dir=target, container_port=container_port, host_ip=host_ip, network=network,
         command=list(config_attrs.get("Cmd") or []), entrypoint=config_attrs.get("Entrypoint"),
-        environment=[e for e in config_attrs.get("Env") or [] if not e.startswith("PGBACKREST_")],
+        environment=list(config_attrs.get("Env") or []),
         mounts=mounts, config_path=config_path, config=config,
     )
+
+
+SECRET_OPTIONS = ("PGBACKREST_REPO1_CIPHER_PASS", "PGBACKREST_REPO1_S3_KEY", "PGBACKREST_REPO1_S3_KEY_SECRET")
+
+
+def restored_environment(source_env: list[str], ours: dict[str, str]) -> list[str]:
+    """The restored container's environment: the running container's, with the portal's pgBackRest options winning,
+    except its secrets. The restored container (long-lived, `docker inspect` shows its environment) gets no secret
+    the running one does not already have: its archive-get finds the passphrase where the running container's
+    archive-push does (its pgbackrest.conf, copied in, or its own environment)."""
+    public = {key: value for key, value in ours.items() if key not in SECRET_OPTIONS}
+    kept = [entry for entry in source_env if entry.partition("=")[0] not in public]
+    return [*kept, *(f"{key}={value}" for key, value in public.items())]
 
 
 def _pgbackrest_environment(target: str) -> dict[str, str]:
@@ -327,7 +341,7 @@ def restore_into_container(
              % {"name": restored.name, "port": restored.port})
         container = client.containers.create(
             plan.image, command=restore_command_line(plan.command), entrypoint=plan.entrypoint,
-            environment=[*plan.environment, *(f"{k}={v}" for k, v in env.items())], name=restored.name,
+            environment=restored_environment(plan.environment, env), name=restored.name,
             mounts=[data_mount, *plan.mounts], network=plan.network, labels=labels,
             ports={plan.container_port: (plan.host_ip, restored.port)},
         )

@@ -25,7 +25,13 @@ from django.urls import reverse
 
 from backups.models import BackupRun, RestoreRun
 from backups.physical.backup import physical_backup_create
-from backups.physical.container import LABEL_OWNER, LABEL_PURPOSE, LABEL_RESTORE, restored_containers_reap
+from backups.physical.container import (
+    LABEL_OWNER,
+    LABEL_PURPOSE,
+    LABEL_RESTORE,
+    restored_containers_reap,
+    restored_environment,
+)
 from backups.physical.restore import physical_restore_create, physical_restore_perform
 from backups.physical.setup import stanza_setup
 from backups.physical.tasks import pitr_drill
@@ -254,3 +260,18 @@ def test_the_admin_form_asks_for_a_container_name_and_queues_a_restore_into_it(d
     done = restore_run_perform(restore_id=restore.pk)  # what the worker does with the queued task
     assert done.status == RestoreRun.Status.SUCCEEDED, done.error
     assert done.pg_path == f"{pg.container.name}-pitr-{restore.pk}" and _ids(done.port) == [1, 2, 3]
+
+
+def test_the_restored_container_gets_no_secret_the_running_one_does_not_hold():
+    """`docker inspect` of a restored container shows its environment: the portal's passphrase and S3 keys stay out;
+    the running container's own variables (its secrets included, already visible) and the portal's options are in."""
+    ours = {"PGBACKREST_STANZA": "main", "PGBACKREST_PG1_PATH": DATA, "PGBACKREST_REPO1_CIPHER_PASS": "portal-secret",
+            "PGBACKREST_REPO1_S3_KEY_SECRET": "s3-secret", "PGBACKREST_REPO1_CIPHER_TYPE": "aes-256-cbc"}
+    source = ["PATH=/usr/bin", "PGBACKREST_STANZA=old", "PGBACKREST_REPO1_CIPHER_PASS=its-own"]
+
+    env = restored_environment(source, ours)
+
+    assert "portal-secret" not in " ".join(env) and "s3-secret" not in " ".join(env)
+    assert "PGBACKREST_REPO1_CIPHER_PASS=its-own" in env and "PATH=/usr/bin" in env
+    assert "PGBACKREST_STANZA=main" in env and "PGBACKREST_STANZA=old" not in env
+    assert "PGBACKREST_REPO1_CIPHER_TYPE=aes-256-cbc" in env
