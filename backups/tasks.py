@@ -6,6 +6,7 @@ from celery import shared_task
 
 from backups.physical import tasks as physical_tasks  # noqa: F401 (registers the physical tasks)
 from backups.physical.cluster import scratch_clusters_reap
+from backups.physical.container import restored_containers_reap
 from backups.services.backup import backup_run_execute, backup_run_scheduled
 from backups.services.catalog_pending import catalog_reindex_if_owed
 from backups.services.journal import journal_replay
@@ -36,7 +37,7 @@ def reap_stale_runs() -> int:
     # Restored clusters (PITR restores, drills) whose worker on this host is gone are removed too.
     return (
         len(replayed) + len(backup_runs_reap_dead_workers()) + len(backup_runs_reap_stale())
-        + len(restore_runs_reap_stale()) + len(scratch_clusters_reap())
+        + len(restore_runs_reap_stale()) + len(scratch_clusters_reap()) + len(restored_containers_reap())
         + len(scratch_databases_reap())  # drill databases whose drill's worker is gone
         + len(docker_holds_repair_here())  # containers a lost backup stopped: started again, policy put back
     )

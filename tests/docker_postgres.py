@@ -31,7 +31,9 @@ class PostgresContainer:
 
 @contextlib.contextmanager
 def postgres_container(*, command: list[str] | None = None, labels: dict | None = None,
-                       name_prefix: str = "db-data-pg") -> Iterator[PostgresContainer]:
+                       name_prefix: str = "db-data-pg", extra_volumes: list[str] | None = None,
+                       ) -> Iterator[PostgresContainer]:
+    """`extra_volumes`: paths in the container that get a new named volume each (e.g. the pgBackRest repository)."""
     client = docker.DockerClient(base_url=settings.BACKUP_DOCKER_HOST)
     client.ping()
     try:
@@ -45,10 +47,14 @@ def postgres_container(*, command: list[str] | None = None, labels: dict | None 
             client.networks.create(NETWORK)
     suffix = secrets.token_hex(4)
     volume = client.volumes.create(f"db-data-{suffix}").name
+    extras = {client.volumes.create(f"{name_prefix}-extra{index}-{suffix}").name: path
+              for index, path in enumerate(extra_volumes or [])}
     port = free_port()
     container = client.containers.run(
         IMAGE, name=f"{name_prefix}-{suffix}", detach=True, network=NETWORK,
-        ports={"5432/tcp": ("127.0.0.1", port)}, volumes={volume: {"bind": DATA, "mode": "rw"}},
+        ports={"5432/tcp": ("127.0.0.1", port)},
+        volumes={volume: {"bind": DATA, "mode": "rw"}, **{name: {"bind": path, "mode": "rw"}
+                                                           for name, path in extras.items()}},
         command=command or [], labels=labels or {},
     )
     server = f"postgres://postgres@127.0.0.1:{port}"
@@ -66,6 +72,7 @@ def postgres_container(*, command: list[str] | None = None, labels: dict | None 
     finally:
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
-        with contextlib.suppress(docker.errors.NotFound):
-            client.volumes.get(volume).remove(force=True)
+        for name in [volume, *extras]:
+            with contextlib.suppress(docker.errors.NotFound):
+                client.volumes.get(name).remove(force=True)
         client.close()

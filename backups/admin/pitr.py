@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -53,9 +54,19 @@ class PointInTimeForm(forms.Form):
     port = forms.IntegerField(label=gettext_lazy("Port"), required=False, min_value=1024, max_value=65535)
     confirmation = forms.CharField(label=gettext_lazy("Type the stanza's name to confirm"), max_length=200)
 
-    def __init__(self, *args, expected: str, **kwargs) -> None:
+    def __init__(self, *args, expected: str, in_container: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.expected = expected
+        self.in_container = in_container
+        if in_container:  # PostgreSQL in a container: a new container on a new volume, never over the running one
+            del self.fields["in_place"]
+            self.fields["pg_path"].label = gettext_lazy("New container's name")
+            self.fields["pg_path"].max_length = 100
+            self.fields["pg_path"].help_text = gettext_lazy(
+                "A new container from the same image, on a new volume named after it (NAME-data). Leave empty for "
+                "the running container's name with -pitr-<restore number>.")
+            self.fields["port"].help_text = gettext_lazy(
+                "The host port the new container publishes; leave empty for a spare one.")
 
     def clean(self) -> dict:
         data = super().clean()
@@ -64,7 +75,12 @@ class PointInTimeForm(forms.Form):
             self.add_error("target_time", _("Give the time to recover to."))
         if kind == TARGET_NAME and not data.get("restore_point"):
             self.add_error("restore_point", _("Give the restore point's name."))
-        if not data.get("in_place") and (not data.get("pg_path") or not data.get("port")):
+        if self.in_container:
+            from backups.physical.container import valid_name
+
+            if data.get("pg_path") and not valid_name(data["pg_path"]):
+                self.add_error("pg_path", _("Letters, digits, _ . and - only."))
+        elif not data.get("in_place") and (not data.get("pg_path") or not data.get("port")):
             self.add_error("pg_path", _("Give a new data directory and a port, or restore over the running cluster."))
         if data.get("confirmation", "").strip() != self.expected:
             self.add_error("confirmation", _("Type %(expected)s exactly to restore.") % {"expected": self.expected})
@@ -113,7 +129,8 @@ def point_in_time(model_admin: BackupRunAdmin):
             window = recovery_window()
         except Exception as exc:
             window_error = str(exc)
-        form = PointInTimeForm(request.POST or None, expected=expected,
+        in_container = bool(settings.BACKUP_PGBACKREST_CONTAINER)
+        form = PointInTimeForm(request.POST or None, expected=expected, in_container=in_container,
                                initial={"port": free_port()} if request.method == "GET" else None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -125,9 +142,9 @@ def point_in_time(model_admin: BackupRunAdmin):
             try:
                 with transaction.atomic():
                     restore = physical_restore_enqueue(
-                        target_type=kind, target=target, in_place=data["in_place"], user=request.user,
-                        pg_path="" if data["in_place"] else data["pg_path"],
-                        port=None if data["in_place"] else data["port"],
+                        target_type=kind, target=target, in_place=bool(data.get("in_place")), user=request.user,
+                        pg_path="" if data.get("in_place") else data["pg_path"],
+                        port=None if data.get("in_place") else data["port"],
                     )
             except RestoreBusy as exc:
                 model_admin.message_user(request, f"{_('Nothing was started.')} {exc}",
@@ -135,13 +152,21 @@ def point_in_time(model_admin: BackupRunAdmin):
                 return HttpResponseRedirect(reverse("admin:backups_restorerun_change", args=[exc.other.pk]))
             restore_admin = model_admin.admin_site._registry[RestoreRun]
             restore_admin.log_addition(request, restore, _("Point-in-time restore requested from the admin."))
-            model_admin.message_user(request, _("Point-in-time restore #%(id)s queued: a restore point marks the "
-                                                "present first.") % {"id": restore.pk})
+            if in_container:
+                model_admin.message_user(request, _(
+                    "Point-in-time restore #%(id)s queued: into the new container %(name)s (volume %(volume)s) on "
+                    "port %(port)s; a restore point marks the present first.") % {
+                    "id": restore.pk, "name": restore.pg_path, "volume": f"{restore.pg_path}-data",
+                    "port": restore.port})
+            else:
+                model_admin.message_user(request, _("Point-in-time restore #%(id)s queued: a restore point marks the "
+                                                    "present first.") % {"id": restore.pk})
             return HttpResponseRedirect(reverse("admin:backups_restorerun_change", args=[restore.pk]))
         context = {
             **model_admin.admin_site.each_context(request), "opts": model_admin.opts,
             "title": _("Point-in-time restore (pgBackRest)"), "form": form, "window": window,
-            "window_error": window_error, "expected": expected,
+            "window_error": window_error, "expected": expected, "in_container": in_container,
+            "container": settings.BACKUP_PGBACKREST_CONTAINER,
         }
         return TemplateResponse(request, "admin/backups/backuprun/point_in_time.html", context,
                                 status=400 if request.method == "POST" else 200)

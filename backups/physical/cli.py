@@ -1,13 +1,17 @@
-"""`manage.py restore --to-time TIME|--latest|--to-name NAME --pg-data DIR --port PORT [--in-place]`."""
+"""`manage.py restore --to-time TIME|--latest|--to-name NAME --pg-data DIR --port PORT [--in-place]`.
+
+When PostgreSQL runs in a container: `... [--container NAME] [--port PORT]` (a new container on a new volume)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from backups.management.commands._output import cli_actor
 from backups.models import RestoreRun
 from backups.physical.config import PhysicalNotConfigured
+from backups.physical.container import volume_name
 from backups.physical.restore import (
     TARGET_LATEST,
     TARGET_NAME,
@@ -25,7 +29,12 @@ def add_physical_arguments(parser) -> None:
     group.add_argument("--latest", action="store_true", help=_("Recover to the end of the archived WAL."))
     group.add_argument("--to-name", metavar="NAME", help=_("Recover to this named restore point."))
     group.add_argument("--pg-data", metavar="DIR", help=_("The new data directory (absolute; new or empty)."))
-    group.add_argument("--port", type=int, help=_("The port the restored cluster listens on."))
+    group.add_argument("--port", type=int, help=_("The port the restored cluster listens on (in a container: the "
+                                                  "host port it publishes; a spare one if left out)."))
+    group.add_argument("--container", metavar="NAME",
+                       help=_("When PostgreSQL runs in a container (BACKUP_PGBACKREST_CONTAINER): the new container's "
+                              "name; its volume is NAME-data. Default: the running container's name with "
+                              "-pitr-<restore number>."))
     group.add_argument("--in-place", action="store_true",
                        help=_("Restore over the running cluster (stopped, restored with --delta, started); asks "
                               "you to type the stanza's name."))
@@ -37,7 +46,7 @@ def is_physical(options: dict) -> bool:
 
 def physical_restore_command(command: BaseCommand, *, yes: bool, to_time: str | None, latest: bool,
                              to_name: str | None, pg_data: str | None, port: int | None, in_place: bool,
-                             **_options: object) -> None:
+                             container: str | None = None, **_options: object) -> None:
     chosen = [kind for kind, given in ((TARGET_TIME, to_time), (TARGET_LATEST, latest), (TARGET_NAME, to_name))
               if given]
     if len(chosen) != 1:
@@ -48,7 +57,20 @@ def physical_restore_command(command: BaseCommand, *, yes: bool, to_time: str | 
         word = confirmation_word()
     except PhysicalNotConfigured as exc:
         raise CommandError(str(exc)) from None
-    if in_place:
+    in_container = bool(settings.BACKUP_PGBACKREST_CONTAINER)
+    if in_container and in_place:
+        raise CommandError(_("PostgreSQL runs in the container %(container)s: the portal does not restore over it. "
+                             "Leave out --in-place: the restore starts a new container on a new volume.")
+                           % {"container": settings.BACKUP_PGBACKREST_CONTAINER})
+    if in_container and pg_data:
+        raise CommandError(_("PostgreSQL runs in a container: give the new container's name with --container NAME "
+                             "(or leave it out), not --pg-data."))
+    if container and not in_container:
+        raise CommandError(_("--container is for PostgreSQL in a container (BACKUP_PGBACKREST_CONTAINER is empty); "
+                             "give --pg-data DIR --port PORT."))
+    if in_container:
+        pass
+    elif in_place:
         if pg_data or port:
             raise CommandError(_("--in-place restores over the configured cluster; leave out --pg-data and --port."))
         if not yes:
@@ -66,7 +88,8 @@ def physical_restore_command(command: BaseCommand, *, yes: bool, to_time: str | 
     from backups.services.restore import RestoreBusy
 
     try:
-        restore = physical_restore_create(target_type=target_type, target=target, pg_path=pg_data or "", port=port,
+        restore = physical_restore_create(target_type=target_type, target=target,
+                                          pg_path=(container if in_container else pg_data) or "", port=port,
                                           in_place=in_place, actor=cli_actor())
     except RestoreBusy as exc:
         raise CommandError(str(exc)) from None
@@ -75,8 +98,12 @@ def physical_restore_command(command: BaseCommand, *, yes: bool, to_time: str | 
     if done.status != RestoreRun.Status.SUCCEEDED:
         raise CommandError(_("Restore #%(id)s %(status)s: %(error)s")
                            % {"id": done.pk, "status": done.get_status_display(), "error": done.error})
-    where = _("over the cluster") if in_place else _("in %(dir)s on port %(port)s") % {"dir": done.pg_path,
-                                                                                       "port": done.port}
+    if in_container:
+        where = _("in the new container %(name)s (volume %(volume)s) on port %(port)s") % {
+            "name": done.pg_path, "volume": volume_name(done.pg_path), "port": done.port}
+    else:
+        where = _("over the cluster") if in_place else _("in %(dir)s on port %(port)s") % {"dir": done.pg_path,
+                                                                                           "port": done.port}
     command.stdout.write(_("Restore #%(id)s succeeded: the cluster runs %(where)s.") % {"id": done.pk,
                                                                                          "where": where})
 

@@ -6,6 +6,8 @@ backup plus the archive to T into a scratch cluster on a spare port, and checks 
 the "after" row is not. The RTO is the time from the start of the restore to a promoted, queryable cluster. The
 outcome is written on the backup run and, as an annotation, on the pgBackRest set (so it survives a re-index).
 The scratch cluster is always removed; if the worker is killed, the reaper removes it (cluster.py).
+When PostgreSQL runs in a container (BACKUP_PGBACKREST_CONTAINER), the scratch cluster is a scratch container on a
+scratch volume, labelled as a drill's, so the reaper removes it too (container.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from backups.models import BackupRun, RestoreRun
 from backups.physical import KIND
 from backups.physical.cluster import RestoredCluster, _chown_to_run_as, free_port
 from backups.physical.command import pgbackrest_run, scrub
+from backups.physical.container import RestoredContainer
 from backups.physical.info import DRILL_ANNOTATION
 from backups.physical.restore import TARGET_TIME, physical_restore_create, physical_restore_perform
 from backups.physical.sql import connect, marker_cleanup, marker_phases, marker_write, switch_wal_and_wait
@@ -60,11 +63,15 @@ def physical_drill(*, actor: str = "drill") -> DrillResult:
         marker_write(conn, token, "after")
         switch_wal_and_wait(conn)
     folder = settings.BACKUP_PGBACKREST_SCRATCH_DIR / f"drill-{token[:12]}"
-    folder.mkdir(parents=True)
-    _chown_to_run_as(folder)
+    if settings.BACKUP_PGBACKREST_CONTAINER:  # a scratch container on a scratch volume (container.py), no folder
+        pg_path = f"{settings.BACKUP_PGBACKREST_CONTAINER}-drill-{token[:12]}"
+    else:
+        folder.mkdir(parents=True)
+        _chown_to_run_as(folder)
+        pg_path = str(folder / "data")
     restore = physical_restore_create(target_type=TARGET_TIME, target=target.isoformat(),
-                                      pg_path=str(folder / "data"), port=free_port(), actor=actor)
-    clusters: list[RestoredCluster] = []
+                                      pg_path=pg_path, port=free_port(), actor=actor)
+    clusters: list[RestoredCluster | RestoredContainer] = []
     ok, detail, rto = False, "", None
     try:
         done = physical_restore_perform(restore_id=restore.pk, keep_running=False, cluster_out=clusters)

@@ -22,9 +22,21 @@ from django.utils.translation import gettext as _
 
 from backups.models import BackupRun, RestoreRun
 from backups.physical import KIND
-from backups.physical.cluster import ClusterError, RestoredCluster, port_is_free, prepare_data_dir
+from backups.physical.cluster import ClusterError, RestoredCluster, free_port, port_is_free, prepare_data_dir
 from backups.physical.command import PgBackRestError, pgbackrest_run, scrub
 from backups.physical.config import PhysicalNotConfigured, stanza
+from backups.physical.container import (
+    ContainerRestoreError,
+    ContainerRestoreRefused,
+    RestoredContainer,
+    check_free,
+    derived_name,
+    docker_client,
+    restore_into_container,
+    source_plan,
+    volume_name,
+)
+from backups.physical.container import data_dir as container_data_dir
 from backups.physical.info import BackupSet, StanzaInfo, stanza_info
 from backups.physical.sql import restore_point_create, valid_restore_point_name
 from backups.services.progress import RestoreHeartbeat
@@ -76,12 +88,17 @@ def physical_restore_create(
 ) -> RestoreRun:
     from backups.services.restore import restore_run_create_exclusive
 
-    return restore_run_create_exclusive(
+    restore = restore_run_create_exclusive(
         kind=KIND, recovery_target_type=target_type, recovery_target=target, pg_path=pg_path, port=port,
         in_place=in_place, target=_("cluster of stanza %(stanza)s") % {"stanza": settings.BACKUP_PGBACKREST_STANZA},
         triggered_by=user if user is not None and user.pk else None,
         triggered_by_name=user.get_username() if user is not None else actor,
     )
+    if settings.BACKUP_PGBACKREST_CONTAINER and not in_place and not (pg_path and port):
+        # PostgreSQL in a container: the new container's name and port, derived now so they show from the start
+        restore.pg_path, restore.port = pg_path or derived_name(restore.pk), port or free_port()
+        RestoreRun.objects.filter(pk=restore.pk).update(pg_path=restore.pg_path, port=restore.port)
+    return restore
 
 
 def physical_restore_enqueue(**kwargs) -> RestoreRun:
@@ -124,11 +141,11 @@ def _set_for_time(info: StanzaInfo, when: datetime) -> BackupSet:
 
 def _refusals(restore: RestoreRun, info: StanzaInfo) -> list[str]:
     """The pgbackrest restore options; PhysicalRestoreRefused for anything that cannot work."""
-    if settings.BACKUP_PGBACKREST_CONTAINER:
+    if settings.BACKUP_PGBACKREST_CONTAINER and restore.in_place:
         raise PhysicalRestoreRefused(_(
-            "PostgreSQL runs in the container %(container)s: the portal backs it up online but does not restore it "
-            "yet. Restore with pgbackrest in a new container on a new volume (see the backup guide).")
-            % {"container": settings.BACKUP_PGBACKREST_CONTAINER})
+            "PostgreSQL runs in the container %(container)s: the portal does not restore over the running container. "
+            "Restore into a new container on a new volume (give its name and port, or leave them empty), check it, "
+            "then switch your clients over to it.") % {"container": settings.BACKUP_PGBACKREST_CONTAINER})
     if not info.backups:
         raise PhysicalRestoreRefused(_("The repository of stanza %(stanza)s holds no backup yet; take a physical "
                                        "backup first.") % {"stanza": info.name})
@@ -155,6 +172,8 @@ def _refusals(restore: RestoreRun, info: StanzaInfo) -> list[str]:
         if not settings.BACKUP_PGBACKREST_PG_PATH:
             raise PhysicalRestoreRefused(_("A restore over the running cluster needs BACKUP_PGBACKREST_PG_PATH."))
         options += ["--delta", f"--pg1-path={settings.BACKUP_PGBACKREST_PG_PATH}"]
+    elif settings.BACKUP_PGBACKREST_CONTAINER:
+        options += [f"--pg1-path={container_data_dir()}", "--archive-mode=off"]
     else:
         if not restore.pg_path or not Path(restore.pg_path).is_absolute():
             raise PhysicalRestoreRefused(_("Give the new data directory as an absolute path."))
@@ -171,6 +190,19 @@ def _refusals(restore: RestoreRun, info: StanzaInfo) -> list[str]:
                                          % {"port": restore.port})
         options += [f"--pg1-path={restore.pg_path}", "--archive-mode=off"]
     return options
+
+
+def _container_target(restore: RestoreRun) -> tuple[RestoredContainer, object]:
+    """The new container's name and port (derived when not given, and recorded on the restore) and what it copies
+    from the running container; ContainerRestoreRefused while nothing is created."""
+    name = restore.pg_path or derived_name(restore.pk)
+    port = int(restore.port) if restore.port else free_port()
+    with docker_client() as client:
+        plan = source_plan(client, stanza())
+        check_free(client, name, port)
+    RestoreRun.objects.filter(pk=restore.pk).update(pg_path=name, port=port)
+    restore.pg_path, restore.port = name, port
+    return RestoredContainer(name=name, volume=volume_name(name), port=port), plan
 
 
 def _in_place_stop_start(action: str) -> None:
@@ -215,10 +247,14 @@ def physical_restore_perform(
     heartbeat.start()
     restore = RestoreRun.objects.get(pk=restore_id)
     cluster: RestoredCluster | None = None
+    restored: RestoredContainer | None = None
+    in_container = bool(settings.BACKUP_PGBACKREST_CONTAINER) and not restore.in_place
     stopped_in_place = False
     try:
         info = stanza_info()
         options = _refusals(restore, info)
+        if in_container:
+            restored, plan = _container_target(restore)
         step(_("safety step: restore point opsportal-before-restore-%(id)s on the running cluster")
              % {"id": restore.pk})
         try:
@@ -245,17 +281,27 @@ def physical_restore_perform(
             step(_("stopping the running cluster"))
             _in_place_stop_start("stop")
             stopped_in_place = True
+        elif in_container:
+            restore_into_container(
+                restored=restored, plan=plan, options=options, purpose="restore" if keep_running else "drill",
+                restore_id=restore.pk, timeout=settings.BACKUP_PGBACKREST_RESTORE_TIMEOUT.total_seconds(), step=step)
+            restore.target = _("container %(name)s (%(id)s) on volume %(volume)s, port %(port)s") % {
+                "name": restored.name, "id": restored.container_id[:12], "volume": restored.volume,
+                "port": restored.port}
         else:
             path = Path(restore.pg_path)
             cluster = RestoredCluster(data=path, port=int(restore.port), socket_dir=path.parent,
                                       created_data_dir=not path.exists())
             cluster.register(purpose="restore", restore_id=restore.pk)
             prepare_data_dir(path)
-        step(f"pgbackrest restore {' '.join(options)}")
-        pgbackrest_run(["restore", *options], timeout=settings.BACKUP_PGBACKREST_RESTORE_TIMEOUT.total_seconds(),
-                       poll=lambda: None)
+        if not in_container:
+            step(f"pgbackrest restore {' '.join(options)}")
+            pgbackrest_run(["restore", *options],
+                           timeout=settings.BACKUP_PGBACKREST_RESTORE_TIMEOUT.total_seconds(), poll=lambda: None)
         timeout = settings.BACKUP_PGBACKREST_RESTORE_TIMEOUT.total_seconds()
-        if restore.in_place:
+        if in_container:
+            pass
+        elif restore.in_place:
             step(_("starting the cluster: replaying WAL to the target"))
             _in_place_stop_start("start")
             stopped_in_place = False
@@ -274,13 +320,18 @@ def physical_restore_perform(
             elif cluster_out is not None:
                 cluster_out.append(cluster)
             cluster = None
-    except (PhysicalRestoreRefused, PhysicalNotConfigured) as exc:
+        if restored is not None:
+            if not keep_running and cluster_out is not None:
+                cluster_out.append(restored)
+            restored = None  # a succeeded restore's container is the operator's now: the reaper leaves it
+    except (PhysicalRestoreRefused, PhysicalNotConfigured, ContainerRestoreRefused) as exc:
         restore.status = RestoreRun.Status.REFUSED
         restore.error = scrub(str(exc))
         step(f"refused: {restore.error}", current=False)
     except Exception as exc:
         restore.status = RestoreRun.Status.FAILED
-        restore.error = scrub(str(exc)) if isinstance(exc, PgBackRestError | ClusterError) else scrub(
+        restore.error = scrub(str(exc)) if isinstance(
+            exc, PgBackRestError | ClusterError | ContainerRestoreError) else scrub(
             f"{type(exc).__name__}: {exc}")
         step(f"failed: {restore.error}", current=False)
         lines.append(scrub(traceback.format_exc()))
@@ -291,6 +342,8 @@ def physical_restore_perform(
         heartbeat.stop()
         if cluster is not None:  # failed or refused: remove what this restore created
             cluster.remove()
+        if restored is not None:
+            restored.remove()
     restore.finished_at = timezone.now()
     restore.current_step = ""
     restore.log = "\n".join(lines)
