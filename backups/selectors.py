@@ -8,11 +8,14 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backups import manifest
 from backups.models import BackupArtifact, BackupRun, RestoreRun
+from backups.services.progress import Figures, progress_figures
 from backups.sources import RestoreTarget, parse_selector, registry, selected
 from backups.storage import backup_storage
+from opsportal.lib.humanize import human_duration
 
 ACTIVE = (BackupRun.Status.QUEUED, BackupRun.Status.RUNNING)
 
@@ -104,30 +107,75 @@ def backup_run_duration(run: BackupRun) -> timedelta | None:
     return (run.finished_at or timezone.now()) - run.started_at
 
 
+def _elapsed(started_at, finished_at) -> float | None:
+    if started_at is None:
+        return None
+    return ((finished_at or timezone.now()) - started_at).total_seconds()
+
+
+def backup_run_figures(run: BackupRun) -> Figures:
+    """Raw bytes read so far against the estimate taken when the run started: percent and ETA (see progress.py)."""
+    return progress_figures(done=run.bytes_done, total=run.estimated_bytes,
+                            elapsed=_elapsed(run.started_at, run.finished_at),
+                            finished=run.status == BackupRun.Status.SUCCEEDED)
+
+
+def restore_run_figures(restore: RestoreRun) -> Figures:
+    return progress_figures(done=restore.bytes_done, total=restore.bytes_total,
+                            elapsed=_elapsed(restore.started_at, restore.finished_at),
+                            finished=restore.status == RestoreRun.Status.SUCCEEDED)
+
+
+def progress_fields(figures: Figures) -> dict:
+    """The figures as the pages show them: bytes ("12.0 MB of about 60.0 MB"), percent ("20 %"), ETA; "" = hide."""
+    done = filesizeformat(figures.done)
+    return {
+        "bytes_done": (
+            _("%(done)s of about %(total)s") % {"done": done, "total": filesizeformat(figures.total)}
+            if figures.total else done
+        ),
+        "percent": _("%(percent)s %%") % {"percent": figures.percent} if figures.percent is not None else "",
+        "eta": (
+            _("about %(time)s left") % {"time": human_duration(timedelta(seconds=round(figures.eta_seconds)))}
+            if figures.eta_seconds is not None else ""
+        ),
+    }
+
+
+def _figures_json(figures: Figures) -> dict:
+    return {"bytes_done": figures.done, "bytes_total": figures.total, "percent": figures.percent,
+            "eta_seconds": round(figures.eta_seconds, 1) if figures.eta_seconds is not None else None}
+
+
 def backup_run_progress(run: BackupRun) -> dict:
     """What the run's page polls while it is queued or running."""
     duration = backup_run_duration(run)
+    figures = backup_run_figures(run)
     return {
         "id": run.pk,
         "status": run.status,
         "finished": run.status not in ACTIVE,
+        **_figures_json(figures),
         "fields": {
             "status": run.get_status_display(),
-            "bytes_done": filesizeformat(run.bytes_done),
+            **progress_fields(figures),
             "current_artifact": run.current_artifact or "—",
-            "duration": f"{int(duration.total_seconds())} s" if duration is not None else "—",
+            "duration": human_duration(duration),
         },
     }
 
 
 def restore_run_progress(restore: RestoreRun) -> dict:
     safety = restore.safety_run
+    figures = restore_run_figures(restore)
     return {
         "id": restore.pk,
         "status": restore.status,
         "finished": restore.status not in (RestoreRun.Status.QUEUED, RestoreRun.Status.RUNNING),
+        **_figures_json(figures),
         "fields": {
             "status": restore.get_status_display(),
+            **progress_fields(figures),
             "safety": (
                 f"#{safety.pk} {safety.get_status_display()} {filesizeformat(safety.bytes_done)}" if safety else "—"
             ),
@@ -187,6 +235,8 @@ def backup_overview() -> dict:
     last_drill = BackupRun.objects.exclude(drill_rto_seconds=None).order_by("-verified_at", "-id").first()
     active = backup_run_active()
     return {
+        # the running backup's percent and ETA, formatted ("" when unknown): progress_fields()
+        "active_progress": progress_fields(backup_run_figures(active)) if active else None,
         "last": last,
         "last_age": timezone.now() - (last.finished_at or last.created_at) if last else None,
         "last_verified": last_verified,

@@ -271,7 +271,12 @@ BACKUP_ZSTD_LEVEL = env_int("BACKUP_ZSTD_LEVEL", 3, minimum=1, maximum=22)
 BACKUP_ZSTD_THREADS = env_int("BACKUP_ZSTD_THREADS", 0, minimum=-1, maximum=64)
 BACKUP_PG_BIN_DIR = os.environ.get("BACKUP_PG_BIN_DIR", "")
 BACKUP_RESTORE_NO_OWNER = env_bool("BACKUP_RESTORE_NO_OWNER", True)
-BACKUP_PROGRESS_EVERY = env_duration("BACKUP_PROGRESS_EVERY", "3s")
+# Pages and the CLI promise progress at least every 2 s: the thread flushes this often (at most 2s).
+BACKUP_PROGRESS_EVERY = env_duration("BACKUP_PROGRESS_EVERY", "1s")
+if BACKUP_PROGRESS_EVERY.total_seconds() > 2:
+    raise ImproperlyConfigured(
+        f"BACKUP_PROGRESS_EVERY ({BACKUP_PROGRESS_EVERY}) must be at most 2s: the pages show progress that often."
+    )
 # A running backup whose byte count has not moved for this long is failed as stalled (its heartbeat alone is no proof).
 BACKUP_STALL_AFTER = env_duration("BACKUP_STALL_AFTER", "10m")
 if BACKUP_STALL_AFTER <= BACKUP_PROGRESS_EVERY:

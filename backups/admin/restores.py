@@ -10,13 +10,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from backups.admin.log_repr import StableLogReprMixin
 from backups.models import RestoreRun
 from backups.selectors import restore_run_progress
 from opsportal.lib.humanize import status_badge
 
 
 @admin.register(RestoreRun)
-class RestoreRunAdmin(admin.ModelAdmin):
+class RestoreRunAdmin(StableLogReprMixin, admin.ModelAdmin):
     list_display = ["id", "status_badge", "source_link", "target", "who", "created_at", "finished_at"]
     list_display_links = ["id", "status_badge"]
     list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
@@ -75,6 +76,7 @@ class RestoreRunAdmin(admin.ModelAdmin):
         context = {
             "is_active": restore is not None
             and restore.status in (RestoreRun.Status.QUEUED, RestoreRun.Status.RUNNING),
+            "live": restore_run_progress(restore) if restore is not None else None,
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra_context=context)

@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from backups.admin import pitr, views
+from backups.admin.log_repr import StableLogReprMixin
 from backups.models import BackupArtifact, BackupRun
-from backups.selectors import backup_run_duration, backup_run_manifest
+from backups.selectors import backup_run_duration, backup_run_manifest, backup_run_progress
 from backups.services.delete import BackupRunNotDeletable, backup_run_delete
 from backups.services.retention import RetentionPolicy
 from backups.services.runs import backup_runs_set_pinned
@@ -50,7 +51,7 @@ class BackupArtifactInline(admin.TabularInline):
 
 
 @admin.register(BackupRun)
-class BackupRunAdmin(HumanNumbersMixin, admin.ModelAdmin):
+class BackupRunAdmin(StableLogReprMixin, HumanNumbersMixin, admin.ModelAdmin):
     list_display = ["id", "status_badge", "created_at", "duration", "size", "trigger", "who", "checked", "pinned"]
     list_display_links = ["id", "status_badge"]
     list_filter = ["status", "trigger", ("created_at", admin.DateFieldListFilter), "verification", "pinned"]
@@ -193,6 +194,7 @@ class BackupRunAdmin(HumanNumbersMixin, admin.ModelAdmin):
             and run is not None
             and run.status == BackupRun.Status.SUCCEEDED,
             "is_active": run is not None and run.status in (BackupRun.Status.QUEUED, BackupRun.Status.RUNNING),
+            "live": backup_run_progress(run) if run is not None else None,
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra_context=context)

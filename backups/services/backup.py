@@ -25,7 +25,7 @@ from backups.pipeline import encode
 from backups.services.failure import announce_failure, backup_run_fail, describe_exception, remove_files_of
 from backups.services.interrupts import signals_deferred, signals_interrupt
 from backups.services.journal import journal_replay
-from backups.services.progress import Progress
+from backups.services.progress import Progress, sources_estimate
 from backups.services.reaper import backup_runs_reap_dead_workers
 from backups.signals import backup_succeeded
 from backups.sources import Source, SourceError, SourceStream, selected
@@ -254,6 +254,10 @@ def backup_run_execute(*, run_id: int, on_progress: Callable[[Progress], None] |
                 progress.current = repr(source)
                 source.preflight()
             current = None
+            progress.current = ""
+            # raw bytes expected, for the percentage and ETA of the pages and the CLI (None: no source could tell)
+            progress.estimated = sources_estimate(sources)
+            BackupRun.objects.filter(pk=run.pk).update(estimated_bytes=progress.estimated)
             progress.log(f"backing up {', '.join(map(repr, sources))}")
             artifacts = []
             ending.files_possible = True

@@ -1,24 +1,34 @@
-"""Heartbeat and progress of a running backup, written every BACKUP_PROGRESS_EVERY from a small thread.
+"""Heartbeat and progress of a running backup or restore, written every BACKUP_PROGRESS_EVERY from a small thread.
 
 A thread (not the streaming loop) writes them, so the heartbeat keeps beating while pg_dump waits on a lock. A
 heartbeat proves the thread lives, not that work moves: the same thread is the stall watchdog. When the byte count
 has not moved for BACKUP_STALL_AFTER it calls `on_stall("stalled at N bytes for T")` once and stops beating; from
 then on the streaming loop's next chunk raises Cancelled, so a backup that wakes up again does not go on.
+
+Progress counts raw bytes: what the sources yield before zstd (a backup), what is put back after decompression (a
+restore). The estimate it is compared with is raw too: the sources' own size guesses taken when a backup starts
+(`sources_estimate`), the artifacts' recorded `raw_bytes` for a restore. `progress_figures` turns the pair into a
+percentage (never 100 before the end: the estimate is a guess) and an ETA from the rate observed so far.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backups import postgres
 from backups.models import BackupRun, RestoreRun
+from backups.sources import Source, parse_selector
 
 logger = logging.getLogger("backups")
 
@@ -31,6 +41,55 @@ def stall_message(bytes_done: int, seconds: float) -> str:
     return _("stalled at %(bytes)s bytes for %(seconds)s s") % {"bytes": bytes_done, "seconds": f"{seconds:.0f}"}
 
 
+@dataclass(frozen=True)
+class Figures:
+    done: int
+    total: int | None  # the estimate; None when unknown
+    percent: int | None  # None when there is no estimate
+    eta_seconds: float | None  # None when it cannot be told (no estimate, no rate yet, past the estimate, finished)
+
+
+def progress_figures(*, done: int, total: int | None, elapsed: float | None, finished: bool = False) -> Figures:
+    """Percent of `total` (at most 99 until `finished`) and the time left at the rate seen over `elapsed` seconds."""
+    if not total or total <= 0:
+        return Figures(done, None, None, None)
+    if finished:
+        return Figures(done, total, 100, None)
+    percent = min(99, int(done * 100 / total))
+    eta = None
+    if done > 0 and elapsed and elapsed > 0 and done < total:
+        eta = (total - done) / (done / elapsed)
+    return Figures(done, total, percent, eta)
+
+
+def _database_estimate(db: dict) -> int | None:
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        return postgres.database_data_size(db)
+    try:
+        return os.stat(db["NAME"]).st_size  # SQLite: the file (the online copy that is read is about as large)
+    except (OSError, TypeError):
+        return None
+
+
+def source_estimate(source: Source) -> int | None:
+    """The source's guess of its raw size; None when it cannot tell or guessing fails (never fails the backup)."""
+    try:
+        estimate = source.estimate_bytes()
+        if estimate is None and source.kind == "database":
+            # DatabaseSource (being rewritten elsewhere) has no estimate_bytes of its own yet: see _database_estimate.
+            estimate = _database_estimate(source.db)  # type: ignore[attr-defined]
+    except Exception:
+        logger.warning("could not estimate the size of %r", source, exc_info=True)
+        return None
+    return int(estimate) if estimate is not None and estimate >= 0 else None
+
+
+def sources_estimate(sources: Iterable[Source]) -> int | None:
+    """The sum of the sources' estimates, over those that could tell; None when none could."""
+    known = [estimate for estimate in map(source_estimate, sources) if estimate is not None]
+    return sum(known) if known else None
+
+
 class Progress:
     def __init__(
         self,
@@ -41,6 +100,8 @@ class Progress:
     ) -> None:
         self.run_id = run_id
         self.bytes_done = 0
+        self.estimated: int | None = None  # raw bytes expected (sources_estimate), set once when the run starts
+        self.started = time.monotonic()
         self.current = ""
         self.lines: list[str] = []
         self.on_flush = on_flush
@@ -62,6 +123,10 @@ class Progress:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
+
+    def figures(self, *, finished: bool = False) -> Figures:
+        return progress_figures(done=self.bytes_done, total=self.estimated,
+                                elapsed=time.monotonic() - self.started, finished=finished)
 
     def start(self) -> None:
         self._thread.start()
@@ -108,12 +173,25 @@ class Progress:
 
 
 class RestoreHeartbeat:
-    """Beats for a running restore, so the reaper can tell a lost worker from a long restore."""
+    """Beats for a running restore, so the reaper can tell a lost worker from a long restore; carries its progress.
+
+    The restore passes `add` as `on_bytes` to `decoded()`, so the raw bytes put back are counted and written with
+    each beat. `bytes_total` is the recorded raw size of the artifacts restored: given by `expect()`, or else read
+    once from the row (the restored backup's artifacts matching its `only`).
+    """
 
     def __init__(self, restore_id: int) -> None:
         self.restore_id = restore_id
+        self.bytes_done = 0
+        self.bytes_total: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"restore-{restore_id}-heartbeat", daemon=True)
+
+    def add(self, count: int) -> None:
+        self.bytes_done += count
+
+    def expect(self, total: int | None) -> None:
+        self.bytes_total = total
 
     def start(self) -> None:
         self._thread.start()
@@ -121,15 +199,33 @@ class RestoreHeartbeat:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+        with contextlib.suppress(Exception):  # the outcome is written by the restore itself; this is the last count
+            self.flush()
+
+    def _total_from_row(self) -> int | None:
+        restore = RestoreRun.objects.filter(pk=self.restore_id).select_related("source_run").first()
+        if restore is None or restore.source_run is None or restore.kind != BackupRun.Kind.LOGICAL:
+            return None
+        artifacts = list(restore.source_run.artifacts.all())
+        if restore.only:
+            kind, name = parse_selector(restore.only)
+            artifacts = [a for a in artifacts if a.kind == kind and (name is None or a.name == name)]
+        return sum(a.raw_bytes for a in artifacts) or None
+
+    def flush(self) -> None:
+        if self.bytes_total is None and self.bytes_done:
+            self.bytes_total = self._total_from_row()
+        fields = {"heartbeat_at": timezone.now(), "bytes_done": self.bytes_done}
+        if self.bytes_total is not None:
+            fields["bytes_total"] = self.bytes_total
+        RestoreRun.objects.filter(pk=self.restore_id, status=RestoreRun.Status.RUNNING).update(**fields)
 
     def _loop(self) -> None:
         every = settings.BACKUP_PROGRESS_EVERY.total_seconds()
         try:
             while not self._stop.wait(every):
                 try:
-                    RestoreRun.objects.filter(pk=self.restore_id, status=RestoreRun.Status.RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
+                    self.flush()
                 except Exception:  # e.g. the restored catalog is being swapped in; the next beat retries
                     logger.exception("restore %s: heartbeat failed", self.restore_id)
                     connection.close()

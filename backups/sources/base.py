@@ -62,6 +62,13 @@ class Source:
     def open(self) -> contextlib.AbstractContextManager[SourceStream]:
         raise NotImplementedError
 
+    def estimate_bytes(self) -> int | None:
+        """A cheap guess of how many raw bytes `open()` will yield (for a percentage and an ETA); None if unknown.
+
+        Called once when a run starts, after preflight; it must not do the work itself (no dump, no archive).
+        """
+        return None
+
     # --- restore -------------------------------------------------------------------------------------------------
     @classmethod
     def restore_target_label(cls, artifact: BackupArtifact, target: RestoreTarget) -> str:

@@ -138,6 +138,20 @@ class DockerVolumeSource(Source):
         finally:
             client.close()
 
+    def estimate_bytes(self) -> int | None:
+        """The volume's size as the engine's `df` reports it (local volumes); None when the engine does not say."""
+        client = docker_client()
+        try:
+            for volume in client.df().get("Volumes") or []:
+                if volume.get("Name") == self.name:
+                    size = (volume.get("UsageData") or {}).get("Size", -1)
+                    return int(size) if size is not None and size >= 0 else None
+        except (docker.errors.DockerException, requests.RequestException):
+            return None
+        finally:
+            client.close()
+        return None
+
     @contextlib.contextmanager
     def open(self) -> Iterator[SourceStream]:
         client = docker_client()

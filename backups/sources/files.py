@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -38,6 +39,13 @@ class FileSource(Source):
             raise SourceError(_("BACKUP_FILES lists %(path)s, which is a folder; list files.") % {"path": path})
         if not path.exists():
             raise SourceError(_("BACKUP_FILES lists %(path)s, which does not exist.") % {"path": path})
+
+    def estimate_bytes(self) -> int | None:
+        try:
+            info = os.stat(self.name)
+        except OSError:
+            return None
+        return info.st_size if stat.S_ISREG(info.st_mode) else None  # a pipe or device has no size to go by
 
     @contextlib.contextmanager
     def open(self) -> Iterator[SourceStream]:

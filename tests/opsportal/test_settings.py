@@ -72,7 +72,8 @@ def test_production_urls_switch_to_postgresql_and_redis(tmp_path):
         ("DATABASE_CONN_MAX_AGE", "ten"),
         ("SECRET_KEY_FILE", "/nonexistent/secret"),
         ("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/prometheus"),
-        ("BACKUP_STALL_AFTER", "2s"),  # not longer than BACKUP_PROGRESS_EVERY (3s)
+        ("BACKUP_STALL_AFTER", "1s"),  # not longer than BACKUP_PROGRESS_EVERY (1s)
+        ("BACKUP_PROGRESS_EVERY", "3s"),  # pages promise progress at least every 2 s
         ("BACKUP_S3_TIMEOUT", "0s"),
         ("BACKUP_S3_ATTEMPTS", "0"),
         ("BACKUP_CLEANUP_TIMEOUT", "never"),

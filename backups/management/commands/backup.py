@@ -6,7 +6,7 @@ import signal
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from backups.management.commands._output import cli_actor, human_bytes
+from backups.management.commands._output import ProgressPrinter, cli_actor, human_bytes
 from backups.models import BackupRun
 from backups.physical.cli import physical_reindex
 from backups.selectors import backup_run_as_dict
@@ -48,11 +48,17 @@ class Command(BaseCommand):
         except BackupBusy as exc:
             raise CommandError(str(exc)) from None
 
+        # on stderr, so --json output on stdout stays parseable: a bar on a terminal, plain lines otherwise
+        printer = ProgressPrinter(self.stderr, _("backup #%(id)s") % {"id": run.pk})
+
         def progress(state) -> None:
-            self.stderr.write(f"backup #{run.pk}: {state.current or '…'} {human_bytes(state.bytes_done)} read")
+            printer.update(state.figures(), state.current)
 
         try:
-            result = backup_run_execute(run_id=run.pk, on_progress=progress)
+            try:
+                result = backup_run_execute(run_id=run.pk, on_progress=progress)
+            finally:
+                printer.finish()
         except (BackupInterrupted, KeyboardInterrupt) as exc:
             # The run is already failed and its files removed; exit as a shell expects of that signal.
             signum = exc.signum if isinstance(exc, BackupInterrupted) else signal.SIGINT
