@@ -9,6 +9,10 @@ a percentage below 100 and a time left, then 100 % once it succeeded. No timing 
 from __future__ import annotations
 
 import contextlib
+import io
+import os
+import pty
+import re
 import socket
 import threading
 import time
@@ -17,6 +21,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
+from django.core.management import call_command
 from django.db import connection, connections
 from django.urls import reverse
 
@@ -161,8 +166,6 @@ def test_the_percent_stops_at_99_until_the_end_and_is_hidden_without_an_estimate
 
 
 def test_file_and_pipe_estimates(tmp_path, settings, backup_dir):
-    import os
-
     data = tmp_path / "portal.env"
     data.write_bytes(b"x" * 12345)
     pipe = tmp_path / "pipe"
@@ -187,3 +190,40 @@ def test_recent_actions_do_not_keep_the_status_a_run_had_when_started(client, dj
     recent = page[page.index('id="recent-actions-module"'):]
     assert f"#{run.pk}" in recent
     assert "queued" not in recent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_backup_command_draws_a_bar_on_a_terminal(slow_database):
+    master, slave = pty.openpty()  # a real terminal device: isatty() is true on its slave side
+    received = bytearray()
+
+    def read() -> None:
+        with contextlib.suppress(OSError):  # EIO once the slave side is closed
+            while chunk := os.read(master, 65536):
+                received.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    terminal = os.fdopen(slave, "w")
+    try:
+        call_command("backup", stderr=terminal, stdout=io.StringIO())
+    finally:
+        terminal.close()
+        reader.join(timeout=10)
+        os.close(master)
+    text = received.decode()
+    redraws = [part for part in text.split("\r\x1b[K") if part.startswith("backup #")]
+    assert len(redraws) >= 2, text  # redrawn in place, not one line per update
+    assert any("[#" in part and " %)" in part and "of about" in part for part in redraws), text
+    assert any("left" in part for part in redraws), text  # an ETA while bytes were still to come
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_backup_command_prints_plain_lines_when_not_on_a_terminal(slow_database):
+    err, out = io.StringIO(), io.StringIO()
+    call_command("backup", stderr=err, stdout=out)
+    lines = err.getvalue().splitlines()
+    assert "\r" not in err.getvalue() and "\x1b" not in err.getvalue()
+    plain = re.compile(r"backup #\d+: [\d.]+ [KM]?B of about [\d.]+ MB \(\d{1,2} %\).*")
+    assert any(plain.fullmatch(line) for line in lines), lines
+    assert "succeeded" in out.getvalue()
