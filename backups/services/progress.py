@@ -184,6 +184,7 @@ class RestoreHeartbeat:
         self.restore_id = restore_id
         self.bytes_done = 0
         self.bytes_total: int | None = None
+        self._total_read = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"restore-{restore_id}-heartbeat", daemon=True)
 
@@ -191,7 +192,7 @@ class RestoreHeartbeat:
         self.bytes_done += count
 
     def expect(self, total: int | None) -> None:
-        self.bytes_total = total
+        self.bytes_total, self._total_read = total, True
 
     def start(self) -> None:
         self._thread.start()
@@ -213,8 +214,8 @@ class RestoreHeartbeat:
         return sum(a.raw_bytes for a in artifacts) or None
 
     def flush(self) -> None:
-        if self.bytes_total is None and self.bytes_done:
-            self.bytes_total = self._total_from_row()
+        if not self._total_read:
+            self.bytes_total, self._total_read = self._total_from_row(), True
         fields = {"heartbeat_at": timezone.now(), "bytes_done": self.bytes_done}
         if self.bytes_total is not None:
             fields["bytes_total"] = self.bytes_total

@@ -24,14 +24,17 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.management import call_command
 from django.db import connection, connections
 from django.urls import reverse
+from django.utils import timezone
 
-from backups.models import BackupRun
-from backups.selectors import backup_overview, backup_run_progress
+from backups.models import BackupRun, RestoreRun
+from backups.pipeline import decoded
+from backups.selectors import backup_overview, backup_run_progress, restore_run_progress
 from backups.services.backup import backup_run_create, backup_run_execute
-from backups.services.progress import progress_figures, source_estimate
+from backups.services.progress import RestoreHeartbeat, progress_figures, source_estimate
 from backups.sources import selected
+from backups.storage import backup_storage, open_stored
 from tests.backups.conftest import PG, current_db_url, make_user
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 
 ALIAS = "progressdb"
 RATE = 3 * 1024 * 1024  # bytes a second through the throttled link
@@ -227,3 +230,52 @@ def test_the_backup_command_prints_plain_lines_when_not_on_a_terminal(slow_datab
     plain = re.compile(r"backup #\d+: [\d.]+ [KM]?B of about [\d.]+ MB \(\d{1,2} %\).*")
     assert any(plain.fullmatch(line) for line in lines), lines
     assert "succeeded" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restore_shows_bytes_put_back_and_a_percent_of_the_artifacts_raw_size(backup_dir, run_backup):
+    """The reading side of a restore's progress: RestoreHeartbeat counts what decoded() yields (its on_bytes) and
+    writes it with each beat; the restore page's JSON shows it against the artifact's recorded raw size."""
+    backup = run_backup()
+    assert backup.status == BackupRun.Status.SUCCEEDED, backup.error
+    artifact = backup.artifacts.get(kind="database")
+    restore = RestoreRun.objects.create(source_run=backup, status=RestoreRun.Status.RUNNING, only="database",
+                                        started_at=timezone.now())
+    heartbeat = RestoreHeartbeat(restore.pk)
+    heartbeat.start()
+    percents = []
+    try:
+        with (
+            open_stored(backup_storage(), artifact.path) as handle,
+            decoded(handle, encrypted=False, limit=artifact.raw_bytes, on_bytes=heartbeat.add) as reader,
+        ):
+            while chunk := reader.read(artifact.raw_bytes // 4 + 1):  # a slow consumer, a quarter at a time
+                expected = heartbeat.bytes_done
+                assert expected > 0 and len(chunk) > 0
+                # read back as the page reads it, on this thread's own connection, once the heartbeat wrote it
+                wait_for(lambda e=expected: RestoreRun.objects.get(pk=restore.pk).bytes_done == e,
+                         what=f"bytes_done {expected} written")
+                percents.append(restore_run_progress(RestoreRun.objects.get(pk=restore.pk))["percent"])
+    finally:
+        heartbeat.stop()
+    live = RestoreRun.objects.get(pk=restore.pk)
+    assert live.bytes_total == artifact.raw_bytes and live.bytes_done == artifact.raw_bytes
+    assert percents[0] < percents[-1] <= 99 and len(set(percents)) >= 3  # moved, never 100 % before the end
+    fields = restore_run_progress(live)["fields"]
+    assert "of about" in fields["bytes_done"] and fields["percent"].endswith("%")
+
+
+@pytest.mark.django_db
+def test_the_overview_shows_the_running_backups_percent_and_time_left(client):
+    from datetime import timedelta
+
+    from tests.backups.conftest import make_run
+
+    client.force_login(make_user("root", superuser=True))
+    make_run(status=BackupRun.Status.RUNNING, bytes_done=12 * 1024 * 1024, estimated_bytes=40 * 1024 * 1024,
+             started_at=timezone.now() - timedelta(seconds=10), current_artifact="database:default")
+    page = client.get(reverse("admin:index")).content.decode()
+    now = page[page.index('id="overview-now"'):]
+    now = now[:now.index("</td>")]
+    assert "12.0\xa0MB of about 40.0\xa0MB done" in now
+    assert "(30 %, about " in now and " left)" in now
