@@ -175,7 +175,9 @@ def restore_run_progress(restore: RestoreRun) -> dict:
         **_figures_json(figures),
         "fields": {
             "status": restore.get_status_display(),
-            **progress_fields(figures),
+            # nothing counted and nothing expected (a physical restore, or before the first bytes): no byte rows
+            **(progress_fields(figures) if restore.bytes_done or restore.bytes_total else
+               {"bytes_done": "", "percent": "", "eta": ""}),
             "safety": (
                 f"#{safety.pk} {safety.get_status_display()} {filesizeformat(safety.bytes_done)}" if safety else "—"
             ),

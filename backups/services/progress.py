@@ -214,7 +214,7 @@ class RestoreHeartbeat:
         return sum(a.raw_bytes for a in artifacts) or None
 
     def flush(self) -> None:
-        if not self._total_read:
+        if not self._total_read and self.bytes_done:  # once bytes flow: a restore that counts none shows none
             self.bytes_total, self._total_read = self._total_from_row(), True
         fields = {"heartbeat_at": timezone.now(), "bytes_done": self.bytes_done}
         if self.bytes_total is not None:

@@ -241,6 +241,7 @@ def test_a_restore_shows_bytes_put_back_and_a_percent_of_the_artifacts_raw_size(
     artifact = backup.artifacts.get(kind="database")
     restore = RestoreRun.objects.create(source_run=backup, status=RestoreRun.Status.RUNNING, only="database",
                                         started_at=timezone.now())
+    assert restore_run_progress(restore)["fields"]["bytes_done"] == ""  # nothing counted yet: the rows stay hidden
     heartbeat = RestoreHeartbeat(restore.pk)
     heartbeat.start()
     percents = []
