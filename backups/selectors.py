@@ -65,6 +65,7 @@ def backup_run_as_dict(run: BackupRun) -> dict:
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "total_bytes": run.total_bytes,
         "bytes_done": run.bytes_done,
+        "estimated_bytes": run.estimated_bytes,
         "error": run.error,
         "verification": run.verification,
         "drill_rto_seconds": run.drill_rto_seconds,
@@ -92,6 +93,8 @@ def restore_run_as_dict(restore: RestoreRun) -> dict:
         "target": restore.target,
         "status": restore.status,
         "safety_run": restore.safety_run_id,
+        "bytes_done": restore.bytes_done,
+        "bytes_total": restore.bytes_total,
         "error": restore.error,
     }
 
