@@ -41,8 +41,10 @@ class CountingReader(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        # zstd pulls through read(); passing the source's bytes on as they are avoids a copy per chunk.
-        data = self.inner.read(size)
+        # zstd pulls through read(); passing the source's bytes on as they are avoids a copy per chunk. read1 returns
+        # what has arrived (a pipe from pg_dump) instead of waiting for a full chunk, so a slow source still shows
+        # its bytes moving between two progress flushes; zstd reads again after a short read.
+        data = self.inner.read1(size) if size > 0 and hasattr(self.inner, "read1") else self.inner.read(size)
         self.count += len(data)
         if self.on_bytes is not None and data:
             self.on_bytes(len(data))
