@@ -280,3 +280,33 @@ def test_the_overview_shows_the_running_backups_percent_and_time_left(client):
     now = now[:now.index("</td>")]
     assert "12.0\xa0MB of about 40.0\xa0MB done" in now
     assert "(30 %, about " in now and " left)" in now
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_estimate_does_not_wait_on_a_locked_table(settings, new_database_url):
+    """pg_table_size locks each table: with one held exclusively (a migration), the estimate must not hang the
+    backup's start; it answers pg_database_size (no lock) instead."""
+    url = new_database_url()
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE ledger AS SELECT g AS id FROM generate_series(1, 1000) g")
+    connections.settings[ALIAS] = {**connection.settings_dict, "NAME": name}
+    settings.BACKUP_DATABASES = [ALIAS]
+    try:
+        [source] = selected(["database"])
+        unlocked = source_estimate(source)
+        with psycopg.connect(url) as holder:
+            holder.execute("LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE")
+            locked = source_estimate(source)
+            with psycopg.connect(url, autocommit=True) as conn:
+                database_size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+            holder.rollback()
+        assert 0 < unlocked < database_size  # the tables' size, without catalogs
+        assert locked == database_size
+    finally:
+        connections[ALIAS].close()
+        del connections.settings[ALIAS]
+        if hasattr(connections._connections, ALIAS):
+            delattr(connections._connections, ALIAS)
