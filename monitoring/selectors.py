@@ -6,10 +6,11 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from monitoring.checks.base import CheckResult
+from monitoring.checks.base import CheckResult, check_result
 from monitoring.history import utc_day
+from monitoring.messages import Message
 from monitoring.models import (
     CheckDailyRollup,
     CheckRollup,
@@ -38,10 +39,10 @@ def host_reports_current(*, exclude: str = "") -> list[CheckResult]:
     for report in HostReport.objects.exclude(hostname=exclude).order_by("hostname"):
         age = now - report.reported_at
         if age > stale:
-            results.append(CheckResult(
-                name="host", host=report.hostname, status=Status.WARNING, critical=False,
-                message=_("no report from this host for %(minutes)d min") % {"minutes": age.total_seconds() // 60},
-                values={"reported_at": report.reported_at.isoformat()},
+            results.append(check_result(
+                "host", Status.WARNING, Message(gettext_noop("no report from this host for %(minutes)d min"),
+                                                {"minutes": int(age.total_seconds() // 60)}),
+                host=report.hostname, critical=False, values={"reported_at": report.reported_at.isoformat()},
             ))
             continue
         for item in report.results:

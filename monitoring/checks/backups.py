@@ -12,9 +12,10 @@ from __future__ import annotations
 from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.registry import register
 
@@ -31,15 +32,16 @@ class BackupsCheck(HealthCheck):
         try:
             backup_run = apps.get_model("backups", "BackupRun")
         except LookupError:
-            return self.warning(_("no backup history: the backups app has no BackupRun model yet"),
+            return self.warning(Message(_("no backup history: the backups app has no BackupRun model yet")),
                                 {"last_success": None})
         from backups.selectors import backup_run_latest_complete
 
         last = backup_run_latest_complete()
         if last is None:
             if backup_run.objects.filter(status=SUCCEEDED).exists():
-                return self.warning(_("no complete backup of every configured source yet"), {"last_success": None})
-            return self.warning(_("no successful backup yet"), {"last_success": None})
+                return self.warning(Message(_("no complete backup of every configured source yet")),
+                                            {"last_success": None})
+            return self.warning(Message(_("no successful backup yet")), {"last_success": None})
 
         rpo = settings.BACKUP_RPO
         age = timezone.now() - last.finished_at
@@ -56,15 +58,15 @@ class BackupsCheck(HealthCheck):
 
         hours = age.total_seconds() / 3600
         if age > 2 * rpo:
-            return self.failure(_("last successful backup %(hours).1f h ago, more than twice the RPO")
-                                % {"hours": hours}, values, samples)
+            return self.failure(Message(_("last successful backup %(hours).1f h ago, more than twice the RPO"),
+                                        {"hours": hours}), values, samples)
         if age > rpo:
-            return self.warning(_("last successful backup %(hours).1f h ago, older than the RPO") % {"hours": hours},
-                                values, samples)
-        message = _("last successful backup %(hours).1f h ago") % {"hours": hours}
+            return self.warning(Message(_("last successful backup %(hours).1f h ago, older than the RPO"),
+                                        {"hours": hours}), values, samples)
+        message = Message(_("last successful backup %(hours).1f h ago"), {"hours": hours})
         if drill and drill["outcome"] == VERIFICATION_FAILED:
-            return self.result(Status.WARNING, _("%(message)s; the last verification or restore drill failed")
-                               % {"message": message}, values, samples)
+            return self.result(Status.WARNING, Message(_("%(message)s; the last verification or restore drill failed"),
+                                                       {"message": message}), values, samples)
         return self.ok(message, values, samples)
 
     @staticmethod
