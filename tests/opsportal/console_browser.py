@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from performance.probes.page import CHROMIUM_ARGS
 from tests.conftest import ROOT
-from tests.i18n.conftest import untranslated_in
+from tests.i18n.conftest import PLACEHOLDER, _english_pattern, untranslated_in
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "console"
@@ -75,7 +75,10 @@ def english_on_page(page: Page, selector: str = "body", *, new_msgids: tuple[str
     nodes = [node for node in nodes if node not in data]
     found = untranslated_in(nodes)
     lowered = {node.casefold() for node in nodes}
-    found += [msgid for msgid in new_msgids if msgid.casefold() in lowered]
+    for msgid in new_msgids:
+        pattern = _english_pattern(msgid) if PLACEHOLDER.search(msgid) else None
+        if msgid.casefold() in lowered or (pattern and any(pattern.search(node) for node in nodes)):
+            found.append(msgid)
     return sorted(set(found))
 
 
