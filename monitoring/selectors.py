@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -132,6 +133,56 @@ def metric_points(*, name: str, labels: str = "", start: datetime, end: datetime
     longer ones read the rollups. Epoch seconds straight from PostgreSQL: building a datetime per row only to turn
     it back into a number cost more than the query.
     """
+    points = _metric_points_stored(name=name, labels=labels, start=start, end=end)
+    if _resolution(start, end) == "raw":
+        return points
+    # Rollups are written once an hour (daily rows from them): the newest hours, or a portal whose rollup task
+    # has not run yet, would show nothing in a 7-day or 1-year range while the 1-hour range shows them.
+    newest = points[-1][0] if points else None
+    return points + [point for point in _metric_tail(name=name, labels=labels, start=start, end=end)
+                     if newest is None or point[0] > newest]
+
+
+def _metric_tail(*, name: str, labels: str, start: datetime, end: datetime) -> list[tuple[int, float, float, float]]:
+    """Points of a long range's bins that its rollups do not hold yet: hourly rollups after the newest daily row
+    (daily ranges), raw samples after the newest hourly rollup, binned like the rollups (count-weighted)."""
+    step = history_step(start, end)
+    bins: dict[int, list[float]] = {}  # bin -> [count, sum, min, max]
+
+    def add(at: int, count: int, average: float, minimum: float, maximum: float) -> None:
+        found = bins.setdefault(at, [0, 0.0, minimum, maximum])
+        found[0] += count
+        found[1] += average * count
+        found[2], found[3] = min(found[2], minimum), max(found[3], maximum)
+
+    newest_hour = MetricRollup.objects.filter(name=name, labels=labels).aggregate(Max("hour"))["hour__max"]
+    if step == _STEP["day"]:
+        newest_day = MetricDailyRollup.objects.filter(name=name, labels=labels).aggregate(Max("day"))["day__max"]
+        hourly_from = max(start, newest_day + timedelta(days=1)) if newest_day else start
+        for hour, count, average, minimum, maximum in MetricRollup.objects.filter(
+                name=name, labels=labels, hour__gte=hourly_from, hour__lte=end).values_list(
+                "hour", "count", "average", "minimum", "maximum"):
+            add(bin_start(hour, step), count, average, minimum, maximum)
+    raw_from = max(start, newest_hour + timedelta(hours=1)) if newest_hour else start
+    samples = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=raw_from, taken_at__lte=end)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT extract(epoch FROM date_bin(%(step)s, taken_at, %(origin)s))::bigint, count(*), AVG(value),"
+                " MIN(value), MAX(value) FROM monitoring_metricsample WHERE name = %(name)s AND labels = %(labels)s"
+                " AND taken_at >= %(start)s AND taken_at <= %(end)s GROUP BY 1",
+                {"step": timedelta(seconds=step), "origin": BIN_ORIGIN, "name": name, "labels": labels,
+                 "start": raw_from, "end": end})
+            for at, count, average, minimum, maximum in cursor.fetchall():
+                add(int(at), count, average, minimum, maximum)
+    else:
+        for taken_at, value in samples.values_list("taken_at", "value"):
+            add(bin_start(taken_at, step), 1, value, value, value)
+    return [(at, total / count, minimum, maximum) for at, (count, total, minimum, maximum) in sorted(bins.items())]
+
+
+def _metric_points_stored(*, name: str, labels: str, start: datetime, end: datetime,
+                          ) -> list[tuple[int, float, float, float]]:
     resolution, step = _resolution(start, end), history_step(start, end)
     params = {"name": name, "labels": labels, "start": start, "end": end}
     if resolution == "day":

@@ -191,9 +191,13 @@ def test_ranges_over_31_days_read_the_daily_rows_whole_days_from_the_start_day()
                       {"t": DAY, "avg": 4, "min": 4, "max": 4}]
     assert metric_series_many(series=[("cpu_percent", "host=a")], start=start, end=end) == {
         ("cpu_percent", "host=a"): points}
-    # Hourly rows alone are not read at this range.
+    # Hourly rows the daily rows already hold are not read again at this range...
+    _hourly_metric(DAY - timedelta(days=30) + timedelta(hours=3), count=60, minimum=9, average=9, maximum=9)
+    assert metric_series(name="cpu_percent", labels="host=a", start=start, end=end) == points
+    # ...but hourly rows after a series' newest daily row (not rolled up into days yet) are its newest points.
     _hourly_metric(DAY - timedelta(days=10), count=60, minimum=9, average=9, maximum=9, labels="host=b")
-    assert metric_series(name="cpu_percent", labels="host=b", start=start, end=end) == []
+    assert metric_series(name="cpu_percent", labels="host=b", start=start, end=end) == [
+        {"t": DAY - timedelta(days=10), "avg": 9, "min": 9, "max": 9}]
 
     _daily_check(DAY - timedelta(days=61), critical=9)
     _daily_check(DAY - timedelta(days=60), critical=1)
