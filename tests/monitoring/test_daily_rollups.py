@@ -146,8 +146,8 @@ def _assert_daily_matches_hourly() -> None:
 def test_seeddemo_fills_the_daily_rollups_of_the_seeded_days():
     call_command("seeddemo", "--days", "3", "--raw-days", "1", "--hosts", "a,b", stdout=io.StringIO())
     # 3 days from a moment inside an hour touch 4 UTC days (3 when seeded right after midnight)
-    assert MetricDailyRollup.objects.filter(name="cpu_percent", labels="host=a").count() in (3, 4)
-    assert CheckDailyRollup.objects.filter(check_name="disk", host="b").count() in (3, 4)
+    assert MetricDailyRollup.objects.filter(name="cpu_percent", labels="host=demo-a").count() in (3, 4)
+    assert CheckDailyRollup.objects.filter(check_name="disk", host="demo-b").count() in (3, 4)
     _assert_daily_matches_hourly()
 
 
