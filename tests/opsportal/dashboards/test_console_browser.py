@@ -28,7 +28,9 @@ def root_user(db) -> None:
 
 
 def open_dashboard(page: Page, query: str = "") -> None:
-    page.goto(page.url.split("/admin/")[0] + "/admin/dashboards/history/" + query) if query else \
+    if query:
+        page.goto(page.url.split("/admin/")[0] + "/admin/dashboard/" + query)
+    else:
         page.click("#dashboard-link")
     expect(page.locator("#dashboard")).to_have_attribute("data-loaded", "1", timeout=30_000)
 
@@ -109,3 +111,33 @@ def test_the_dashboard_reads_in_the_pages_language_and_its_axes_fit(live_server,
         shot(page, "dashboard-custom", language)
         assert errors == []
         assert english == [], "\n".join(english)  # last: new msgids pass once locale/ja translates them
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_demo_history_is_marked_shows_in_every_range_and_goes_away(live_server, root_user, language):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from monitoring.models import MetricDailyRollup, MetricRollup
+
+    def seed_raw_only() -> None:
+        call_command("seeddemo", "--days", "2", "--raw-days", "1", "--hosts", "web-1", stdout=StringIO())
+        MetricRollup.objects.all().delete()  # as on a portal whose hourly rollup has not run yet
+        MetricDailyRollup.objects.all().delete()
+
+    in_thread(seed_raw_only)
+    with console_page(live_server.url, language) as (page, errors):
+        for key in ["1h", "7d", "1y"]:  # the newest (raw) data in every range, not "No data in this range"
+            open_dashboard(page, f"?range={key}")
+            assert int(page.locator("#chart-cpu").get_attribute("data-points")) > 0, key
+            legend = page.locator("#chart-cpu .u-legend").inner_text()
+            assert "demo-web-1" in legend, f"demo series are marked as such: {legend}"
+            shot(page, f"dashboard-demo-{key}", language)
+
+        in_thread(lambda: call_command("seeddemo", "--remove", stdout=StringIO()))
+        open_dashboard(page, "?range=24h")
+        assert page.locator("#chart-cpu").get_attribute("data-points") == "0"
+        assert "demo" not in page.locator("#charts").inner_text()
+        shot(page, "dashboard-demo-removed", language)
+        assert errors == []
