@@ -290,7 +290,60 @@ def check_status_all(*, start: datetime, end: datetime) -> dict[tuple[str, str],
                     "check_name", "host", column, "ok_count", "warning_count", "critical_count")]
     for name, host, at, ok, warning, critical in rows:
         found.setdefault((name, host), []).append((at, ok, warning, critical))
+    # The newest hours the rollups do not hold yet (disjoint from them, so their counts add up).
+    step = _STEP[resolution]
+    for (name, host), tail in _check_tail(start=start, end=end, step=step).items():
+        points = {at: counts for at, *counts in found.get((name, host), [])}
+        for at, counts in tail.items():
+            before = points.get(at, [0, 0, 0])
+            points[at] = [a + b for a, b in zip(before, counts, strict=True)]
+        found[(name, host)] = [(at, *points[at]) for at in sorted(points)]
     return dict(sorted(found.items()))
+
+
+_RAW_CHECKS_SQL = (
+    "SELECT check_name, host, extract(epoch FROM date_bin(%(step)s, taken_at, %(origin)s))::bigint,"
+    " count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status = 'warning'),"
+    " count(*) FILTER (WHERE status = 'critical') FROM monitoring_checkresult"
+    " WHERE taken_at >= %(start)s AND taken_at <= %(end)s GROUP BY 1, 2, 3"
+)
+
+
+def _check_tail(*, start: datetime, end: datetime, step: int) -> dict[tuple[str, str], dict[int, list[int]]]:
+    """ok/warning/critical counts per bin the check rollups do not hold yet: hourly rows after the newest daily row
+    (daily ranges), raw results after the newest hourly rollup."""
+    bins: dict[tuple[str, str], dict[int, list[int]]] = {}
+
+    def add(name: str, host: str, at: int, counts: tuple[int, int, int]) -> None:
+        found = bins.setdefault((name, host), {}).setdefault(at, [0, 0, 0])
+        for index, count in enumerate(counts):
+            found[index] += count
+
+    newest_hour = CheckRollup.objects.aggregate(Max("hour"))["hour__max"]
+    if step == _STEP["day"]:
+        newest_day = CheckDailyRollup.objects.aggregate(Max("day"))["day__max"]
+        hourly_from = max(start, newest_day + timedelta(days=1)) if newest_day else start
+        for name, host, hour, ok, warning, critical in CheckRollup.objects.filter(
+                hour__gte=hourly_from, hour__lte=end).values_list(
+                "check_name", "host", "hour", "ok_count", "warning_count", "critical_count"):
+            add(name, host, bin_start(hour, step), (ok, warning, critical))
+    raw_from = max(start, newest_hour + timedelta(hours=1)) if newest_hour else start
+    if raw_from > end:
+        return bins
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_RAW_CHECKS_SQL, {"step": timedelta(seconds=step), "origin": BIN_ORIGIN,
+                                             "start": raw_from, "end": end})
+            for name, host, at, ok, warning, critical in cursor.fetchall():
+                add(name, host, int(at), (ok, warning, critical))
+        return bins
+    index = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}
+    for name, host, taken_at, status in CheckResultRow.objects.filter(
+            taken_at__gte=raw_from, taken_at__lte=end).values_list("check_name", "host", "taken_at", "status"):
+        counts = [0, 0, 0]
+        counts[index[Status(status)]] = 1
+        add(name, host, bin_start(taken_at, step), tuple(counts))
+    return bins
 
 
 def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResultRow]:

@@ -223,7 +223,9 @@ def test_every_check_at_once_reads_the_tier_of_the_range():
     _hourly_check(DAY - timedelta(days=5), ok=60, check_name="celery")
     _hourly_check(DAY - timedelta(days=10), ok=60, check_name="redis")  # before the 7-day range
     year = check_status_all(start=DAY - timedelta(days=60), end=DAY)
-    assert list(year) == [("disk", "a"), ("disk", "b")]
+    # Hourly rows after the newest daily row (not rolled up into days yet) are the year's newest days.
+    assert list(year) == [("celery", ""), ("disk", "a"), ("disk", "b"), ("redis", "")]
+    assert year[("celery", "")] == [(int((DAY - timedelta(days=5)).timestamp()), 60, 0, 0)]
     assert [point[0] for point in year[("disk", "a")]] == [
         int((DAY - timedelta(days=days)).timestamp()) for days in (41, 40)]
     week = check_status_all(start=DAY - timedelta(days=7), end=DAY)

@@ -60,3 +60,22 @@ def test_a_year_shows_today_even_before_its_daily_row():
     now = seed_history(days=3, raw_days=1)
     MetricDailyRollup.objects.filter(day__gte=utc_day(now)).delete()
     assert newest_x(charts_of("1y")["cpu"]) == int(utc_day(now).timestamp())
+
+
+@pytest.mark.parametrize("key", ["7d", "1y"])
+def test_the_status_timeline_shows_the_hours_not_rolled_up_yet(key):
+    from monitoring.models import CheckDailyRollup, CheckRollup
+
+    now = seed_history(days=3, raw_days=1)
+    cutoff = (now - timedelta(hours=4)).replace(minute=0, second=0, microsecond=0)
+    CheckRollup.objects.filter(hour__gt=cutoff).delete()
+    CheckDailyRollup.objects.filter(day__gte=utc_day(now)).delete()
+    timeline = {row["check"]: row["bands"] for row in
+                dashboard_history(time_range=time_range_parse(key=key))["timeline"]}
+    step = 86400 if key == "1y" else 3600
+    newest_bin = int(now.timestamp()) // step * step
+    bands = timeline["database"]
+    assert bands[-1][0] == newest_bin and bands[-1][1] is not None
+    if key == "7d":  # each of the hours after the last rollup is one band, its counts from the raw results
+        assert [band[0] for band in bands if band[0] > cutoff.timestamp()] == list(
+            range(int(cutoff.timestamp()) + 3600, newest_bin + 1, 3600))
