@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from backups.models import BackupRun
 from backups.physical.health import WalArchiveCheck  # noqa: F401 (registers the check)
 from backups.selectors import backup_run_latest_complete, backup_run_latest_succeeded, backup_run_latest_verified
 from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.messages import Message
 from monitoring.registry import register
 
 
@@ -30,8 +31,9 @@ class BackupsCheck(HealthCheck):
         last = backup_run_latest_complete()
         if last is None:
             if backup_run_latest_succeeded() is not None:
-                return self.warning(_("no complete backup of every configured source yet"), {"last_success": None})
-            return self.warning(_("no successful backup yet"), {"last_success": None})
+                return self.warning(Message(_("no complete backup of every configured source yet")),
+                                    {"last_success": None})
+            return self.warning(Message(_("no successful backup yet")), {"last_success": None})
 
         rpo = settings.BACKUP_RPO
         age = timezone.now() - last.finished_at
@@ -48,15 +50,15 @@ class BackupsCheck(HealthCheck):
 
         hours = age.total_seconds() / 3600
         if age > 2 * rpo:
-            return self.failure(_("last successful backup %(hours).1f h ago, more than twice the RPO")
-                                % {"hours": hours}, values, samples)
+            return self.failure(Message(_("last successful backup %(hours).1f h ago, more than twice the RPO"),
+                                        {"hours": hours}), values, samples)
         if age > rpo:
-            return self.warning(_("last successful backup %(hours).1f h ago, older than the RPO") % {"hours": hours},
-                                values, samples)
-        message = _("last successful backup %(hours).1f h ago") % {"hours": hours}
+            return self.warning(Message(_("last successful backup %(hours).1f h ago, older than the RPO"),
+                                        {"hours": hours}), values, samples)
+        message = Message(_("last successful backup %(hours).1f h ago"), {"hours": hours})
         if drill and drill["outcome"] == BackupRun.Verification.FAILED:
-            return self.warning(_("%(message)s; the last verification or restore drill failed")
-                                % {"message": message}, values, samples)
+            return self.warning(Message(_("%(message)s; the last verification or restore drill failed"),
+                                        {"message": message}), values, samples)
         return self.ok(message, values, samples)
 
     @staticmethod

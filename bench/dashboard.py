@@ -117,7 +117,7 @@ def measure(runs: int = 5) -> None:
     from django.test import RequestFactory
     from django.utils import timezone
 
-    from monitoring.demo import GLOBAL_CHECKS, demo_series
+    from monitoring.demo import DEMO_HOST, DEMO_PREFIX, GLOBAL_CHECKS, demo_series
     from monitoring.selectors import check_status_history, metric_series_many
     from opsportal.dashboards.ranges import time_range_parse
     from opsportal.dashboards.selectors import _rollup_cache_key, dashboard_history
@@ -125,10 +125,10 @@ def measure(runs: int = 5) -> None:
 
     def baseline() -> int:
         start = timezone.now() - timedelta(days=365)
-        series = demo_series(["web-1", "worker-1", "worker-2"])
+        series = demo_series(["demo-web-1", "demo-worker-1", "demo-worker-2"], DEMO_PREFIX)  # as seeddemo marks them
         found = metric_series_many(series=[(item.name, item.labels) for item in series], start=start)
         return sum(len(points) for points in found.values()) + sum(
-            len(check_status_history(check_name=name, start=start)) for name in GLOBAL_CHECKS)
+            len(check_status_history(check_name=name, host=DEMO_HOST, start=start)) for name in GLOBAL_CHECKS)
 
     user = get_user_model().objects.filter(is_superuser=True).first() or get_user_model().objects.create_superuser(
         "bench", "bench@example.com", "bench-password-0123")

@@ -228,7 +228,7 @@ def query_history(env: dict[str, str]) -> None:
         "one = []\n"
         "for _ in range(5):\n"
         "    t = time.perf_counter()\n"
-        "    metric_series(name='cpu_percent', labels='host=web-1', start=timezone.now() - timedelta(days=365))\n"
+        "    metric_series(name='cpu_percent', labels='host=demo-web-1', start=timezone.now() - timedelta(days=365))\n"
         "    one.append(time.perf_counter() - t)\n"
         "print(f'1-year dashboard query: {len(series)} series + {len(GLOBAL_CHECKS)} check histories,'\n"
         "      f' {points} points:'\n"

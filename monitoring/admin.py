@@ -20,6 +20,12 @@ AVERAGE_DURATION = ("ms", _("average duration"))
 METRIC_RANGE = {"minimum": ("number", _("min")), "average": ("number", _("avg")), "maximum": ("number", _("max"))}
 
 
+@admin.display(description=_("message"))
+def message_text(result: CheckResult) -> str:
+    """In the reader's language (monitoring.messages); rows written before messages had ids show their text."""
+    return result.display_message
+
+
 class ReadOnlyAdmin(HumanNumbersMixin, admin.ModelAdmin):
     """History is written by the checks only."""
 
@@ -55,7 +61,8 @@ class CheckResultInline(HumanNumbersMixin, admin.TabularInline):
     model = CheckResult
     human_numbers = {"duration_ms": DURATION}
     status_badge = status_column("status", _("status"), kind="health")
-    fields = ["check_name", "host", "status_badge", "reported_status", "message", "duration_ms", "values"]
+    message_text = staticmethod(message_text)
+    fields = ["check_name", "host", "status_badge", "reported_status", "message_text", "duration_ms", "values"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -91,12 +98,13 @@ class HealthSnapshotAdmin(ReadOnlyAdmin):
 
 @admin.register(CheckResult)
 class CheckResultAdmin(ReadOnlyAdmin):
-    list_display = ["taken_at", "check_name", "host", "status_badge", "reported_status_badge", "message",
+    list_display = ["taken_at", "check_name", "host", "status_badge", "reported_status_badge", "message_text",
                     "duration_ms"]
     human_numbers = {"duration_ms": DURATION}
     list_filter = ["status", "check_name", "host", ("taken_at", admin.DateFieldListFilter)]
     search_fields = ["message"]
     show_full_result_count = False
+    message_text = staticmethod(message_text)
 
 
 @admin.register(MetricSample)

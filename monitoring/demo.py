@@ -16,12 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from monitoring.history import health_history_rollup_daily
 from monitoring.models import CheckResult, CheckRollup, HealthSnapshot, MetricRollup, MetricSample, Status
 
 GLOBAL_CHECKS = ["database", "redis:broker", "celery", "migrations", "backups"]
+# `manage.py seeddemo` marks what it writes: every label value and host starts with this, and the checks that have no
+# host get the host "demo", so demo series never mix with real ones and `seeddemo --remove` finds them all.
+DEMO_PREFIX = "demo-"
+DEMO_HOST = "demo"
 HOST_CHECKS = ["disk", "memory", "cpu", "docker"]
 
 
@@ -41,16 +46,16 @@ class Series:
         return max(0.0, value)
 
 
-def demo_series(hosts: list[str]) -> list[Series]:
+def demo_series(hosts: list[str], prefix: str = "") -> list[Series]:
     series = [
-        Series("database_latency_seconds", "database=default", 0.002, 0.001, 0.0005),
-        Series("database_connections", "database=default", 20, 8, 2),
-        Series("database_size_bytes", "database=default", 2.0e9, 1e6, 1e5),
-        Series("redis_used_memory_bytes", "role=broker", 40e6, 5e6, 1e6),
-        Series("celery_queue_length", "queue=backups", 0.5, 0.5, 0.5),
-        Series("celery_queue_length", "queue=monitoring", 1, 1, 1),
-        Series("celery_workers_online", "queue=backups", 1, 0, 0),
-        Series("celery_workers_online", "queue=monitoring", len(hosts), 0, 0),
+        Series("database_latency_seconds", f"database={prefix}default", 0.002, 0.001, 0.0005),
+        Series("database_connections", f"database={prefix}default", 20, 8, 2),
+        Series("database_size_bytes", f"database={prefix}default", 2.0e9, 1e6, 1e5),
+        Series("redis_used_memory_bytes", f"role={prefix}broker", 40e6, 5e6, 1e6),
+        Series("celery_queue_length", f"queue={prefix}backups", 0.5, 0.5, 0.5),
+        Series("celery_queue_length", f"queue={prefix}monitoring", 1, 1, 1),
+        Series("celery_workers_online", f"queue={prefix}backups", 1, 0, 0),
+        Series("celery_workers_online", f"queue={prefix}monitoring", len(hosts), 0, 0),
     ]
     for host in hosts:
         series += [
@@ -80,15 +85,19 @@ def _status(rng: random.Random, incident: bool) -> str:
 
 
 def health_history_seed(*, days: int, raw_days: int, hosts: list[str], seed: int = 7,
-                        now: datetime | None = None) -> dict[str, int]:
+                        now: datetime | None = None, demo: bool = False) -> dict[str, int]:
     """Write `days` of hourly rollups ending now (with the daily rollups of the days they touch), and raw minute
-    snapshots for the last `raw_days` of them."""
+    snapshots for the last `raw_days` of them. With `demo`, every host and label value is marked (DEMO_PREFIX) so
+    it shows as demo data and health_history_remove_demo() takes it away; other series are never touched."""
+    prefix = DEMO_PREFIX if demo else ""
+    hosts = [host if host.startswith(prefix) else prefix + host for host in hosts]
     rng = random.Random(seed)  # noqa: S311 - demo data, reproducible on purpose
     now = (now or timezone.now()).replace(second=0, microsecond=0)
     start = (now - timedelta(days=days)).replace(minute=0)
     raw_start = now - timedelta(days=min(raw_days, days))
-    series = demo_series(hosts)
-    checks = [(name, "") for name in GLOBAL_CHECKS] + [(name, host) for host in hosts for name in HOST_CHECKS]
+    series = demo_series(hosts, prefix)
+    checks = ([(name, DEMO_HOST if demo else "") for name in GLOBAL_CHECKS]
+              + [(name, host) for host in hosts for name in HOST_CHECKS])
 
     metric_rollups, check_rollups = [], []
     end = now.replace(minute=0)
@@ -104,8 +113,11 @@ def health_history_seed(*, days: int, raw_days: int, hosts: list[str], seed: int
                                              - warning, warning_count=warning, critical_count=critical,
                                              average_duration_ms=rng.uniform(1, 20)))
     with transaction.atomic():
-        MetricRollup.objects.filter(hour__gte=start).delete()
-        CheckRollup.objects.filter(hour__gte=start).delete()
+        # Only the rows of the series and checks seeded here: real history stays as it is.
+        for item in series:
+            MetricRollup.objects.filter(hour__gte=start, name=item.name, labels=item.labels).delete()
+        for check_name, host in checks:
+            CheckRollup.objects.filter(hour__gte=start, check_name=check_name, host=host).delete()
         MetricRollup.objects.bulk_create(metric_rollups, batch_size=5000)
         CheckRollup.objects.bulk_create(check_rollups, batch_size=5000)
         daily_rollups = health_history_rollup_daily(since=start, until=end)
@@ -117,6 +129,32 @@ def health_history_seed(*, days: int, raw_days: int, hosts: list[str], seed: int
     return {"metric_rollups": len(metric_rollups), "check_rollups": len(check_rollups),
             "daily_rollups": daily_rollups, "snapshots": snapshots, "check_results": results,
             "metric_samples": samples}
+
+
+def health_history_remove_demo() -> dict[str, int]:
+    """Remove everything `seeddemo` wrote (marked with DEMO_PREFIX / DEMO_HOST); real history stays."""
+    from monitoring.models import CheckDailyRollup, MetricDailyRollup
+
+    marked_labels = {"labels__regex": rf"(^|,)[^=,]+={DEMO_PREFIX}"}
+    demo_hosts = Q(host=DEMO_HOST) | Q(host__startswith=DEMO_PREFIX)
+    demo_results = CheckResult.objects.filter(demo_hosts, snapshot=OuterRef("pk"))
+    real_results = CheckResult.objects.filter(snapshot=OuterRef("pk")).exclude(demo_hosts)
+    with transaction.atomic():
+        # A demo snapshot holds only demo results (a real one keeps its real results and loses the demo ones).
+        demo_snapshots = HealthSnapshot.objects.filter(Exists(demo_results)).exclude(Exists(real_results))
+        removed = {
+            "snapshots": demo_snapshots.count(),
+        }
+        demo_snapshots.delete()
+        removed |= {
+            "check_results": CheckResult.objects.filter(demo_hosts).delete()[0],
+            "metric_samples": MetricSample.objects.filter(**marked_labels).delete()[0],
+            "metric_rollups": MetricRollup.objects.filter(**marked_labels).delete()[0],
+            "daily_metric_rollups": MetricDailyRollup.objects.filter(**marked_labels).delete()[0],
+            "check_rollups": CheckRollup.objects.filter(demo_hosts).delete()[0],
+            "daily_check_rollups": CheckDailyRollup.objects.filter(demo_hosts).delete()[0],
+        }
+    return removed
 
 
 def _rows(rng: random.Random, moments: list[datetime], series: list[Series], checks: list[tuple[str, str]],

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from monitoring.messages import render_message
 from opsportal.lib.humanize import format_number
 
 
@@ -96,7 +97,12 @@ class CheckResult(models.Model):
         _("reported status"), max_length=10, choices=Status.choices, blank=True, default="", db_default="",
         help_text=_("The status the check reported; a non-critical check's critical is stored as a warning."),
     )
+    # The text in the portal's language (LANGUAGE_CODE) when it was taken; readers see `display_message`.
     message = models.TextField(_("message"), blank=True)
+    # The message as a msgid and its parameters (monitoring.messages): rendered in each reader's language.
+    # Empty in rows written before messages had ids, and for plain texts (an exception's): those show `message`.
+    message_id = models.TextField(_("message id"), blank=True, default="", db_default="")
+    message_params = models.JSONField(_("message parameters"), default=dict, blank=True, db_default={})
     duration_ms = models.FloatField(_("duration (ms)"))
     values = models.JSONField(_("observed values"), default=dict, blank=True)
 
@@ -108,6 +114,11 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_name}@{self.host}" if self.host else self.check_name
+
+    @property
+    def display_message(self) -> str:
+        """The message in the active language (the stored text for rows without an id)."""
+        return render_message(self.message_id, self.message_params, self.message)
 
 
 class MetricSample(models.Model):

@@ -83,7 +83,7 @@ def summary_line(results: list[CheckResult], status: Status, duration: float) ->
     failing = sorted((result for result in results if result.status != Status.OK),
                      key=lambda result: -SEVERITY[result.status])
     if failing:
-        text = "; ".join(f"{result.label}: {plain(result.message, limit=MESSAGE_LIMIT) or result.status}"
+        text = "; ".join(f"{result.label}: {plain(result.display_message, limit=MESSAGE_LIMIT) or result.status}"
                          for result in failing)
     else:
         text = ngettext("%(count)d check ok", "%(count)d checks ok", len(results)) % {"count": len(results)}

@@ -23,10 +23,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring import registry
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, worst
+from monitoring.checks.base import CheckResult, HealthCheck, Sample, check_result, worst
+from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.pool import Job, run_jobs
 
@@ -77,14 +78,14 @@ class HealthReport:
 
 def _check_result(check: HealthCheck, job: Job) -> CheckResult:
     if not job.done.is_set():
-        result = check.failure(_("no answer within %(seconds).1f s") % {"seconds": min(job.timeout, time.monotonic()
-                                                                                        - job.started)})
+        result = check.failure(Message(_("no answer within %(seconds).1f s"),
+                                       {"seconds": min(job.timeout, time.monotonic() - job.started)}))
         result.duration = time.monotonic() - job.started
         return result
     if job.error is not None:
         logger.warning("health check %s failed: %s", check.name, job.error)
-        result = check.failure(_("%(error_type)s: %(error)s") % {"error_type": type(job.error).__name__,
-                                                                 "error": job.error})
+        result = check.failure(Message(_("%(error_type)s: %(error)s"),
+                                       {"error_type": type(job.error).__name__, "error": str(job.error)}))
     else:
         result = job.value  # type: ignore[assignment]
     result.duration = job.finished - job.started
@@ -170,8 +171,9 @@ def health_report_collect(*, names: list[str] | None = None, hosts: bool = True,
             report.results.extend(job.value)  # type: ignore[arg-type]
         else:
             logger.warning("reading host reports failed: %s", job.error or "no answer in time")
-            report.results.append(CheckResult(name="hosts", status=Status.WARNING, critical=False,
-                                              message=_("the reports of other hosts could not be read")))
+            report.results.append(check_result(
+                "hosts", Status.WARNING, Message(_("the reports of other hosts could not be read")),
+                critical=False))
     if "metrics" in jobs and jobs["metrics"].done.is_set() and jobs["metrics"].error is None:
         report.extra_samples = jobs["metrics"].value  # type: ignore[assignment]
     report.duration = time.monotonic() - started

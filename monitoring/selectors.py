@@ -5,11 +5,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Max
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from monitoring.checks.base import CheckResult
+from monitoring.checks.base import CheckResult, check_result
 from monitoring.history import utc_day
+from monitoring.messages import Message
 from monitoring.models import (
     CheckDailyRollup,
     CheckRollup,
@@ -38,10 +40,10 @@ def host_reports_current(*, exclude: str = "") -> list[CheckResult]:
     for report in HostReport.objects.exclude(hostname=exclude).order_by("hostname"):
         age = now - report.reported_at
         if age > stale:
-            results.append(CheckResult(
-                name="host", host=report.hostname, status=Status.WARNING, critical=False,
-                message=_("no report from this host for %(minutes)d min") % {"minutes": age.total_seconds() // 60},
-                values={"reported_at": report.reported_at.isoformat()},
+            results.append(check_result(
+                "host", Status.WARNING, Message(gettext_noop("no report from this host for %(minutes)d min"),
+                                                {"minutes": int(age.total_seconds() // 60)}),
+                host=report.hostname, critical=False, values={"reported_at": report.reported_at.isoformat()},
             ))
             continue
         for item in report.results:
@@ -131,6 +133,56 @@ def metric_points(*, name: str, labels: str = "", start: datetime, end: datetime
     longer ones read the rollups. Epoch seconds straight from PostgreSQL: building a datetime per row only to turn
     it back into a number cost more than the query.
     """
+    points = _metric_points_stored(name=name, labels=labels, start=start, end=end)
+    if _resolution(start, end) == "raw":
+        return points
+    # Rollups are written once an hour (daily rows from them): the newest hours, or a portal whose rollup task
+    # has not run yet, would show nothing in a 7-day or 1-year range while the 1-hour range shows them.
+    newest = points[-1][0] if points else None
+    return points + [point for point in _metric_tail(name=name, labels=labels, start=start, end=end)
+                     if newest is None or point[0] > newest]
+
+
+def _metric_tail(*, name: str, labels: str, start: datetime, end: datetime) -> list[tuple[int, float, float, float]]:
+    """Points of a long range's bins that its rollups do not hold yet: hourly rollups after the newest daily row
+    (daily ranges), raw samples after the newest hourly rollup, binned like the rollups (count-weighted)."""
+    step = history_step(start, end)
+    bins: dict[int, list[float]] = {}  # bin -> [count, sum, min, max]
+
+    def add(at: int, count: int, average: float, minimum: float, maximum: float) -> None:
+        found = bins.setdefault(at, [0, 0.0, minimum, maximum])
+        found[0] += count
+        found[1] += average * count
+        found[2], found[3] = min(found[2], minimum), max(found[3], maximum)
+
+    newest_hour = MetricRollup.objects.filter(name=name, labels=labels).aggregate(Max("hour"))["hour__max"]
+    if step == _STEP["day"]:
+        newest_day = MetricDailyRollup.objects.filter(name=name, labels=labels).aggregate(Max("day"))["day__max"]
+        hourly_from = max(start, newest_day + timedelta(days=1)) if newest_day else start
+        for hour, count, average, minimum, maximum in MetricRollup.objects.filter(
+                name=name, labels=labels, hour__gte=hourly_from, hour__lte=end).values_list(
+                "hour", "count", "average", "minimum", "maximum"):
+            add(bin_start(hour, step), count, average, minimum, maximum)
+    raw_from = max(start, newest_hour + timedelta(hours=1)) if newest_hour else start
+    samples = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=raw_from, taken_at__lte=end)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT extract(epoch FROM date_bin(%(step)s, taken_at, %(origin)s))::bigint, count(*), AVG(value),"
+                " MIN(value), MAX(value) FROM monitoring_metricsample WHERE name = %(name)s AND labels = %(labels)s"
+                " AND taken_at >= %(start)s AND taken_at <= %(end)s GROUP BY 1",
+                {"step": timedelta(seconds=step), "origin": BIN_ORIGIN, "name": name, "labels": labels,
+                 "start": raw_from, "end": end})
+            for at, count, average, minimum, maximum in cursor.fetchall():
+                add(int(at), count, average, minimum, maximum)
+    else:
+        for taken_at, value in samples.values_list("taken_at", "value"):
+            add(bin_start(taken_at, step), 1, value, value, value)
+    return [(at, total / count, minimum, maximum) for at, (count, total, minimum, maximum) in sorted(bins.items())]
+
+
+def _metric_points_stored(*, name: str, labels: str, start: datetime, end: datetime,
+                          ) -> list[tuple[int, float, float, float]]:
     resolution, step = _resolution(start, end), history_step(start, end)
     params = {"name": name, "labels": labels, "start": start, "end": end}
     if resolution == "day":
@@ -238,7 +290,60 @@ def check_status_all(*, start: datetime, end: datetime) -> dict[tuple[str, str],
                     "check_name", "host", column, "ok_count", "warning_count", "critical_count")]
     for name, host, at, ok, warning, critical in rows:
         found.setdefault((name, host), []).append((at, ok, warning, critical))
+    # The newest hours the rollups do not hold yet (disjoint from them, so their counts add up).
+    step = _STEP[resolution]
+    for (name, host), tail in _check_tail(start=start, end=end, step=step).items():
+        points = {at: counts for at, *counts in found.get((name, host), [])}
+        for at, counts in tail.items():
+            before = points.get(at, [0, 0, 0])
+            points[at] = [a + b for a, b in zip(before, counts, strict=True)]
+        found[(name, host)] = [(at, *points[at]) for at in sorted(points)]
     return dict(sorted(found.items()))
+
+
+_RAW_CHECKS_SQL = (
+    "SELECT check_name, host, extract(epoch FROM date_bin(%(step)s, taken_at, %(origin)s))::bigint,"
+    " count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status = 'warning'),"
+    " count(*) FILTER (WHERE status = 'critical') FROM monitoring_checkresult"
+    " WHERE taken_at >= %(start)s AND taken_at <= %(end)s GROUP BY 1, 2, 3"
+)
+
+
+def _check_tail(*, start: datetime, end: datetime, step: int) -> dict[tuple[str, str], dict[int, list[int]]]:
+    """ok/warning/critical counts per bin the check rollups do not hold yet: hourly rows after the newest daily row
+    (daily ranges), raw results after the newest hourly rollup."""
+    bins: dict[tuple[str, str], dict[int, list[int]]] = {}
+
+    def add(name: str, host: str, at: int, counts: tuple[int, int, int]) -> None:
+        found = bins.setdefault((name, host), {}).setdefault(at, [0, 0, 0])
+        for index, count in enumerate(counts):
+            found[index] += count
+
+    newest_hour = CheckRollup.objects.aggregate(Max("hour"))["hour__max"]
+    if step == _STEP["day"]:
+        newest_day = CheckDailyRollup.objects.aggregate(Max("day"))["day__max"]
+        hourly_from = max(start, newest_day + timedelta(days=1)) if newest_day else start
+        for name, host, hour, ok, warning, critical in CheckRollup.objects.filter(
+                hour__gte=hourly_from, hour__lte=end).values_list(
+                "check_name", "host", "hour", "ok_count", "warning_count", "critical_count"):
+            add(name, host, bin_start(hour, step), (ok, warning, critical))
+    raw_from = max(start, newest_hour + timedelta(hours=1)) if newest_hour else start
+    if raw_from > end:
+        return bins
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_RAW_CHECKS_SQL, {"step": timedelta(seconds=step), "origin": BIN_ORIGIN,
+                                             "start": raw_from, "end": end})
+            for name, host, at, ok, warning, critical in cursor.fetchall():
+                add(name, host, int(at), (ok, warning, critical))
+        return bins
+    index = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}
+    for name, host, taken_at, status in CheckResultRow.objects.filter(
+            taken_at__gte=raw_from, taken_at__lte=end).values_list("check_name", "host", "taken_at", "status"):
+        counts = [0, 0, 0]
+        counts[index[Status(status)]] = 1
+        add(name, host, bin_start(taken_at, step), tuple(counts))
+    return bins
 
 
 def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResultRow]:

@@ -74,6 +74,7 @@ def health_snapshot_take(*, deadline: float | None = None) -> HealthSnapshot | N
             # Stored as it counts: paging, history and the overview read `status`; the check's own word stays.
             CheckResult(snapshot=snapshot, taken_at=taken_at, check_name=result.name, host=result.host,
                         status=result.counts_as, reported_status=result.status, message=result.message,
+                        message_id=result.message_id, message_params=result.message_params,
                         duration_ms=result.duration * 1000,
                         values=result.values)
             for result in report.results

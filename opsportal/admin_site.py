@@ -31,5 +31,33 @@ class OpsPortalAdminSite(admin.AdminSite):
 
         messages = {"updated": _("Updated at %(time)s; refreshes by itself."),
                     "failed": _("Could not refresh the overview; trying again.")}
-        context = {**overview_context(), "overview_messages": {key: str(text) for key, text in messages.items()}}
+        context = {**overview_context(), "overview_messages": {key: str(text) for key, text in messages.items()},
+                   **app_lists_split(self.get_app_list(request))}
         return super().index(request, extra_context={**context, **(extra_context or {})})
+
+
+# What an operator opens by hand; every other model (histories, rollups, heartbeats, deliveries, the beat's
+# schedules) is grouped under one folded "Internal records" heading on the index. A new module's models show with
+# the operator's (nothing of it is hidden until it is named here).
+INTERNAL_MODELS = {
+    "alerting": {"alertevent", "alerttransition", "delivery"},
+    "monitoring": {"checkresult", "metricsample", "metricrollup", "checkrollup", "metricdailyrollup",
+                   "checkdailyrollup", "hostreport", "workerheartbeat", "beattick"},
+    "performance": {"perfresult", "perfrollup", "requeststat", "requestrollup"},
+    "django_celery_beat": {"crontabschedule", "solarschedule", "clockedschedule", "intervalschedule"},
+}
+
+
+def app_lists_split(app_list: list[dict]) -> dict:
+    """The admin index's app list as the operator's models and the internal ones (each app in both, as needed)."""
+    operator, internal = [], []
+    for app in app_list:
+        hidden = INTERNAL_MODELS.get(app["app_label"], set())
+        models = [model for model in app["models"] if model["object_name"].lower() not in hidden]
+        rest = [model for model in app["models"] if model["object_name"].lower() in hidden]
+        if models:
+            operator.append({**app, "models": models})
+        if rest:
+            internal.append({**app, "models": rest})
+    return {"operator_app_list": operator, "internal_app_list": internal,
+            "internal_model_count": sum(len(app["models"]) for app in internal)}

@@ -11,9 +11,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.messages import Message
 from monitoring.registry import register
 
 CHECK_CACHE_KEY = "backups:pgbackrest-check"
@@ -69,22 +70,24 @@ class WalArchiveCheck(HealthCheck):
         if checked:
             values["pgbackrest_check"] = checked
         if state.archive_mode == "off":
-            return self.failure(_("WAL archiving is off (archive_mode=off): no point-in-time recovery"), values,
+            return self.failure(Message(_("WAL archiving is off (archive_mode=off): no point-in-time recovery")),
+                                        values,
                                 samples)
         if state.failing:
             return self.failure(
-                _("WAL archiving is failing: %(count)s failed attempts, the last for %(wal)s; %(pending)s segment(s) "
-                  "wait") % {"count": state.failed_count, "wal": state.last_failed_wal,
-                             "pending": state.pending_segments}, values, samples)
+                Message(_("WAL archiving is failing: %(count)s failed attempts, the last for %(wal)s; %(pending)s "
+                          "segment(s) wait"), {"count": state.failed_count, "wal": state.last_failed_wal,
+                                               "pending": state.pending_segments}), values, samples)
         if checked and not checked.get("ok"):
-            return self.failure(_("pgbackrest check failed: %(message)s") % {"message": checked.get("message")},
+            return self.failure(Message(_("pgbackrest check failed: %(message)s"), {"message": checked.get("message")}),
                                 values, samples)
         if lag > settings.BACKUP_PGBACKREST_ARCHIVE_RPO.total_seconds():
-            return self.warning(_("%(pending)s WAL segment(s) have waited %(minutes).1f min for the archive, longer "
-                                  "than the archive RPO") % {"pending": state.pending_segments, "minutes": lag / 60},
+            return self.warning(Message(_("%(pending)s WAL segment(s) have waited %(minutes).1f min for the archive, "
+                                          "longer than the archive RPO"),
+                                        {"pending": state.pending_segments, "minutes": lag / 60}),
                                 values, samples)
         if age is None:
-            return self.warning(_("no WAL segment has been archived yet"), values, samples)
-        return self.ok(_("last WAL segment archived %(minutes).1f min ago; nothing waits")
-                       % {"minutes": age / 60} if not state.pending_segments else
-                       _("last WAL segment archived %(minutes).1f min ago") % {"minutes": age / 60}, values, samples)
+            return self.warning(Message(_("no WAL segment has been archived yet")), values, samples)
+        return self.ok(Message(_("last WAL segment archived %(minutes).1f min ago; nothing waits")
+                               if not state.pending_segments else _("last WAL segment archived %(minutes).1f min ago"),
+                               {"minutes": age / 60}), values, samples)

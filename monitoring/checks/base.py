@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
+from monitoring.messages import Message, render_message
 from monitoring.models import SEVERITY, Status
 
 
@@ -48,6 +49,15 @@ class CheckResult:
     critical: bool = True
     duration: float = 0.0
     host: str = ""
+    # The message as a msgid and its parameters (monitoring.messages), so each reader gets it in their language;
+    # empty for a plain text (an exception's, or a check written before messages had ids).
+    message_id: str = ""
+    message_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def display_message(self) -> str:
+        """The message in the active language."""
+        return render_message(self.message_id, self.message_params, self.message)
 
     @property
     def counts_as(self) -> Status:
@@ -68,6 +78,8 @@ class CheckResult:
             "critical": self.critical,
             "counts_as": str(self.counts_as),
             "message": self.message,
+            "message_id": self.message_id,
+            "message_params": self.message_params,
             "duration_ms": round(self.duration * 1000, 2),
             "values": self.values,
         }
@@ -81,12 +93,23 @@ class CheckResult:
             name=data["name"],
             status=Status(data["status"]),
             message=data.get("message", ""),
+            message_id=data.get("message_id", ""),
+            message_params=data.get("message_params") or {},
             values=data.get("values") or {},
             samples=[Sample.from_dict(item) for item in data.get("samples") or []],
             critical=data.get("critical", True),
             duration=float(data.get("duration_ms", 0)) / 1000,
             host=data.get("host", ""),
         )
+
+
+def check_result(name: str, status: Status, message: str | Message = "", **fields: Any) -> CheckResult:
+    """A result whose message, if a Message, keeps its id and parameters beside its text in LANGUAGE_CODE."""
+    if isinstance(message, Message):
+        data = message.data()
+        return CheckResult(name=name, status=status, message=message.render_default(),
+                           message_id=data["message_id"], message_params=data["params"], **fields)
+    return CheckResult(name=name, status=status, message=message, **fields)
 
 
 def worst(statuses: list[Status]) -> Status:
@@ -124,19 +147,20 @@ class HealthCheck:
     def run(self) -> CheckResult:
         raise NotImplementedError
 
-    def result(self, status: Status, message: str = "", values: dict | None = None,
+    def result(self, status: Status, message: str | Message = "", values: dict | None = None,
                samples: list[Sample] | None = None) -> CheckResult:
-        return CheckResult(name=self.name, status=status, message=message, values=values or {},
-                           samples=samples or [], critical=self.critical)
+        return check_result(self.name, status, message, values=values or {}, samples=samples or [],
+                            critical=self.critical)
 
-    def ok(self, message: str = "", values: dict | None = None, samples: list[Sample] | None = None) -> CheckResult:
+    def ok(self, message: str | Message = "", values: dict | None = None,
+           samples: list[Sample] | None = None) -> CheckResult:
         return self.result(Status.OK, message, values, samples)
 
-    def warning(self, message: str, values: dict | None = None,
+    def warning(self, message: str | Message, values: dict | None = None,
                 samples: list[Sample] | None = None) -> CheckResult:
         return self.result(Status.WARNING, message, values, samples)
 
-    def failure(self, message: str, values: dict | None = None,
+    def failure(self, message: str | Message, values: dict | None = None,
                 samples: list[Sample] | None = None) -> CheckResult:
         return self.result(Status.CRITICAL, message, values, samples)
 

@@ -10,10 +10,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample
 from monitoring.checks.redis import redis_client
+from monitoring.messages import Message
 from monitoring.models import BeatTick, Status, WorkerHeartbeat
 from monitoring.registry import register
 
@@ -69,27 +70,29 @@ class CeleryCheck(HealthCheck):
         for queue, length in (lengths or {}).items():
             samples.append(Sample("celery_queue_length", length, {"queue": queue}, "Messages waiting in a queue."))
 
-        problems: list[tuple[Status, str]] = []
+        problems: list[tuple[Status, Message]] = []
         for queue in queues:
             if not alive.get(queue):
-                problems.append((Status.CRITICAL, _("no worker consumes the %(queue)s queue") % {"queue": queue}))
+                problems.append((Status.CRITICAL, Message(_("no worker consumes the %(queue)s queue"),
+                                                          {"queue": queue})))
         beat_stale = settings.MONITOR_BEAT_STALE
         if beat_age is None:
-            problems.append((Status.WARNING, _("celery beat has not ticked yet")))
+            problems.append((Status.WARNING, Message(_("celery beat has not ticked yet"))))
         elif beat_age > beat_stale.total_seconds():
-            problems.append((Status.CRITICAL, _("celery beat last ticked %(age)s ago")
-                             % {"age": _duration(timedelta(seconds=beat_age))}))
+            problems.append((Status.CRITICAL, Message(_("celery beat last ticked %(age)s ago"),
+                                                    {"age": _duration(timedelta(seconds=beat_age))})))
         if not problems:
             summary = ", ".join(f"{queue}: {len(hosts)}" for queue, hosts in sorted(alive.items()))
-            return self.ok(_("workers per queue: %(summary)s; beat alive") % {"summary": summary}, values, samples)
+            return self.ok(Message(_("workers per queue: %(summary)s; beat alive"), {"summary": summary}), values,
+                           samples)
         status = Status.CRITICAL if any(level == Status.CRITICAL for level, _m in problems) else Status.WARNING
-        return self.result(status, "; ".join(message for _level, message in problems), values, samples)
+        return self.result(status, Message.join([message for _level, message in problems]), values, samples)
 
 
-def _duration(delta: timedelta) -> str:
+def _duration(delta: timedelta) -> Message:
     seconds = int(delta.total_seconds())
     if seconds < 120:
-        return _("%(n)d s") % {"n": seconds}
+        return Message(_("%(n)d s"), {"n": seconds})
     if seconds < 7200:
-        return _("%(n)d min") % {"n": seconds // 60}
-    return _("%(n)d h") % {"n": seconds // 3600}
+        return Message(_("%(n)d min"), {"n": seconds // 60})
+    return Message(_("%(n)d h"), {"n": seconds // 3600})

@@ -8,9 +8,10 @@ import time
 
 import psutil
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.messages import Message
 from monitoring.registry import register
 
 # psutil.cpu_percent(interval=None) answers 0.0 on its first call in a process (and for two calls in the same clock
@@ -86,5 +87,6 @@ class CpuCheck(HealthCheck):
         ]
         status = threshold_status(per_core, warning=settings.MONITOR_LOAD_WARNING,
                                   critical=settings.MONITOR_LOAD_CRITICAL)
-        message = _("load %(load).2f per core over 5 min (%(cores)d cores)") % {"load": per_core, "cores": cores}
+        message = Message(_("load %(load).2f per core over 5 min (%(cores)d cores)"),
+                          {"load": per_core, "cores": cores})
         return self.result(status, message, values, samples)

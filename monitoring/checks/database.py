@@ -6,9 +6,10 @@ import threading
 import time
 
 from django.db import connections
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.registry import register
 
@@ -61,7 +62,8 @@ class DatabaseCheck(HealthCheck):
             latency_ms = (time.perf_counter() - started) * 1000
             values: dict = {"alias": self.alias, "vendor": connection.vendor, "latency_ms": round(latency_ms, 2)}
             samples = [Sample("database_latency_seconds", latency_ms / 1000, labels, "Round trip of a query.")]
-            return self.ok(_("%(vendor)s answers in %(ms).1f ms") % {"vendor": connection.vendor, "ms": latency_ms},
+            return self.ok(Message(_("%(vendor)s answers in %(ms).1f ms"),
+                                   {"vendor": connection.vendor, "ms": latency_ms}),
                            values, samples)
 
         # Connecting, or Django's probe of a reused connection (CONN_HEALTH_CHECKS), is not part of the round trip.
@@ -90,7 +92,7 @@ class DatabaseCheck(HealthCheck):
         ]
         status = threshold_status(percent, warning=CONNECTIONS_WARNING_PERCENT, critical=CONNECTIONS_CRITICAL_PERCENT)
         counts = {"ms": latency_ms, "used": in_use, "max": maximum, "percent": percent}
-        message = _("PostgreSQL answers in %(ms).1f ms; %(used)d of %(max)d connections in use") % counts
+        message = Message(_("PostgreSQL answers in %(ms).1f ms; %(used)d of %(max)d connections in use"), counts)
         if status != Status.OK:
-            message = _("%(percent).0f%% of max_connections in use (%(used)d of %(max)d)") % counts
+            message = Message(_("%(percent).0f%% of max_connections in use (%(used)d of %(max)d)"), counts)
         return self.result(status, message, values, samples)

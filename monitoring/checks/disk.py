@@ -7,9 +7,10 @@ from pathlib import Path
 
 import psutil
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status, worst
+from monitoring.messages import Message
 from monitoring.registry import register
 
 
@@ -41,5 +42,5 @@ class DiskCheck(HealthCheck):
                 Sample("disk_used_percent", usage.percent, {"path": path}, "Used space of the filesystem."),
                 Sample("disk_free_bytes", usage.free, {"path": path}, "Free space of the filesystem."),
             ]
-            notes.append(_("%(path)s %(percent).0f%% used") % {"path": path, "percent": usage.percent})
-        return self.result(worst(statuses), "; ".join(notes), values, samples)
+            notes.append(Message(_("%(path)s %(percent).0f%% used"), {"path": path, "percent": usage.percent}))
+        return self.result(worst(statuses), Message.join(notes), values, samples)

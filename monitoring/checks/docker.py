@@ -10,9 +10,10 @@ from collections import Counter
 
 import docker
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.registry import register
 
@@ -70,7 +71,7 @@ class DockerCheck(HealthCheck):
         except Exception as exc:  # requests' and docker's errors alike mean "engine unreachable"
             forget_client(url, timeout)  # reconnect (and re-negotiate the API version) next time
             return self.failure(
-                _("Docker engine at %(url)s unreachable: %(error)s") % {"url": url, "error": type(exc).__name__}
+                Message(_("Docker engine at %(url)s unreachable: %(error)s"), {"url": url, "error": type(exc).__name__})
             )
 
         by_name = {}
@@ -91,30 +92,32 @@ class DockerCheck(HealthCheck):
         for state, count in sorted({"running": 0, **states}.items()):
             samples.append(Sample("docker_containers", count, {"state": state}, "Containers by state."))
 
-        problems: list[tuple[Status, str]] = []
+        problems: list[tuple[Status, Message]] = []
         for required in settings.MONITOR_REQUIRED_CONTAINERS:
             info = by_name.get(required)
             if info is None:
-                problems.append((Status.CRITICAL, _("required container %(name)s is missing") % {"name": required}))
+                problems.append((Status.CRITICAL, Message(_("required container %(name)s is missing"),
+                                                          {"name": required})))
             elif info["state"] != "running":
-                problems.append((Status.CRITICAL, _("required container %(name)s is %(state)s")
-                                 % {"name": required, "state": info["state"]}))
+                problems.append((Status.CRITICAL, Message(_("required container %(name)s is %(state)s"),
+                                                        {"name": required, "state": info["state"]})))
             elif info["health"] not in ("", "healthy"):
-                problems.append((Status.CRITICAL, _("required container %(name)s is %(health)s")
-                                 % {"name": required, "health": info["health"]}))
+                problems.append((Status.CRITICAL, Message(_("required container %(name)s is %(health)s"),
+                                                        {"name": required, "health": info["health"]})))
         for name, info in sorted(by_name.items()):
             if name in settings.MONITOR_REQUIRED_CONTAINERS:
                 continue
             if info["health"] == "unhealthy" or info["state"] == "restarting":
-                problems.append((Status.WARNING, _("container %(name)s is %(what)s")
-                                 % {"name": name, "what": info["health"] or info["state"]}))
+                problems.append((Status.WARNING, Message(_("container %(name)s is %(what)s"),
+                                                       {"name": name, "what": info["health"] or info["state"]})))
             elif info["backup_stop"] and info["state"] != "running":
                 # a container the backups stop and start again is an application: down is not "fine"
-                problems.append((Status.WARNING, _("container %(name)s (labelled %(label)s) is %(state)s")
-                                 % {"name": name, "label": f"{BACKUP_STOP_LABEL}=true", "state": info["state"]}))
+                problems.append((Status.WARNING, Message(_("container %(name)s (labelled %(label)s) is %(state)s"),
+                                                       {"name": name, "label": f"{BACKUP_STOP_LABEL}=true",
+                                                        "state": info["state"]})))
         values = {"engine": url, "containers": by_name, "by_state": dict(states)}
         if not problems:
-            return self.ok(_("%(count)d containers, %(running)d running")
-                           % {"count": len(by_name), "running": states.get("running", 0)}, values, samples)
+            return self.ok(Message(_("%(count)d containers, %(running)d running"),
+                                   {"count": len(by_name), "running": states.get("running", 0)}), values, samples)
         status = Status.CRITICAL if any(level == Status.CRITICAL for level, _m in problems) else Status.WARNING
-        return self.result(status, "; ".join(message for _level, message in problems), values, samples)
+        return self.result(status, Message.join([message for _level, message in problems]), values, samples)

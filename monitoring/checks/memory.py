@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import psutil
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.messages import Message
 from monitoring.registry import register
 
 
@@ -24,6 +25,6 @@ class MemoryCheck(HealthCheck):
         ]
         status = threshold_status(memory.percent, warning=settings.MONITOR_MEMORY_WARNING,
                                   critical=settings.MONITOR_MEMORY_CRITICAL)
-        message = _("%(percent).0f%% of %(total).1f GiB in use") % {"percent": memory.percent,
-                                                                   "total": memory.total / 2**30}
+        message = Message(_("%(percent).0f%% of %(total).1f GiB in use"), {"percent": memory.percent,
+                                                                           "total": memory.total / 2**30})
         return self.result(status, message, values, samples)

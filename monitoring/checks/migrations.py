@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.messages import Message
+from monitoring.messages import plural_msgids as ngettext  # extracted as a plural pair, rendered when read
 from monitoring.registry import register
 
 
@@ -28,7 +29,9 @@ class MigrationsCheck(HealthCheck):
         values = {"unapplied": pending}
         samples = [Sample("migrations_unapplied", len(pending), {}, "Migrations not applied yet.")]
         if not pending:
-            return self.ok(_("all migrations applied"), values, samples)
-        message = ngettext("%(count)d unapplied migration: %(names)s", "%(count)d unapplied migrations: %(names)s",
-                           len(pending)) % {"count": len(pending), "names": ", ".join(pending[:5])}
+            return self.ok(Message(_("all migrations applied")), values, samples)
+        singular, plural = ngettext("%(count)d unapplied migration: %(names)s",
+                                    "%(count)d unapplied migrations: %(names)s", len(pending))
+        message = Message(singular, {"count": len(pending), "names": ", ".join(pending[:5])}, plural=plural,
+                          count="count")
         return self.warning(message, values, samples)

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.messages import Message
 from monitoring.registry import register
 
 MEMORY_WARNING_PERCENT = 80.0
@@ -87,11 +88,12 @@ class RedisCheck(HealthCheck):
             Sample("redis_connected_clients", connected, labels, "Clients connected to Redis."),
         ]
         if not maximum:
-            message = _("PING %(ms).1f ms, %(mib).1f MiB used (no maxmemory)") % {"ms": latency_ms,
-                                                                                  "mib": used / 2**20}
+            message = Message(_("PING %(ms).1f ms, %(mib).1f MiB used (no maxmemory)"), {"ms": latency_ms,
+                                                                                          "mib": used / 2**20})
             return self.ok(message, values, samples)
         percent = 100.0 * used / maximum
         values["used_memory_percent"] = round(percent, 1)
         status = threshold_status(percent, warning=MEMORY_WARNING_PERCENT, critical=MEMORY_CRITICAL_PERCENT)
-        message = _("PING %(ms).1f ms, %(percent).0f%% of maxmemory used") % {"ms": latency_ms, "percent": percent}
+        message = Message(_("PING %(ms).1f ms, %(percent).0f%% of maxmemory used"),
+                          {"ms": latency_ms, "percent": percent})
         return self.result(status, message, values, samples)

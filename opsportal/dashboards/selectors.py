@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from monitoring.models import CheckRollup, MetricRollup
 from monitoring.selectors import _resolution as history_resolution
@@ -61,9 +62,14 @@ def overview_state(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def _on_own_connection(function: Callable[[], Any]) -> Callable[[], Any]:
+    # The active language is per thread: a pool thread would write titles, series names and markers in
+    # LANGUAGE_CODE, not in the reader's language.
+    language = translation.get_language()
+
     def call() -> Any:
         try:
-            return function()
+            with translation.override(language):
+                return function()
         finally:
             connection.close()  # a pool thread's connection would otherwise stay open until the process ends
 
@@ -86,7 +92,9 @@ def _rollup_cache_key(*, start: datetime, end: datetime) -> str | None:
     newest_metric = MetricRollup.objects.order_by("-hour").values_list("hour", flat=True).first()
     newest_check = CheckRollup.objects.order_by("-hour").values_list("hour", flat=True).first()
     parts = [first, _hour(end), newest_metric, newest_check]
-    return "dashboards:rollups:" + ":".join(str(int(part.timestamp())) if part else "-" for part in parts)
+    # Per language: the cached charts carry translated titles and series names.
+    stamps = ":".join(str(int(part.timestamp())) if part else "-" for part in parts)
+    return f"dashboards:rollups:{translation.get_language()}:{stamps}"
 
 
 def _hour(moment: datetime) -> datetime:
@@ -150,7 +158,9 @@ def dashboard_cache_warm(**_: object) -> list[str]:
     from opsportal.dashboards.ranges import time_range_parse
 
     warmed = []
-    for key in LONG_RANGES:
-        dashboard_history(time_range=time_range_parse(key=key))
-        warmed.append(key)
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            for key in LONG_RANGES:
+                dashboard_history(time_range=time_range_parse(key=key))
+                warmed.append(f"{key}:{language}")
     return warmed

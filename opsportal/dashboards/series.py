@@ -86,8 +86,20 @@ _LABEL_SOURCES = {  # resolution: (model, table, time column), the rows metric_p
 
 
 def metric_labels(*, names: list[str], start: datetime, end: datetime) -> dict[str, list[str]]:
-    """The label sets each metric had in the range (one disk path, one host, one queue per series)."""
+    """The label sets each metric had in the range (one disk path, one host, one queue per series), also those seen
+    only in the raw samples the rollups do not hold yet (the newest hours a long range shows from them)."""
     resolution = history_resolution(start, end)
+    found = _metric_labels_in(names=names, resolution=resolution, start=start, end=end)
+    if resolution != "raw":
+        newest = MetricRollup.objects.aggregate(Max("hour"))["hour__max"]
+        tail_start = max(start, newest + timedelta(hours=1)) if newest else start
+        if tail_start <= end:
+            tail = _metric_labels_in(names=names, resolution="raw", start=tail_start, end=end)
+            found = {name: sorted(set(found[name]) | set(tail[name])) for name in names}
+    return found
+
+
+def _metric_labels_in(*, names: list[str], resolution: str, start: datetime, end: datetime) -> dict[str, list[str]]:
     if resolution == "day":
         start, end = daily_bounds(start, end)  # the daily rows metric_points reads
     model, table, column = _LABEL_SOURCES[resolution]
@@ -163,31 +175,48 @@ def request_latency_p95(*, start: datetime, end: datetime) -> list[tuple[int, fl
     """p95 server time of real requests (static files left out), summed across routes, per `history_step`.
 
     Raw ranges read the per-minute rows (kept PERF_REQUEST_STAT_RETENTION); hour and day ranges the hourly
-    rollups (kept a year), so a year is 8,760 rows rather than every minute of every route. The per-bucket sums
+    rollups (kept a year), so a year is 8,760 rows rather than every minute of every route, plus the per-minute rows
+    after the newest rollup (the newest hours, which the hourly task has not rolled up yet). The per-bucket sums
     happen in the database (one SUM per bucket index of the JSON array): one row per bin comes back.
     """
     step = history_step(start, end)
-    raw = history_resolution(start, end) == "raw"
+    if history_resolution(start, end) == "raw":
+        bins = _request_bins(raw=True, start=start, end=end, step=step)
+    else:
+        bins = _request_bins(raw=False, start=start, end=end, step=step)
+        newest = RequestRollup.objects.aggregate(Max("hour"))["hour__max"]
+        tail_start = max(start, newest + timedelta(hours=1)) if newest else start
+        if tail_start <= end:
+            for at, (slowest, counts) in _request_bins(raw=True, start=tail_start, end=end, step=step).items():
+                before, before_counts = bins.get(at, (0.0, [0] * BUCKET_COUNT))
+                bins[at] = (max(before, slowest), [a + b for a, b in zip(before_counts, counts, strict=True)])
+    return [(at, histogram_quantile(counts, 0.95, max_ms=slowest)) for at, (slowest, counts) in sorted(bins.items())]
+
+
+def _request_bins(*, raw: bool, start: datetime, end: datetime, step: int) -> dict[int, tuple[float, list[int]]]:
+    """bin -> (slowest request, per-bucket counts) from the per-minute rows (raw) or the hourly rollups."""
+    bins: dict[int, tuple[float, list[int]]] = {}
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_REQUEST_SQL if raw else _REQUEST_ROLLUP_SQL,
                            {"step": timedelta(seconds=step), "origin": BIN_ORIGIN, "start": start, "end": end,
                             "static": STATIC_ROUTE})
-            return [(row[0], histogram_quantile([count or 0 for count in row[2:]], 0.95, max_ms=row[1]))
-                    for row in cursor.fetchall()]
+            for row in cursor.fetchall():
+                counts = [int(count or 0) for count in row[2:]]
+                bins[int(row[0])] = (float(row[1] or 0.0), counts + [0] * (BUCKET_COUNT - len(counts)))
+        return bins
     if raw:
         rows = (RequestStat.objects.filter(minute__gte=start, minute__lte=end).exclude(route=STATIC_ROUTE)
                 .order_by("minute").values_list("minute", "max_ms", "buckets"))
     else:
         rows = (RequestRollup.objects.filter(hour__gte=start, hour__lte=end).order_by("hour")
                 .values_list("hour", "max_ms", "buckets"))
-    bins: dict[int, tuple[float, list[int]]] = {}
     for moment, slowest_here, buckets in rows:
         at = bin_start(moment, step)
         slowest, counts = bins.get(at, (0.0, [0] * BUCKET_COUNT))
         bins[at] = (max(slowest, slowest_here or 0.0),
                     [count + (buckets[index] if index < len(buckets) else 0) for index, count in enumerate(counts)])
-    return [(at, histogram_quantile(counts, 0.95, max_ms=slowest)) for at, (slowest, counts) in bins.items()]
+    return bins
 
 
 def request_latency_chart(*, start: datetime, end: datetime) -> dict[str, Any]:

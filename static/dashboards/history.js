@@ -27,6 +27,46 @@
     };
   }
   var NAMES = dateNames();
+
+  // Time axis and legend in the page's locale (uPlot's own templates are US: "8pm", "11/30/26"): Japanese reads
+  // 20:00 and 2026/11/30. Ticks within a day show the time, and the date under the first tick of each day.
+  var DAY = 86400;
+  var TIME = new Intl.DateTimeFormat(LANGUAGE, {hour: "2-digit", minute: "2-digit"});
+  var DATE = new Intl.DateTimeFormat(LANGUAGE, {year: "numeric", month: "2-digit", day: "2-digit"});
+  var YEAR_MONTH = new Intl.DateTimeFormat(LANGUAGE, {year: "numeric", month: "short"});
+  var DATE_TIME = new Intl.DateTimeFormat(LANGUAGE, {year: "numeric", month: "2-digit", day: "2-digit",
+                                                     hour: "2-digit", minute: "2-digit"});
+
+  function timeTicks(u, splits, _axis, _space, step) {
+    var days = splits.map(function (t) { return DATE.format(new Date(t * 1000)); });
+    // The date goes under the first tick of each new day; under the first tick only if the range has no new day
+    // (two dates on neighbouring ticks would run into each other).
+    var changes = days.some(function (day, index) { return index > 0 && day !== days[index - 1]; });
+    return splits.map(function (t, index) {
+      var moment = new Date(t * 1000);
+      if (step >= 28 * DAY) { return YEAR_MONTH.format(moment); }
+      if (step >= DAY) { return days[index]; }
+      var newDay = index === 0 ? !changes : days[index] !== days[index - 1];
+      return TIME.format(moment) + (newDay ? "\n" + days[index] : "");
+    });
+  }
+
+  function timeLegend(u, t) { return t === null || t === undefined ? "—" : DATE_TIME.format(new Date(t * 1000)); }
+
+  // A value axis as wide as its widest label (a 2 GB database reads "1,999.95 MB", not ".999.2 MB").
+  function axisSize(u, values, axisIndex, cycle) {
+    var axis = u.axes[axisIndex];
+    if (cycle > 1) { return axis._size; }
+    var size = axis.ticks.size + axis.gap;
+    var longest = (values || []).reduce(function (widest, value) {
+      return String(value).length > widest.length ? String(value) : widest;
+    }, "");
+    if (longest) {
+      u.ctx.font = axis.font[0];
+      size += u.ctx.measureText(longest).width / (window.devicePixelRatio || 1);
+    }
+    return Math.ceil(size) + 4;
+  }
   window.opsDashboard = {plots: plots, colors: COLORS, data: null};
 
   // Decimals enough to tell neighbouring axis ticks apart (a 2 GB database growing by megabytes).
@@ -62,9 +102,13 @@
     statusLine.classList.toggle("error", Boolean(isError));
   }
 
+  // Markers keep out of the status colours (ok green, warning amber, critical red): a failed backup is fuchsia, a
+  // firing alert orange (dashed), so neither reads as "critical". The legend in the page uses the same colours.
+  var MARKER_COLORS = {backup: "#555", backupFailed: "#c026d3", alertFiring: "#f97316", alert: "#8a2be2"};
+  window.opsDashboard.markerColors = MARKER_COLORS;
   function markerColor(marker) {
-    if (marker.kind === "backup") { return marker.state === "failed" ? "#d33" : "#555"; }
-    return marker.state === "firing" ? "#d33" : "#8a2be2";
+    if (marker.kind === "backup") { return marker.state === "failed" ? MARKER_COLORS.backupFailed : MARKER_COLORS.backup; }
+    return marker.state === "firing" ? MARKER_COLORS.alertFiring : MARKER_COLORS.alert;
   }
 
   // Over a long range every nightly backup would paint the charts solid: there only failures and firings show.
@@ -126,7 +170,7 @@
     }
     var unit = chart.unit;
     var sparse = chart.x.length < 60;
-    var series = [{label: M.time}].concat(chart.series.map(function (item, index) {
+    var series = [{label: M.time, value: timeLegend}].concat(chart.series.map(function (item, index) {
       var spec = {
         label: item.label,
         stroke: item.budget ? "#d33" : COLORS[index % COLORS.length],
@@ -137,11 +181,11 @@
         points: {show: sparse && !item.budget},
         value: function (u, value) { return format(item.scale || unit, value); }
       };
-      if (item.failure) {
-        spec.stroke = "#d33";
+      if (item.failure) {  // a failed backup, in the markers' colour for it (not the red of "critical")
+        spec.stroke = MARKER_COLORS.backupFailed;
         spec.fill = undefined;
         spec.paths = function () { return null; };
-        spec.points = {show: true, size: 9, stroke: "#d33", fill: "#d33"};
+        spec.points = {show: true, size: 9, stroke: MARKER_COLORS.backupFailed, fill: MARKER_COLORS.backupFailed};
         spec.value = function (u, value) { return value === null ? "" : "✕"; };
       }
       return spec;
@@ -151,10 +195,11 @@
         return values.map(function (v) { return format(scaleUnit, v, step); });
       };
     }
-    var axes = [{}, {size: 74, values: ticks(unit)}];
+    // Ticks at least 80 px apart leave room for a whole date ("2026/11/30") under each.
+    var axes = [{values: timeTicks, size: 44, space: 80}, {size: axisSize, values: ticks(unit)}];
     var scales = {x: {time: true, min: range.start, max: range.end}};
     if (chart.series.some(function (item) { return item.scale === "s"; })) {
-      axes.push({scale: "s", side: 1, size: 60, grid: {show: false}, values: ticks("s")});
+      axes.push({scale: "s", side: 1, size: axisSize, grid: {show: false}, values: ticks("s")});
       scales.s = {auto: true};
     }
     var width = Math.max(320, element.clientWidth - 12);
@@ -233,6 +278,19 @@
   function interpolate(text, values) {
     return text.replace(/%\((\w+)\)s/g, function (_match, key) { return values[key]; });
   }
+
+  // The custom range typed last stays in its inputs (in the browser's local time, as it was typed).
+  function localInputValue(iso) {
+    var moment = new Date(iso);
+    if (isNaN(moment.getTime())) { return ""; }
+    moment.setMinutes(moment.getMinutes() - moment.getTimezoneOffset());
+    return moment.toISOString().slice(0, 16);
+  }
+  (function keepCustomRange() {
+    var params = new URLSearchParams(window.location.search);
+    if (params.get("start")) { document.getElementById("range-start").value = localInputValue(params.get("start")); }
+    if (params.get("end")) { document.getElementById("range-end").value = localInputValue(params.get("end")); }
+  })();
 
   document.getElementById("custom-range").addEventListener("submit", function (event) {
     event.preventDefault();

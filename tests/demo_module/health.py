@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.messages import Message
 from monitoring.registry import metric, register
 
 
@@ -22,7 +23,7 @@ class OrderBacklogCheck(HealthCheck):
     def run(self) -> CheckResult:
         backlog = _backlog()
         values = {"backlog": backlog}
-        message = _("%(count)d orders waiting") % {"count": backlog}
+        message = Message(_("%(count)d orders waiting"), {"count": backlog})  # read in each reader's language
         if backlog > 100:
             return self.warning(message, values)
         return self.ok(message, values)

@@ -146,8 +146,8 @@ def _assert_daily_matches_hourly() -> None:
 def test_seeddemo_fills_the_daily_rollups_of_the_seeded_days():
     call_command("seeddemo", "--days", "3", "--raw-days", "1", "--hosts", "a,b", stdout=io.StringIO())
     # 3 days from a moment inside an hour touch 4 UTC days (3 when seeded right after midnight)
-    assert MetricDailyRollup.objects.filter(name="cpu_percent", labels="host=a").count() in (3, 4)
-    assert CheckDailyRollup.objects.filter(check_name="disk", host="b").count() in (3, 4)
+    assert MetricDailyRollup.objects.filter(name="cpu_percent", labels="host=demo-a").count() in (3, 4)
+    assert CheckDailyRollup.objects.filter(check_name="disk", host="demo-b").count() in (3, 4)
     _assert_daily_matches_hourly()
 
 
@@ -191,9 +191,13 @@ def test_ranges_over_31_days_read_the_daily_rows_whole_days_from_the_start_day()
                       {"t": DAY, "avg": 4, "min": 4, "max": 4}]
     assert metric_series_many(series=[("cpu_percent", "host=a")], start=start, end=end) == {
         ("cpu_percent", "host=a"): points}
-    # Hourly rows alone are not read at this range.
+    # Hourly rows the daily rows already hold are not read again at this range...
+    _hourly_metric(DAY - timedelta(days=30) + timedelta(hours=3), count=60, minimum=9, average=9, maximum=9)
+    assert metric_series(name="cpu_percent", labels="host=a", start=start, end=end) == points
+    # ...but hourly rows after a series' newest daily row (not rolled up into days yet) are its newest points.
     _hourly_metric(DAY - timedelta(days=10), count=60, minimum=9, average=9, maximum=9, labels="host=b")
-    assert metric_series(name="cpu_percent", labels="host=b", start=start, end=end) == []
+    assert metric_series(name="cpu_percent", labels="host=b", start=start, end=end) == [
+        {"t": DAY - timedelta(days=10), "avg": 9, "min": 9, "max": 9}]
 
     _daily_check(DAY - timedelta(days=61), critical=9)
     _daily_check(DAY - timedelta(days=60), critical=1)
@@ -219,7 +223,9 @@ def test_every_check_at_once_reads_the_tier_of_the_range():
     _hourly_check(DAY - timedelta(days=5), ok=60, check_name="celery")
     _hourly_check(DAY - timedelta(days=10), ok=60, check_name="redis")  # before the 7-day range
     year = check_status_all(start=DAY - timedelta(days=60), end=DAY)
-    assert list(year) == [("disk", "a"), ("disk", "b")]
+    # Hourly rows after the newest daily row (not rolled up into days yet) are the year's newest days.
+    assert list(year) == [("celery", ""), ("disk", "a"), ("disk", "b"), ("redis", "")]
+    assert year[("celery", "")] == [(int((DAY - timedelta(days=5)).timestamp()), 60, 0, 0)]
     assert [point[0] for point in year[("disk", "a")]] == [
         int((DAY - timedelta(days=days)).timestamp()) for days in (41, 40)]
     week = check_status_all(start=DAY - timedelta(days=7), end=DAY)

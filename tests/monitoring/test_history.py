@@ -11,7 +11,15 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from monitoring.history import health_history_prune, health_history_rollup
-from monitoring.models import CheckResult, CheckRollup, HealthSnapshot, MetricRollup, MetricSample, Status
+from monitoring.models import (
+    CheckResult,
+    CheckRollup,
+    HealthSnapshot,
+    MetricDailyRollup,
+    MetricRollup,
+    MetricSample,
+    Status,
+)
 from monitoring.selectors import check_status_history, health_overview, metric_series, metric_series_many
 from monitoring.services import health_snapshot_take
 
@@ -84,23 +92,23 @@ def test_prune_keeps_raw_for_the_raw_retention_and_rollups_for_the_rollup_retent
 def test_each_range_reads_the_resolution_a_chart_needs():
     now = timezone.now()
     call_command("seeddemo", "--days", "40", "--raw-days", "1", "--hosts", "a,b", stdout=io.StringIO())
-    year = metric_series(name="cpu_percent", labels="host=a", start=now - timedelta(days=365))
+    year = metric_series(name="cpu_percent", labels="host=demo-a", start=now - timedelta(days=365))
     assert 40 <= len(year) <= 42  # days, from the rollups
     assert all(point["min"] <= point["avg"] <= point["max"] for point in year)
-    hourly = MetricRollup.objects.filter(name="cpu_percent", labels="host=a", hour__date=year[5]["t"].date())
+    hourly = MetricRollup.objects.filter(name="cpu_percent", labels="host=demo-a", hour__date=year[5]["t"].date())
     assert year[5]["max"] == max(row.maximum for row in hourly)
-    week = metric_series(name="cpu_percent", labels="host=a", start=now - timedelta(days=7))
+    week = metric_series(name="cpu_percent", labels="host=demo-a", start=now - timedelta(days=7))
     assert 167 <= len(week) <= 169  # hours
-    hour = metric_series(name="cpu_percent", labels="host=a", start=now - timedelta(hours=1))
+    hour = metric_series(name="cpu_percent", labels="host=demo-a", start=now - timedelta(hours=1))
     assert 59 <= len(hour) <= 61  # raw minutes
-    together = metric_series_many(series=[("cpu_percent", "host=a"), ("memory_used_percent", "host=b")],
+    together = metric_series_many(series=[("cpu_percent", "host=demo-a"), ("memory_used_percent", "host=demo-b")],
                                   start=now - timedelta(days=365))
-    assert together[("cpu_percent", "host=a")] == year
-    assert len(together[("memory_used_percent", "host=b")]) == len(year)
-    statuses = check_status_history(check_name="disk", host="b", start=now - timedelta(days=365))
+    assert together[("cpu_percent", "host=demo-a")] == year
+    assert len(together[("memory_used_percent", "host=demo-b")]) == len(year)
+    statuses = check_status_history(check_name="disk", host="demo-b", start=now - timedelta(days=365))
     assert 40 <= len(statuses) <= 42
     assert sum(row["ok"] + row["warning"] + row["critical"] for row in statuses) == 60 * CheckRollup.objects.filter(
-        check_name="disk", host="b").count()
+        check_name="disk", host="demo-b").count()
 
 
 @pytest.mark.django_db
@@ -110,10 +118,32 @@ def test_seeddemo_fills_snapshots_results_and_samples():
     minutes = HealthSnapshot.objects.count()
     assert 1439 <= minutes <= 1441
     assert CheckResult.objects.count() == minutes * (5 + 2 * 4)
-    assert MetricSample.objects.filter(name="disk_used_percent", labels="host=worker-1,path=/").count() == minutes
+    assert MetricSample.objects.filter(name="disk_used_percent", labels="host=demo-worker-1,path=/").count() == minutes
     assert HealthSnapshot.objects.filter(status=Status.OK).count() > minutes * 0.8
     # new rows keep getting ids after the bulk load
     assert _snapshot(timezone.now(), value=1).pk > HealthSnapshot.objects.order_by("-pk")[1].pk
+
+
+@pytest.mark.django_db
+def test_seeddemo_marks_its_history_and_remove_takes_only_it_away():
+    real = _snapshot(timezone.now() - timedelta(days=3), value=42)  # a real snapshot, with a real sample
+    MetricRollup.objects.create(hour=HOUR, name="cpu_percent", labels="host=web-1", count=60, minimum=1, average=2,
+                                maximum=3)
+    call_command("seeddemo", "--days", "2", "--raw-days", "1", "--hosts", "web-1", stdout=io.StringIO())
+    # Marked: demo hosts and series are named demo-…, the hostless checks run on "demo".
+    assert set(MetricSample.objects.exclude(snapshot=real).values_list("labels", flat=True)) >= {
+        "host=demo-web-1", "database=demo-default", "queue=demo-backups"}
+    assert not MetricSample.objects.exclude(snapshot=real).filter(labels__in=["host=web-1", "database=default"])
+    assert set(CheckResult.objects.exclude(snapshot=real).values_list("host", flat=True)) == {"demo", "demo-web-1"}
+    assert MetricRollup.objects.filter(labels="host=web-1").count() == 1  # real rollups not replaced
+
+    out = io.StringIO()
+    call_command("seeddemo", "--remove", stdout=out)
+    assert "removed" in out.getvalue()
+    assert list(HealthSnapshot.objects.all()) == [real]
+    assert real.results.count() == 1 and real.samples.count() >= 1
+    assert list(MetricRollup.objects.values_list("labels", flat=True)) == ["host=web-1"]
+    assert not CheckRollup.objects.exists() and not MetricDailyRollup.objects.exclude(labels="host=web-1").exists()
 
 
 @pytest.mark.django_db

@@ -81,8 +81,8 @@ class Command(BaseCommand):
 
 
 def _as_text(report) -> str:
-    rows = [(result.label, str(result.status).upper(), f"{result.duration * 1000:.0f} ms", plain(result.message))
-            for result in report.results]
+    rows = [(result.label, str(result.status).upper(), f"{result.duration * 1000:.0f} ms",
+             plain(result.display_message)) for result in report.results]
     widths = [max([len(row[index]) for row in rows] + [5]) for index in range(3)]
     lines = [summary_line(report.results, report.status, report.duration)]
     lines += [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
