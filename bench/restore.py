@@ -51,13 +51,22 @@ db = dict(connections["default"].settings_dict)
 connections["default"].close()
 
 def repair():  # as the restore does inside the new database, before the swap
+    print(f"{time.monotonic() - started:7.2f} repair", file=sys.stderr)
     _migrate_restored_schema(lambda line: None)
+    print(f"{time.monotonic() - started:7.2f} migrations checked", file=sys.stderr)
     backup_catalog_reindex()
+    print(f"{time.monotonic() - started:7.2f} re-indexed", file=sys.stderr)
+
+def log(line):
+    print(f"{time.monotonic() - started:7.2f} {line[:90]}", file=sys.stderr)
 
 started = time.monotonic()
-swap_restore(db, artifact, int(sys.argv[2]), log=lambda line: None,
-             prepare=lambda new_db: _in_database(new_db["NAME"], repair))
-print(f"STEP {time.monotonic() - started:.3f}")
+later = []
+swap_restore(db, artifact, int(sys.argv[2]), log=log, prepare=lambda new_db: _in_database(new_db["NAME"], repair),
+             later=later)
+print(f"STEP {time.monotonic() - started:.3f}")  # the restored database is live (the restore would record itself)
+for work in later:
+    work()  # the previous database dropped, after the step as in manage.py restore
 """
 
 
@@ -79,6 +88,8 @@ def fill(url: str, size_mb: int) -> None:
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if os.environ.get("BENCH_VERBOSE"):
+        print(done.stderr, file=sys.stderr)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-1500:]}\n{done.stderr[-2000:]}")
     return time.monotonic() - started, done.stdout

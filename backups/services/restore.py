@@ -234,6 +234,7 @@ def restore_run_perform(
     target = RestoreTarget(into=into, log=log_line)
     portal_db_restored = False
     reindex_owed = False
+    later: list[Callable[[], None]] = []  # dropping the databases swapped out, once this restore is recorded
     try:
         if run is None:
             if requested_run_id is not None:
@@ -268,7 +269,7 @@ def restore_run_perform(
                         prepared.append(record)
 
                 swap_restore(DatabaseSource.target_db(artifact, target), artifact, restore.pk, log=log_line,
-                             prepare=prepare)
+                             prepare=prepare, later=later)
                 if prepared:  # this record as written in the swapped-in catalog (its id may differ there)
                     record = prepared[0]
                     restore.pk, restore.created_at = record.pk, record.created_at
@@ -317,6 +318,8 @@ def restore_run_perform(
     _keep_beside(restore)
     # A receiver that raises is logged (django.dispatch), never turned into a traceback after the data was restored.
     restore_finished.send_robust(sender=RestoreRun, restore=restore)
+    for work in later:
+        work()  # the database swapped out is dropped after the outcome is recorded (the reaper does it if we die)
     return restore
 
 

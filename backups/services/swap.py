@@ -194,8 +194,15 @@ def swap_restore(
     *,
     log: Callable[[str], None],
     prepare: Callable[[dict], None] | None = None,
+    later: list[Callable[[], None]] | None = None,
 ) -> None:
-    """Restore `artifact` over database `db` all or nothing: built beside it with pg_restore -j, then swapped in."""
+    """Restore `artifact` over database `db` all or nothing: built beside it with pg_restore -j, then swapped in.
+
+    The previous database is dropped after the swap (unless BACKUP_RESTORE_KEEP_PREVIOUS): at once, or, given
+    `later`, by a callable appended to it, so the caller can record the restore first (DROP DATABASE waits for a
+    checkpoint and removes every file: seconds that are not part of the time to a live restored database). If the
+    process dies first, the reaper drops it.
+    """
     live = db["NAME"]
     new = side_name(live, RESTORING, restore_id)
     before = side_name(live, BEFORE, restore_id)
@@ -220,8 +227,10 @@ def swap_restore(
         log(f"swapped in: {live} is the restored database (swap {time.monotonic() - started:.2f}s); "
             f"the previous one is {before}")
         if not settings.BACKUP_RESTORE_KEEP_PREVIOUS:
-            _drop(owner, before)
-            log(f"dropped {before} (BACKUP_RESTORE_KEEP_PREVIOUS=false)")
+            if later is None:
+                drop_previous(db, before, log)
+            else:
+                later.append(lambda: drop_previous(db, before, log))
     except psycopg.Error as exc:
         raise SourceError(postgres.scrub(str(exc), db)) from None
     finally:
@@ -230,6 +239,16 @@ def swap_restore(
                 _drop(owner, new)
         with contextlib.suppress(Exception):
             owner.close()  # ends the session: the lock goes with it
+
+
+def drop_previous(db: dict, before: str, log: Callable[[str], None]) -> None:
+    try:
+        with postgres.connect(db, dbname="postgres") as conn:
+            _drop(conn, before)
+    except Exception as exc:  # the restore is done; the reaper drops it on its next tick
+        logger.warning("could not drop %s after an in-place restore: %s", before, exc)
+        return
+    log(f"dropped {before} (BACKUP_RESTORE_KEEP_PREVIOUS=false)")
 
 
 def restore_databases_reap() -> list[str]:
