@@ -162,8 +162,8 @@ def test_sigkill_during_pg_restore_leaves_the_old_database_and_the_reaper_drops_
                                                                 "BACKUP_DOCKER_VOLUMES": ""})
     restore = restore_run_create(run_id=backup.pk, actor="test")
     restore_task.delay(restore.pk)
-    wait_for(lambda: _pg_restore_of(worker.pid), timeout=300, interval=0.01, what="pg_restore -j to be running")
-    assert any("__restoring_" in name for name in _side_databases())
+    wait_for(lambda: _pg_restore_of(worker.pid) and any("__restoring_" in name for name in _side_databases()),
+             timeout=300, interval=0.01, what="pg_restore -j to be running into the new database")
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
 
