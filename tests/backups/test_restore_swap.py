@@ -198,3 +198,16 @@ def test_a_corrupt_artifact_fails_the_restore_and_leaves_the_old_database_untouc
     _fresh()
     assert connection.settings_dict["NAME"] == current_db_url().rsplit("/", 1)[1]
     assert BackupRun.objects.get(pk=backup.pk).status == BackupRun.Status.SUCCEEDED
+
+
+@pytest.mark.parametrize("value", ["0", "many", "65"])
+def test_a_bad_backup_restore_jobs_is_reported_by_a_system_check_and_2_is_used(settings, value):
+    from django.core.checks import run_checks
+
+    from backups.services.swap import restore_jobs
+
+    settings.BACKUP_RESTORE_JOBS = value
+    assert [e.id for e in run_checks() if e.id == "backups.E010"] == ["backups.E010"]
+    assert restore_jobs() == 2
+    settings.BACKUP_RESTORE_JOBS = "4"
+    assert not [e for e in run_checks() if e.id == "backups.E010"] and restore_jobs() == 4
