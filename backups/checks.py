@@ -42,3 +42,18 @@ def physical_backups(app_configs, **kwargs) -> list:
         kind = Warning if ".W" in check_id else Error
         found.append(kind(message, hint=hint, id=check_id))
     return found
+
+
+@register()
+def restore_jobs(app_configs, **kwargs) -> list:
+    """BACKUP_RESTORE_JOBS must be a whole number from 1 to 64 (pg_restore -j)."""
+    from django.core.checks import Error
+
+    from backups.services.swap import RESTORE_JOBS_MAX, restore_jobs_problem
+
+    problem = restore_jobs_problem(settings.BACKUP_RESTORE_JOBS)
+    if problem is None:
+        return []
+    return [Error(f"BACKUP_RESTORE_JOBS={settings.BACKUP_RESTORE_JOBS!r}: {problem}",
+                  hint=f"Set it to the number of pg_restore jobs, 1 to {RESTORE_JOBS_MAX} (default 2); "
+                  "until then 2 is used.", id="backups.E010")]

@@ -14,6 +14,7 @@ from backups.services.reaper import backup_runs_reap_dead_workers, backup_runs_r
 from backups.services.restore import restore_run_perform
 from backups.services.retention import backup_runs_prune
 from backups.services.scratch import scratch_databases_reap
+from backups.services.swap import restore_databases_reap, temp_files_reap
 from backups.services.verify import backup_run_drill_latest, backup_run_verify
 from backups.sources.docker_holds import docker_holds_repair_here
 
@@ -39,6 +40,8 @@ def reap_stale_runs() -> int:
         len(replayed) + len(backup_runs_reap_dead_workers()) + len(backup_runs_reap_stale())
         + len(restore_runs_reap_stale()) + len(scratch_clusters_reap()) + len(restored_containers_reap())
         + len(scratch_databases_reap())  # drill databases whose drill's worker is gone
+        + len(restore_databases_reap())  # `__restoring_` databases of in-place restores whose worker is gone
+        + len(temp_files_reap())  # their decoded artifacts
         + len(docker_holds_repair_here())  # containers a lost backup stopped: started again, policy put back
     )
 

@@ -271,6 +271,11 @@ BACKUP_ZSTD_LEVEL = env_int("BACKUP_ZSTD_LEVEL", 3, minimum=1, maximum=22)
 BACKUP_ZSTD_THREADS = env_int("BACKUP_ZSTD_THREADS", 0, minimum=-1, maximum=64)
 BACKUP_PG_BIN_DIR = os.environ.get("BACKUP_PG_BIN_DIR", "")
 BACKUP_RESTORE_NO_OWNER = env_bool("BACKUP_RESTORE_NO_OWNER", True)
+# pg_restore -j for a PostgreSQL database restored in place (built beside it, then swapped in) and for drills.
+# Read as text: a bad value is reported by the system check backups.E010 and 2 is used meanwhile.
+BACKUP_RESTORE_JOBS = os.environ.get("BACKUP_RESTORE_JOBS", "2")
+# Keep the database replaced by an in-place restore as <name>__before_restore_<id> (an undo, dropped by hand).
+BACKUP_RESTORE_KEEP_PREVIOUS = env_bool("BACKUP_RESTORE_KEEP_PREVIOUS", False)
 # Pages and the CLI promise progress at least every 2 s: the thread flushes this often (at most 2s).
 BACKUP_PROGRESS_EVERY = env_duration("BACKUP_PROGRESS_EVERY", "1s")
 if BACKUP_PROGRESS_EVERY.total_seconds() > 2:

@@ -1,11 +1,15 @@
 """Restore: every refusal happens before anything is touched; a safety backup comes next; then the restore.
 
-Restoring the portal's own database brings back the catalog as it was at backup time, so afterwards the runs whose
-manifests are in storage are re-indexed and this restore's own record is written again.
+Restoring the portal's own database brings back the catalog as it was at backup time, so the runs whose manifests
+are in storage are re-indexed and this restore's own record is written again. A PostgreSQL database restored in
+place is built beside the live one with `pg_restore -j` and swapped in (backups/services/swap.py); for the portal's
+own database the migrations and that catalog repair run inside the new database BEFORE the swap, so the moment the
+restored data is the live database its catalog is already right, with no worker, beat or re-index needed afterwards.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import traceback
 from collections.abc import Callable
@@ -24,9 +28,11 @@ from backups.services.backup import BackupBusy, backup_run_create, backup_run_ex
 from backups.services.catalog import backup_catalog_reindex, reset_sequences
 from backups.services.catalog_pending import catalog_reindex_owed, catalog_reindex_paid
 from backups.services.progress import RestoreHeartbeat
+from backups.services.swap import swap_restore
 from backups.services.verify import artifact_problems
 from backups.signals import restore_finished
 from backups.sources import RestoreRefused, RestoreTarget, parse_selector, registry
+from backups.sources.database import PG_FORMAT, POSTGRES, DatabaseSource
 from backups.storage import backup_storage, open_stored
 
 logger = logging.getLogger("backups")
@@ -79,6 +85,28 @@ def _refusals(run: BackupRun, artifacts: list[BackupArtifact], target: RestoreTa
 
 def _is_portal_database(artifact: BackupArtifact, target: RestoreTarget) -> bool:
     return artifact.kind == "database" and not target.into and artifact.name == "default"
+
+
+def _swaps(artifact: BackupArtifact, target: RestoreTarget) -> bool:
+    """A PostgreSQL database restored over an existing one: built beside it with pg_restore -j, then swapped in."""
+    if artifact.kind != "database" or target.into or artifact.format != PG_FORMAT:
+        return False
+    return DatabaseSource.target_db(artifact, target)["ENGINE"] == POSTGRES
+
+
+def _in_database(name: str, work: Callable[[], None]) -> None:
+    """Run `work` with Django's default connection pointed at database `name` (this thread only uses it)."""
+    default = connections["default"].settings_dict
+    live = default["NAME"]
+    for alias in connections:
+        connections[alias].close()
+    default["NAME"] = name
+    try:
+        work()
+    finally:
+        for alias in connections:
+            connections[alias].close()
+        default["NAME"] = live
 
 
 def _safety_backup(artifacts: list[BackupArtifact], target: RestoreTarget, user, actor: str) -> BackupRun | None:
@@ -206,12 +234,14 @@ def restore_run_perform(
     target = RestoreTarget(into=into, log=log_line)
     portal_db_restored = False
     reindex_owed = False
+    later: list[Callable[[], None]] = []  # dropping the databases swapped out, once this restore is recorded
     try:
         if run is None:
             if requested_run_id is not None:
                 raise RestoreRefused(_("There is no backup #%(id)s.") % {"id": requested_run_id})
             raise RestoreRefused(_("The backup to restore no longer exists."))
         artifacts = _select(run, only, into)
+        heartbeat.expect(sum(a.raw_bytes for a in artifacts) or None)  # progress: decoded bytes of these
         kinds = registry()
         _refusals(run, artifacts, target)
         restore.target = scrub_secrets(
@@ -224,14 +254,36 @@ def restore_run_perform(
         # restored, the catalog (re-indexed from storage) still has this restore, and the reaper fails it.
         _keep_beside(restore)
         storage = backup_storage()
+        # the portal's own database last: once it is swapped in (its catalog saying succeeded), nothing else can fail
+        artifacts.sort(key=lambda artifact: _is_portal_database(artifact, target))
         for artifact in artifacts:
             log_line(f"restoring {artifact.kind}:{artifact.name} from {artifact.path}")
+            if _swaps(artifact, target):
+                prepared: list[RestoreRun] = []
+                prepare = None
+                if _is_portal_database(artifact, target):
+
+                    def prepare(new_db: dict, prepared: list[RestoreRun] = prepared) -> None:
+                        heartbeat.stop()  # its thread would otherwise write to the database being swapped out
+                        record = copy.deepcopy(restore)  # the live catalog's copy stays as it was
+                        _in_database(new_db["NAME"], lambda: _prepare_catalog(record, lines, log_line))
+                        prepared.append(record)
+
+                swap_restore(DatabaseSource.target_db(artifact, target), artifact, restore.pk, log=log_line,
+                             prepare=prepare, later=later, on_bytes=heartbeat.add)
+                if prepared:  # this record as written in the swapped-in catalog (its id may differ there)
+                    record = prepared[0]
+                    restore.pk, restore.created_at = record.pk, record.created_at
+                    restore.source_run, restore.safety_run = record.source_run, record.safety_run
+                    restore.triggered_by = record.triggered_by
+                continue
             if _is_portal_database(artifact, target):
                 catalog_reindex_owed(restore_id=restore.pk)  # paid by _rewrite_catalog, or by the next reaper tick
                 reindex_owed = True
             with (
                 open_stored(storage, artifact.path) as handle,
-                decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
+                decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes,
+                        on_bytes=heartbeat.add) as reader,
             ):
                 kinds[artifact.kind].restore(artifact, reader, target)
             # only once it is in: a restore that failed first left the database (and its catalog) as it was
@@ -268,7 +320,28 @@ def restore_run_perform(
     _keep_beside(restore)
     # A receiver that raises is logged (django.dispatch), never turned into a traceback after the data was restored.
     restore_finished.send_robust(sender=RestoreRun, restore=restore)
+    for work in later:
+        work()  # the database swapped out is dropped after the outcome is recorded (the reaper does it if we die)
     return restore
+
+
+def _prepare_catalog(record: RestoreRun, lines: list[str], log_line: Callable[[str], None]) -> None:
+    """Inside the restored database, before it is swapped in: migrate, re-index from storage, write this restore.
+
+    Any failure here raises, so the swap does not happen and the live database stays as it was.
+    """
+    _migrate_restored_schema(log_line)
+    for alias in connections:
+        connections[alias].close()
+    report = backup_catalog_reindex()
+    log_line(f"catalog re-indexed from storage: {len(report.runs)} run(s)")
+    for skipped in report.skipped:
+        log_line(f"catalog re-index skipped {skipped.folder}: {skipped.reason}")
+    _relink(record)
+    record.status = RestoreRun.Status.SUCCEEDED
+    record.finished_at = timezone.now()
+    record.log = "\n".join([*lines, f"{timezone.now():%Y-%m-%d %H:%M:%S} succeeded (as of the swap)"])
+    _save_record(record)
 
 
 def _migrate_restored_schema(log_line: Callable[[str], None]) -> None:

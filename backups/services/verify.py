@@ -14,7 +14,8 @@ from backups import postgres, sidecars, sqlite_tools
 from backups.models import BackupArtifact, BackupRun
 from backups.pipeline import AgeKeyError, decoded
 from backups.services.scratch import scratch_database
-from backups.sources.database import PG_FORMAT, SQLITE_FORMAT, pg_restore_stream
+from backups.services.swap import decoded_file, pg_restore_jobs, restore_jobs
+from backups.sources.database import PG_FORMAT, SQLITE_FORMAT, pg_create_database
 from backups.storage import backup_storage, open_stored, sha256_of
 
 logger = logging.getLogger("backups")
@@ -57,12 +58,12 @@ def _drill_postgres(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
     )
     started = time.monotonic()
     # owned through an advisory lock and dropped at the end; if this worker is killed, the reaper drops it
+    # the same way an in-place restore runs (pg_restore -j BACKUP_RESTORE_JOBS from a decoded file), so the RTO is
+    # the one a restore would take
     with scratch_database(base, artifact.run_id) as scratch:
-        with (
-            open_stored(backup_storage(), artifact.path) as handle,
-            decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
-        ):
-            pg_restore_stream(scratch, reader, create=True, log=lambda line: None)
+        pg_create_database(scratch)
+        with decoded_file(artifact) as path:
+            pg_restore_jobs(scratch, path, jobs=restore_jobs(), log=lambda line: None)
         seconds = time.monotonic() - started
         with postgres.connect(scratch) as conn:
             return postgres.row_counts(conn), seconds
