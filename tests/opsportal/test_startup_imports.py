@@ -1,5 +1,6 @@
 """Start-up imports only what every process needs: `manage.py backup` must reach pg_dump quickly, so the Docker SDK
-(and requests), apprise and Celery's worker machinery are imported where they are used, not at Django set-up
+(and requests), apprise, boto3 (S3 storage only) and Celery's worker
+machinery are imported where they are used, not at Django set-up
 (issue 20; bench/backup.py prints the start-up time)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 
 from tests.conftest import ROOT
 
-HEAVY = ["apprise", "docker.api.client", "requests", "celery.apps.worker", "celery.worker.consumer"]
+HEAVY = ["apprise", "boto3", "docker.api.client", "requests", "celery.apps.worker", "celery.worker.consumer"]
 
 PROBE = """
 import json, sys
@@ -19,6 +20,8 @@ import django
 django.setup()
 from django.core.management import load_command_class
 load_command_class("backups", "backup").create_parser("manage.py", "backup").format_help()
+from backups.storage import backup_storage
+backup_storage()  # what a backup does before pg_dump starts: on local storage, no boto3
 print(json.dumps(sorted(sys.modules)))
 """
 
@@ -36,7 +39,7 @@ def loaded_modules(settings_module: str) -> set[str]:
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
-def test_django_setup_and_backup_help_do_not_import_docker_apprise_or_the_celery_worker():
+def test_django_setup_backup_help_and_local_storage_import_no_docker_apprise_boto3_or_celery_worker():
     modules = loaded_modules("opsportal.settings")
     assert "backups.management.commands.backup" in modules  # the probe did load the command
     assert [name for name in HEAVY if name in modules] == []
