@@ -1,12 +1,23 @@
-"""Benchmark: `manage.py backup` against bare `pg_dump -Fc -Z0 > /dev/null` and django-dbbackup's `dbbackup -z`.
+"""Benchmark: `manage.py backup` against pg_dump pipelines and django-dbbackup, like for like, interleaved.
 
     .venv/bin/pip install -r bench/requirements-backup.txt
-    .venv/bin/python bench/backup.py --size-mb 1024            # the issue's size (a few minutes here)
-    .venv/bin/python bench/backup.py --size-mb 256 --size-mb 1024   # RSS must stay flat as the database grows
+    .venv/bin/python bench/backup.py                                   # 256 MB, 3 rounds (a few minutes)
+    .venv/bin/python bench/backup.py --size-mb 256 --size-mb 1024      # RSS must stay flat as the database grows
 
-It builds a PostgreSQL database of realistic rows (text, jsonb, numeric, bytea) up to each size on disk, then
-times the three commands on it in the same run and prints the ratios. Targets: backup / pg_dump <= 1.15, faster than
-dbbackup, peak RSS of the backup process <= 150 MB and flat across sizes.
+The database comes from bench/dataset.py (five tables with indexes, text/jsonb/numeric/bytea, ≈5:1 with zstd -3;
+the achieved ratio is printed). Each round runs every command once, in the same order (A B C D, A B C D, ...), so
+a busy neighbour slows all of them alike; the figures are the median and the best of the rounds:
+
+  A  pg_dump -Fc -Z0 > /dev/null                       dump only: the floor
+  B  pg_dump -Fc -Z0 | zstd -<level> > file           the honest baseline: same compression, written to disk
+  C  django-dbbackup `dbbackup` (PgDumpBinaryConnector: pg_dump --format=custom with its built-in gzip; no -z,
+     which would gzip an already compressed dump)
+  D  the portal's `manage.py backup` with production-like settings: PostgreSQL DATABASE_URL, BACKUP_ZSTD_LEVEL,
+     age encryption to one recipient (README), database only (BACKUP_FILES empty)
+
+Peak RSS is the whole process tree's (the command and every descendant, summed, sampled every 20 ms). "Start-up" is
+the time from launching a command until its pg_dump child appears. Targets (issue 20): D ≤ 1.05× B at 1 GB,
+start-up ≤ 0.3 s, peak RSS ≤ 150 MB and flat across sizes.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,57 +37,50 @@ import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-ROWS_SQL = """
-INSERT INTO bench_documents (title, body, doc, amount, blob, created)
-SELECT
-    'Invoice ' || g || ' for customer ' || (g %% 9973),
-    repeat(md5(g::text) || ' lorem ipsum dolor sit amet, consectetur adipiscing elit ', 6 + g %% 8),
-    jsonb_build_object('id', g, 'customer', g %% 9973, 'lines',
-        jsonb_build_array(jsonb_build_object('sku', 'SKU-' || (g %% 500), 'qty', g %% 7, 'price', (g %% 1000) / 10.0)),
-        'tags', jsonb_build_array('alpha', 'beta', md5((g * 7)::text))),
-    (g %% 100000) / 100.0,
-    decode(md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text) || md5((g + 3)::text), 'hex'),
-    now() - (g || ' seconds')::interval
-FROM generate_series(%s, %s) AS g
-"""
+from bench.dataset import dump_compression_ratio, grow_to  # noqa: E402
+
+MB = 1024 * 1024
 
 
-def database_size(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+def tree_rss(handle: psutil.Process) -> tuple[int, bool]:
+    """RSS of a process and all its descendants, and whether pg_dump is among them."""
+    total, dumping = 0, False
+    for proc in [handle, *handle.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+            dumping = dumping or proc.name() == "pg_dump"
+        except psutil.NoSuchProcess:
+            continue
+    return total, dumping
 
 
-def grow_to(url: str, size_mb: int) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_documents (id bigserial PRIMARY KEY, title text, body text, "
-            "doc jsonb, amount numeric(14, 2), blob bytea, created timestamptz)"
-        )
-        start = conn.execute("SELECT coalesce(max(id), 0) FROM bench_documents").fetchone()[0] + 1
-        batch = 100_000
-        while database_size(url) < size_mb * 1024 * 1024:
-            conn.execute(ROWS_SQL, [start, start + batch - 1])
-            start += batch
-        conn.execute("VACUUM ANALYZE bench_documents")
-
-
-def measure(command: list[str], env: dict[str, str], *, stdout=subprocess.DEVNULL) -> tuple[float, int]:
-    """Wall seconds and the peak RSS (bytes) of the command's own process, sampled every 20 ms."""
+def measure(command: list[str], env: dict[str, str], *, shell: bool = False) -> dict[str, float]:
+    """Wall seconds, peak RSS of the whole tree (bytes) and seconds until pg_dump started."""
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.PIPE)
-    peak = 0
+    process = subprocess.Popen(
+        command if not shell else ["sh", "-c", command[0]],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    peak, dump_started = 0, None
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
-        handle = psutil.Process(process.pid)
-        while not done.is_set():
-            try:
-                peak = max(peak, handle.memory_info().rss)
-            except psutil.NoSuchProcess:
-                return
-            time.sleep(0.02)
+        nonlocal peak, dump_started
+        try:
+            handle = psutil.Process(process.pid)
+            while not done.is_set():
+                rss, dumping = tree_rss(handle)
+                peak = max(peak, rss)
+                if dumping and dump_started is None:
+                    dump_started = time.monotonic() - started
+                time.sleep(0.02)
+        except psutil.NoSuchProcess:
+            return
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -85,13 +90,7 @@ def measure(command: list[str], env: dict[str, str], *, stdout=subprocess.DEVNUL
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{stderr.decode()[-2000:]}")
-    return elapsed, peak
-
-
-def best_of(repeat: int, command: list[str], env: dict[str, str], **kwargs) -> tuple[float, int]:
-    """The fastest of `repeat` runs (a shared machine only ever adds noise) and the highest peak RSS."""
-    runs = [measure(command, env, **kwargs) for _ in range(repeat)]
-    return min(seconds for seconds, _ in runs), max(rss for _, rss in runs)
+    return {"seconds": elapsed, "rss": peak, "startup": dump_started if dump_started is not None else float("nan")}
 
 
 def folder_size(folder: Path) -> int:
@@ -100,18 +99,20 @@ def folder_size(folder: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size-mb", type=int, action="append", help="database size on disk (repeatable)")
+    parser.add_argument("--size-mb", type=int, action="append", help="database size on disk (repeatable; 256)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size (3)")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument("--database", default="opsportal_bk_bench", help="scratch database (created, dropped)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--repeat", type=int, default=1, help="time each command N times, keep the fastest")
+    parser.add_argument("--no-encryption", action="store_true", help="run the portal's backup without age")
     args = parser.parse_args()
-    sizes = sorted(args.size_mb or [1024])
+    sizes = sorted(args.size_mb or [256])
     url = f"{args.server}/{args.database}"
     with psycopg.connect(f"{args.server}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{args.database}"')
     work = Path(tempfile.mkdtemp(prefix="opsportal-bench-"))
+    level = os.environ.get("BACKUP_ZSTD_LEVEL", "3")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "opsportal.settings",
@@ -121,60 +122,90 @@ def main() -> None:
         "DATABASE_URL": url,
         "CELERY_BROKER_URL": "filesystem://",
         "BACKUP_FILES": "",
+        "BACKUP_ZSTD_LEVEL": level,
         "BENCH_DBBACKUP_DIR": str(work / "dbbackup"),
     }
+    encryption = "unencrypted"
+    if not args.no_encryption:
+        key = subprocess.run(["age-keygen"], capture_output=True, text=True, check=True)
+        recipient = next(line.split(": ", 1)[1] for line in key.stderr.splitlines() if line.startswith("Public key"))
+        env["BACKUP_AGE_RECIPIENTS"] = recipient
+        encryption = "age to 1 recipient"
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     pg_env = {**env, "PGDATABASE": args.database, "PGHOST": "127.0.0.1", "PGUSER": "postgres"}
-    results = []
+    dbbackup_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.dbbackup_settings", "PYTHONPATH": str(ROOT)}
+    pipe_file = work / "dump.zst"
+    commands = {
+        "A pg_dump > /dev/null": (["pg_dump -Fc -Z0 > /dev/null"], pg_env, True, None),
+        f"B pg_dump | zstd -{level}": ([f"pg_dump -Fc -Z0 | zstd -{level} -q > {pipe_file}"], pg_env, True, pipe_file),
+        "C dbbackup (no -z)": ([python, "manage.py", "dbbackup"], dbbackup_env, False, work / "dbbackup"),
+        "D manage.py backup": (
+            [python, "manage.py", "backup"],
+            {**env, "BACKUP_DIR": str(work / "ours")},
+            False,
+            work / "ours",
+        ),
+    }
+    print(
+        f"settings: A/B pg_dump -Fc -Z0, zstd -{level}; C django-dbbackup 5.4.0 PgDumpBinaryConnector (pg_dump "
+        f"--format=custom, default gzip), no -z; D BACKUP_ZSTD_LEVEL={level}, {encryption}, PostgreSQL DATABASE_URL, "
+        f"database only. {args.rounds} interleaved rounds; load average at start "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs, shared)"
+    )
     try:
         for size_mb in sizes:
-            grow_to(url, size_mb)
-            on_disk = database_size(url)
-            with open(os.devnull, "wb") as devnull:
-                dump_seconds, _ = best_of(args.repeat, ["pg_dump", "-Fc", "-Z0"], pg_env, stdout=devnull)
-            backup_dir = work / f"backups-{size_mb}"
-            ours_seconds, ours_rss = best_of(
-                args.repeat, [python, "manage.py", "backup"], {**env, "BACKUP_DIR": str(backup_dir)}
-            )
-            (work / "dbbackup").mkdir(exist_ok=True)
-            theirs_seconds, theirs_rss = best_of(
-                args.repeat,
-                [python, "manage.py", "dbbackup", "-z"],
-                {**env, "DJANGO_SETTINGS_MODULE": "bench.dbbackup_settings", "PYTHONPATH": str(ROOT)},
-            )
-            results.append(
-                {
-                    "size": on_disk,
-                    "pg_dump": dump_seconds,
-                    "ours": ours_seconds,
-                    "ours_rss": ours_rss,
-                    "ours_stored": folder_size(backup_dir) // args.repeat,
-                    "dbbackup": theirs_seconds,
-                    "dbbackup_rss": theirs_rss,
-                    "dbbackup_stored": folder_size(work / "dbbackup") // args.repeat,
-                }
-            )
-            shutil.rmtree(backup_dir, ignore_errors=True)
-            shutil.rmtree(work / "dbbackup", ignore_errors=True)
+            on_disk = grow_to(url, size_mb)
+            raw, compressed = dump_compression_ratio(pg_env, level=int(level))
+            help_seconds = []
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
+            stored: dict[str, int] = {}
+            for _ in range(args.rounds):
+                for name, (command, cmd_env, shell, output) in commands.items():
+                    (work / "dbbackup").mkdir(exist_ok=True)
+                    runs[name].append(measure(command, cmd_env, shell=shell))
+                    if output is not None:
+                        stored[name] = folder_size(output) if output.is_dir() else output.stat().st_size
+                        shutil.rmtree(output, ignore_errors=True) if output.is_dir() else output.unlink()
+                started = time.monotonic()
+                subprocess.run(
+                    [python, "manage.py", "backup", "--help"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+                )
+                help_seconds.append(time.monotonic() - started)
+            report(size_mb, on_disk, raw, compressed, runs, stored, help_seconds, level)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if not args.keep:
             with psycopg.connect(f"{args.server}/postgres", autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
-    mb = 1024 * 1024
+
+def report(size_mb, on_disk, raw, compressed, runs, stored, help_seconds, level) -> None:
     print(
-        f"{'db on disk':>11} {'pg_dump':>8} {'backup':>8} {'ratio':>6} {'dbbackup -z':>12} {'ratio':>6} "
-        f"{'backup RSS':>11} {'dbbackup RSS':>13} {'stored':>9} {'dbbackup stored':>16}"
+        f"\n{on_disk / MB:.0f} MB on disk (asked {size_mb}); pg_dump -Fc -Z0 {raw / MB:.0f} MB, zstd -{level} "
+        f"{compressed / MB:.0f} MB: ratio {raw / compressed:.1f}:1"
     )
-    for r in results:
+    medians = {name: statistics.median(r["seconds"] for r in rs) for name, rs in runs.items()}
+    bests = {name: min(r["seconds"] for r in rs) for name, rs in runs.items()}
+    base = next(name for name in runs if name.startswith("B"))
+    floor = next(name for name in runs if name.startswith("A"))
+    print(
+        f"{'command':<22} {'median':>8} {'best':>7} {'/B med':>7} {'/B best':>8} {'/A med':>7} "
+        f"{'peak RSS':>9} {'start-up':>9} {'stored':>8}"
+    )
+    for name, rs in runs.items():
+        startup = statistics.median(r["startup"] for r in rs)
         print(
-            f"{r['size'] / mb:>8.0f} MB {r['pg_dump']:>7.1f}s {r['ours']:>7.1f}s {r['ours'] / r['pg_dump']:>6.2f} "
-            f"{r['dbbackup']:>11.1f}s {r['dbbackup'] / r['ours']:>6.2f} {r['ours_rss'] / mb:>8.0f} MB "
-            f"{r['dbbackup_rss'] / mb:>10.0f} MB {r['ours_stored'] / mb:>6.0f} MB {r['dbbackup_stored'] / mb:>13.0f} MB"
+            f"{name:<22} {medians[name]:>7.2f}s {bests[name]:>6.2f}s {medians[name] / medians[base]:>7.2f} "
+            f"{bests[name] / bests[base]:>8.2f} {medians[name] / medians[floor]:>7.2f} "
+            f"{max(r['rss'] for r in rs) / MB:>6.0f} MB {startup:>8.2f}s "
+            f"{stored[name] / MB if name in stored else 0:>5.1f} MB"
         )
-    print("ratio columns: backup / pg_dump (target <= 1.15); dbbackup / backup (target > 1: we are faster)")
+    print(
+        f"manage.py backup --help: median {statistics.median(help_seconds):.2f}s, best {min(help_seconds):.2f}s "
+        "(Django start-up and imports)"
+    )
+    print("ratios: /B = against pg_dump | zstd (target D ≤ 1.05 at 1 GB); /A = against the bare dump")
 
 
 if __name__ == "__main__":

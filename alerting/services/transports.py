@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import apprise
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.utils.translation import gettext
@@ -22,6 +21,8 @@ def channel_send(*, channel: NotificationChannel, message: Message) -> str:
 
 
 def _send_with_apprise(url: str, message: Message) -> str:
+    import apprise  # here, not at the top: ~120 ms that every start-up (manage.py backup, web workers) would pay
+
     sender = apprise.Apprise()
     if not sender.add(url):
         return gettext("Apprise does not understand the channel's URL.")

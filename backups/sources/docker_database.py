@@ -20,12 +20,13 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-import docker
-import docker.errors
 from django.db import connections
 from django.utils.translation import gettext as _
 
 from backups import postgres
+from opsportal.lib.lazy import lazy_module
+
+docker = lazy_module("docker")  # imported on first use: ~170 ms of start-up otherwise
 
 ROLE_LABEL = "opsportal.backup.role"
 POSTGRES_ENGINE = "django.db.backends.postgresql"
