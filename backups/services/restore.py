@@ -300,6 +300,8 @@ def restore_run_perform(
         log_line(f"failed: {restore.error}")
         lines.append(scrub_secrets(traceback.format_exc()))
     heartbeat.stop()
+    # the record is saved whole below: it carries the last count, not the one it was loaded with
+    restore.bytes_done, restore.bytes_total = heartbeat.bytes_done, heartbeat.bytes_total
     restore.finished_at = timezone.now()
     if reindex_owed and not portal_db_restored:
         catalog_reindex_paid()  # pg_restore rolled back: the catalog is as it was, nothing is owed

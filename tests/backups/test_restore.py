@@ -99,3 +99,15 @@ def test_restore_asks_for_the_database_name_unless_yes(backup_dir, run_backup, m
     with pytest.raises(CommandError, match="cancelled"):
         call_command("restore", str(run.pk))
     assert not RestoreRun.objects.exists()
+
+
+def test_a_restore_counts_every_decoded_byte_as_its_progress(backup_dir, run_backup, new_database_url, tmp_path):
+    """Into a new database (streamed) and a file: the restore's progress ends at the artifacts' raw size."""
+    run = run_backup()
+    assert run.status == BackupRun.Status.SUCCEEDED, run.error
+    database = run.artifacts.get(kind="database")
+    restore = restore_run_execute(run_id=run.pk, only="database", into=new_database_url())
+    assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
+    restore.refresh_from_db()
+    assert restore.bytes_total == database.raw_bytes
+    assert restore.bytes_done == database.raw_bytes  # every byte decoded was counted, none twice
