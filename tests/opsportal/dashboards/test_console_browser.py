@@ -17,7 +17,7 @@ from tests.opsportal.dashboards.test_browser import in_thread
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Strings this work added that the Japanese catalog may not have yet (they pass once translated).
-NEW_MSGIDS = ("backup failed", "alert firing")
+NEW_MSGIDS = ("failed backup", "alert firing")
 CRITICAL_RED = "#d33"
 METRIC_CHART_IDS = ["cpu", "memory", "disk", "db_connections", "db_size", "redis_memory", "queues", "workers"]
 
