@@ -46,6 +46,9 @@ if not SECRET_KEY:
             "(`make run` generates var/secret_key for the embedded default)."
         )
     SECRET_KEY = "django-insecure-debug-only-key"  # noqa: S105 (DEBUG only)
+# Former keys, comma-separated, newest first: sessions and signed links made with them stay valid, and the secrets
+# stored encrypted (channel URLs, probe passwords; opsportal/lib/secrets_at_rest.py) stay readable after a rotation.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

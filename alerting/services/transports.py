@@ -18,6 +18,11 @@ _SEVERE = {"WARNING", "ERROR", "CRITICAL"}
 def channel_send(*, channel: NotificationChannel, message: Message) -> str:
     if channel.kind == ChannelKind.DJANGO_ADMINS:
         return _send_to_admins(message)
+    if channel.url_is_unreadable:
+        return gettext(
+            "The channel's URL cannot be decrypted (was SECRET_KEY changed without keeping the old key in "
+            "SECRET_KEY_FALLBACKS?); enter it again."
+        )
     return _send_with_apprise(channel.url, message)
 
 
