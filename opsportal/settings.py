@@ -394,7 +394,7 @@ LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
 ALERTING_EVALUATE_EVERY = env_duration("ALERTING_EVALUATE_EVERY", "1m")
 # Attempts per notification before its delivery is marked failed.
 ALERTING_DELIVERY_ATTEMPTS = env_int("ALERTING_DELIVERY_ATTEMPTS", 5, minimum=1, maximum=50)
-# Wait before the first retry of a failed delivery; it doubles with every further attempt.
+# Wait before the first retry of a failed delivery; it doubles with every further attempt (plus up to 50 % jitter).
 ALERTING_RETRY_BACKOFF = env_duration("ALERTING_RETRY_BACKOFF", "30s")
 # Longest a single delivery attempt may take.
 ALERTING_DELIVERY_TIMEOUT = env_duration("ALERTING_DELIVERY_TIMEOUT", "30s")

@@ -53,7 +53,7 @@ def test_a_url_from_a_foreign_key_fails_the_delivery_with_a_clear_reason_and_sur
     delivery = channel_test_send(channel=channel)
     delivery_attempt(delivery_id=delivery.pk)
     delivery.refresh_from_db()
-    assert delivery.status != DeliveryStatus.SENT
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 1)  # permanent: not retried
     assert "cannot be decrypted" in delivery.error and "SECRET_KEY_FALLBACKS" in delivery.error
     channel.refresh_from_db()
     channel.save()  # a save that did not touch the URL keeps the token as it was
