@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models, transaction
 from django.utils import timezone
@@ -18,6 +19,7 @@ from alerting.models import (
     AlertRule,
     AlertState,
     AlertTransition,
+    ChannelKind,
     Delivery,
     NotificationChannel,
     Silence,
@@ -27,6 +29,7 @@ from alerting.services import alert_acknowledge, channel_test_send, silence_crea
 from opsportal.lib.admin_display import HumanNumbersMixin, status_column
 from opsportal.lib.forms import HumanDurationField
 from opsportal.lib.humanize import status_badge
+from opsportal.lib.secrets_at_rest import mask
 
 OBSERVED_VALUE = ("number", _("observed value"))
 
@@ -83,11 +86,45 @@ class AlertRuleAdmin(admin.ModelAdmin):
         return rule.key is not None
 
 
+class NotificationChannelForm(forms.ModelForm):
+    # Write-only: the stored URL (it may hold a password or a token) is never rendered back; the page shows it masked.
+    url = forms.CharField(
+        label=_("Apprise URL"),
+        required=False,
+        max_length=2000,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "size": 80}),
+        help_text=NotificationChannel._meta.get_field("url").help_text,
+    )
+
+    class Meta:
+        model = NotificationChannel
+        fields = ["name", "kind", "url", "language", "enabled"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["url"] = ""
+        if self.instance.pk and (self.instance.url or self.instance.url_is_unreadable):
+            self.fields["url"].help_text = _("Stored encrypted. Leave empty to keep the current URL.")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("url") and self.instance.pk and data.get("kind") == ChannelKind.APPRISE:
+            data["url"] = self.instance.url  # kept as stored, even if it cannot be decrypted (clean() then says so)
+        return data
+
+
 @admin.register(NotificationChannel)
 class NotificationChannelAdmin(admin.ModelAdmin):
+    form = NotificationChannelForm
     list_display = ["name", "kind", "language", "enabled", "health", "last_success_at", "last_failure_at"]
     list_filter = ["kind", "enabled", "language"]
-    readonly_fields = ["consecutive_failures", "last_success_at", "last_failure_at", "last_error"]
+    readonly_fields = ["stored_url", "consecutive_failures", "last_success_at", "last_failure_at", "last_error"]
+
+    @admin.display(description=_("stored URL"))
+    def stored_url(self, channel: NotificationChannel) -> str:
+        if channel.url_is_unreadable:
+            return gettext("cannot be decrypted with SECRET_KEY or SECRET_KEY_FALLBACKS; enter it again")
+        return mask(channel.url) or "—"
     actions = ["send_test_notification"]
 
     @admin.display(description=_("health"))

@@ -18,6 +18,7 @@ from alerting.services import (
     delivery_attempt,
     transitions_unprocessed,
 )
+from alerting.services.notifications import retry_countdown
 
 
 @shared_task(name="alerting.tasks.evaluate")
@@ -46,7 +47,8 @@ def deliver(self, delivery_id: int) -> str:
         return "gone"
     if delivery.status == DeliveryStatus.RETRYING and delivery.next_attempt_at is not None:
         # The attempt count lives on the Delivery (ALERTING_DELIVERY_ATTEMPTS), so Celery's own limit is off.
-        raise self.retry(countdown=max(0.0, (delivery.next_attempt_at - timezone.now()).total_seconds()))
+        # Jittered: next_attempt_at is the earliest moment, the countdown adds up to half the backoff again.
+        raise self.retry(countdown=retry_countdown(remaining=delivery.next_attempt_at - timezone.now()))
     return delivery.status
 
 

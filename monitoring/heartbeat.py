@@ -1,7 +1,8 @@
 """Every host reports its own checks, whichever processes it runs: Celery workers, gunicorn, or both.
 
 A task scheduled by beat is taken by one worker, so it cannot tell which of several hosts are alive. Instead each
-process that serves the portal on a host runs one report loop (`report_loop`) on a daemon thread: every
+process that serves the portal on a host runs one report loop (`report_thread`, an opsportal.lib.periodic
+PeriodicThread): every
 MONITOR_HEARTBEAT_INTERVAL it runs the host checks (disk, memory, cpu, docker) on its own host and stores them as
 that host's HostReport (`monitoring.services.host_report_record`). The health view, metrics and snapshots read
 those reports, so every host appears by name.
@@ -23,43 +24,33 @@ import fcntl
 import logging
 import os
 import re
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
-from django.db import close_old_connections, connections
+
+from opsportal.lib.periodic import PeriodicThread
 
 logger = logging.getLogger(__name__)
 
-_stop = threading.Event()
+_worker_thread: PeriodicThread | None = None
 
 
-def report_loop(report: Callable[[], object], *, stop: threading.Event, what: str) -> None:
-    """Call report() now and then every MONITOR_HEARTBEAT_INTERVAL until stop is set.
+def report_thread(report: Callable[[], object], *, what: str) -> PeriodicThread:
+    """Call report() now and then every MONITOR_HEARTBEAT_INTERVAL until stopped.
 
     Each round starts and ends without database connections, so an error (or a database restart) between rounds
     leaves nothing broken behind, and the thread never holds a connection while it waits.
     """
-    interval = settings.MONITOR_HEARTBEAT_INTERVAL.total_seconds()
-    while not stop.is_set():
-        try:
-            close_old_connections()
-            report()
-        except Exception:
-            logger.exception("%s failed", what)
-        finally:
-            connections.close_all()
-        stop.wait(interval)
-
-
-def _start_thread(report: Callable[[], object], *, stop: threading.Event, what: str) -> threading.Thread:
-    stop.clear()
-    thread = threading.Thread(target=report_loop, args=(report,), kwargs={"stop": stop, "what": what},
-                              name="monitoring-heartbeat", daemon=True)
-    thread.start()
-    return thread
+    return PeriodicThread(
+        report,
+        every=settings.MONITOR_HEARTBEAT_INTERVAL.total_seconds(),
+        name="monitoring-heartbeat",
+        error_message=f"{what} failed",
+        logger=logger,
+        first_round_at_start=True,
+    ).start()
 
 
 # --- Celery workers ---------------------------------------------------------------------------------------------
@@ -76,14 +67,18 @@ def worker_report_once(*, worker_name: str, queues: list[str]) -> None:
 def start_worker_heartbeat(sender=None, **_: object) -> None:
     worker_name = getattr(sender, "hostname", None) or "unknown"
     queues = sorted(sender.app.amqp.queues.consume_from) if sender is not None else []
-    _start_thread(lambda: worker_report_once(worker_name=worker_name, queues=queues), stop=_stop,
-                  what="worker heartbeat")
+    global _worker_thread
+    if _worker_thread is not None:
+        _worker_thread.stop()
+    _worker_thread = report_thread(lambda: worker_report_once(worker_name=worker_name, queues=queues),
+                                   what="worker heartbeat")
     logger.info("monitoring heartbeat started for %s on queues %s", worker_name, ", ".join(queues))
 
 
 @worker_shutdown.connect
 def stop_worker_heartbeat(**_: object) -> None:
-    _stop.set()
+    if _worker_thread is not None:
+        _worker_thread.stop()
 
 
 # --- gunicorn web hosts -----------------------------------------------------------------------------------------
@@ -132,8 +127,7 @@ class WebHostReporter:
     def __init__(self, hostname: str) -> None:
         self.hostname = hostname
         self.lock = HostLock(web_host_lock_path(hostname))
-        self.stop = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.thread: PeriodicThread | None = None
 
     def report_once(self) -> bool:
         """Record this host's report if this process holds the host's lock (taking it if free); else nothing."""
@@ -148,12 +142,11 @@ class WebHostReporter:
         return True
 
     def start(self) -> None:
-        self.thread = _start_thread(self.report_once, stop=self.stop, what="web host report")
+        self.thread = report_thread(self.report_once, what="web host report")
 
     def close(self) -> None:
-        self.stop.set()
         if self.thread is not None:
-            self.thread.join(timeout=1)  # a round stuck in a dead dependency must not delay the exit
+            self.thread.stop(join_timeout=1)  # a round stuck in a dead dependency must not delay the exit
         self.lock.release()
 
 

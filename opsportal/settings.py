@@ -46,6 +46,9 @@ if not SECRET_KEY:
             "(`make run` generates var/secret_key for the embedded default)."
         )
     SECRET_KEY = "django-insecure-debug-only-key"  # noqa: S105 (DEBUG only)
+# Former keys, comma-separated, newest first: sessions and signed links made with them stay valid, and the secrets
+# stored encrypted (channel URLs, probe passwords; opsportal/lib/secrets_at_rest.py) stay readable after a rotation.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -405,7 +408,7 @@ LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
 ALERTING_EVALUATE_EVERY = env_duration("ALERTING_EVALUATE_EVERY", "1m")
 # Attempts per notification before its delivery is marked failed.
 ALERTING_DELIVERY_ATTEMPTS = env_int("ALERTING_DELIVERY_ATTEMPTS", 5, minimum=1, maximum=50)
-# Wait before the first retry of a failed delivery; it doubles with every further attempt.
+# Wait before the first retry of a failed delivery; it doubles with every further attempt (plus up to 50 % jitter).
 ALERTING_RETRY_BACKOFF = env_duration("ALERTING_RETRY_BACKOFF", "30s")
 # Longest a single delivery attempt may take.
 ALERTING_DELIVERY_TIMEOUT = env_duration("ALERTING_DELIVERY_TIMEOUT", "30s")

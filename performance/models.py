@@ -47,7 +47,7 @@ class PerfTarget(models.Model):
     login_username = models.CharField(
         _("service user"), max_length=150, blank=True, help_text=_("Pages behind login: the user the probe logs in as.")
     )
-    # age-encrypted with a key derived from SECRET_KEY (performance/credentials.py); never shown, never logged.
+    # Fernet-encrypted with a key derived from SECRET_KEY (performance/credentials.py); never shown, never logged.
     login_password_encrypted = models.BinaryField(_("encrypted password"), blank=True, default=b"", editable=False)
     source = models.CharField(
         _("declared by"),

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 
 from prometheus_client import Histogram
 
+from opsportal.lib.periodic import PeriodicThread
+
 logger = logging.getLogger(__name__)
 
 # Upper bounds in ms, aligned to the budgets (1 s API, 3 s page); the last bucket counts everything slower.
@@ -74,8 +76,8 @@ class RequestTimingAggregator:
         self.histogram = request_histogram()  # since process start, for Prometheus
         self._children: dict[Key, Histogram] = {}  # histogram.labels(*key), looked up once per key
         self._pid = os.getpid()
-        self._flusher: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._flusher: PeriodicThread | None = None
+        self._stopped = False
         # A forked child (gunicorn worker) starts empty: the parent's numbers are the parent's, its thread is gone.
         os.register_at_fork(after_in_child=self._after_fork)
 
@@ -97,7 +99,7 @@ class RequestTimingAggregator:
             if ms > bucket.max_ms:
                 bucket.max_ms = ms
             bucket.buckets[index] += 1
-            if self._flusher is None and self.background:
+            if self._flusher is None and self.background and not self._stopped:
                 self._start_flusher()
         child = self._children.get(key)
         if child is None:  # labels() is thread-safe and returns the same child for the same key
@@ -138,20 +140,21 @@ class RequestTimingAggregator:
         self.histogram = request_histogram()
         self._children = {}
         self._flusher = None
-        self._stop = threading.Event()
+        self._stopped = False
 
     def _start_flusher(self) -> None:
-        self._flusher = threading.Thread(target=self._run_flusher, name="perf-request-timing", daemon=True)
-        self._flusher.start()
+        # A database hiccup is logged and the next round retries: timing must never take the web process down.
+        self._flusher = PeriodicThread(
+            lambda: self.flush(include_current=False),
+            every=self.flush_interval,
+            name="perf-request-timing",
+            error_message="could not write request timings",
+            logger=logger,
+        ).start()
         atexit.register(self._flush_at_exit)
 
-    def _run_flusher(self) -> None:
-        stop = self._stop
-        while not stop.wait(self.flush_interval):
-            self._flush_quietly(include_current=False)
-
     def _flush_at_exit(self) -> None:
-        self._stop.set()
+        self._halt()
         if self._pid == os.getpid():
             self._flush_quietly(include_current=True)
 
@@ -167,8 +170,13 @@ class RequestTimingAggregator:
 
     def stop(self) -> None:
         """Stop the flusher thread without a final flush (tests, and the benchmark's throwaway aggregators)."""
-        self._stop.set()
+        self._halt()
         atexit.unregister(self._flush_at_exit)
+
+    def _halt(self) -> None:
+        self._stopped = True
+        if self._flusher is not None:
+            self._flusher.stop()
 
 
 _aggregator: RequestTimingAggregator | None = None

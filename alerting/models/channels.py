@@ -6,6 +6,10 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from opsportal.lib.secrets_at_rest import EncryptedTextField, UnreadableSecret
+
+URL_PURPOSE = "opsportal.alerting.channel-url.v1"
+
 
 class ChannelKind(models.TextChoices):
     APPRISE = "apprise", _("Apprise URL (email, Slack, Teams, webhook, ntfy, ...)")
@@ -17,13 +21,16 @@ class NotificationChannel(models.Model):
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices, default=ChannelKind.APPRISE)
-    url = models.CharField(
+    # Encrypted at rest (Fernet, key derived from SECRET_KEY); the attribute is the plain URL.
+    url = EncryptedTextField(
         _("Apprise URL"),
+        purpose=URL_PURPOSE,
         max_length=2000,
         blank=True,
         help_text=_(
             "For example mailto://user:password@smtp.example.com?to=ops@example.com, slack://..., msteams://..., "
-            "json://hooks.example.com/alerts, ntfy://ntfy.sh/topic. May hold a secret: shown only on this page."
+            "json://hooks.example.com/alerts, ntfy://ntfy.sh/topic. May hold a secret: stored encrypted, never shown "
+            "again."
         ),
     )
     language = models.CharField(
@@ -52,7 +59,14 @@ class NotificationChannel(models.Model):
     def is_failing(self) -> bool:
         return self.consecutive_failures > 0
 
+    @property
+    def url_is_unreadable(self) -> bool:
+        """The stored URL was encrypted under a key that is neither SECRET_KEY nor in SECRET_KEY_FALLBACKS."""
+        return isinstance(self.url, UnreadableSecret)
+
     def clean(self) -> None:
+        if self.url_is_unreadable:
+            raise ValidationError({"url": gettext("The stored URL cannot be decrypted; enter it again.")})
         if self.kind == ChannelKind.APPRISE:
             import apprise
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ from alerting.models import (
     Silence,
 )
 from alerting.services.messages import message_render
-from alerting.services.transports import channel_send
+from alerting.services.transports import SendError, channel_send
 
 
 def alert_transition_process(*, transition_id: int, now: datetime) -> list[Delivery]:
@@ -73,8 +74,9 @@ def silence_matching(*, alert: Alert, at: datetime) -> Silence | None:
 def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delivery | None:
     """Send the delivery once if it is due (claimed by a conditional UPDATE); record the outcome on it and its channel.
 
-    A failure leaves it `retrying` with next_attempt_at (exponential backoff) until ALERTING_DELIVERY_ATTEMPTS, then
-    `failed`. The caller (a task) schedules the retry.
+    A transient failure leaves it `retrying` with next_attempt_at (exponential backoff) until
+    ALERTING_DELIVERY_ATTEMPTS, then `failed`; a permanent one (PermanentSendError) is `failed` at once, with its
+    reason. The caller (a task) schedules the retry.
     """
     now = now or timezone.now()
     claimed = Delivery.objects.filter(
@@ -85,19 +87,24 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delive
         return delivery
     channel = delivery.channel
     started = time.perf_counter()
+    error, permanent = "", False
     try:
         message = message_render(transition=delivery.transition, channel=channel, now=now)
-        error = channel_send(channel=channel, message=message)
+        channel_send(channel=channel, message=message)
+    except SendError as exc:
+        error, permanent = str(exc), exc.permanent
     except Exception as exc:  # a bug in rendering or a transport must not leave the delivery "sending" forever
         error = f"{type(exc).__name__}: {exc}"
     delivery.duration_ms = (time.perf_counter() - started) * 1000
+    if permanent:
+        error = gettext("Permanent error, not retried: %(reason)s") % {"reason": error}
     delivery.error = error
     finished = timezone.now()
     if not error:
         delivery.status = DeliveryStatus.SENT
         NotificationChannel.objects.filter(pk=channel.pk).update(consecutive_failures=0, last_success_at=finished)
     else:
-        if delivery.attempts < settings.ALERTING_DELIVERY_ATTEMPTS:
+        if not permanent and delivery.attempts < settings.ALERTING_DELIVERY_ATTEMPTS:
             delivery.status = DeliveryStatus.RETRYING
             delivery.next_attempt_at = finished + retry_delay(attempts=delivery.attempts)
         else:
@@ -110,7 +117,15 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Delive
 
 
 def retry_delay(*, attempts: int) -> timedelta:
+    """The earliest wait before the next attempt; the deliver task adds jitter on top (retry_countdown)."""
     return settings.ALERTING_RETRY_BACKOFF * (2 ** max(attempts - 1, 0))
+
+
+def retry_countdown(*, remaining: timedelta) -> float:
+    """Seconds until the retry: the backoff plus up to half of it again, at random, so deliveries that failed
+    together (one peer down for all of them) do not all come back at the same moment."""
+    seconds = max(0.0, remaining.total_seconds())
+    return seconds + random.uniform(0.0, seconds / 2)  # noqa: S311 (spreading load, not a secret)
 
 
 def channel_test_send(*, channel: NotificationChannel) -> Delivery:

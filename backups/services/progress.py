@@ -22,13 +22,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backups import postgres
 from backups.models import BackupRun, RestoreRun
 from backups.sources import Source, parse_selector
+from opsportal.lib.periodic import PeriodicThread
 
 logger = logging.getLogger("backups")
 
@@ -107,9 +107,17 @@ class Progress:
         self.on_flush = on_flush
         self.on_stall = on_stall
         self.cancelled = ""  # why the stream must stop (set once the run was failed under it)
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name=f"backup-{run_id}-heartbeat", daemon=True)
+        self._seen, self._moved_at = 0, 0.0
+        # Keeps its connection between beats (every few seconds); a failed beat closes it and the next one retries.
+        self._beat = PeriodicThread(
+            self._beat_once,
+            every=settings.BACKUP_PROGRESS_EVERY.total_seconds(),
+            name=f"backup-{run_id}-heartbeat",
+            error_message=f"backup run {run_id}: heartbeat failed",
+            logger=logger,
+            hold_connection=True,
+        )
 
     def add(self, count: int) -> None:
         if self.cancelled:
@@ -129,11 +137,11 @@ class Progress:
                                 elapsed=time.monotonic() - self.started, finished=finished)
 
     def start(self) -> None:
-        self._thread.start()
+        self._seen, self._moved_at = self.bytes_done, time.monotonic()
+        self._beat.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+        self._beat.stop(join_timeout=30)
         if self.on_flush is not None:
             self.on_flush(self)
 
@@ -145,24 +153,15 @@ class Progress:
         if self.on_flush is not None:
             self.on_flush(self)
 
-    def _loop(self) -> None:
-        every = settings.BACKUP_PROGRESS_EVERY.total_seconds()
-        seen, moved_at = self.bytes_done, time.monotonic()
-        try:
-            while not self._stop.wait(every):
-                now = time.monotonic()
-                if self.bytes_done != seen:
-                    seen, moved_at = self.bytes_done, now
-                elif self.on_stall is not None and now - moved_at >= settings.BACKUP_STALL_AFTER.total_seconds():
-                    self._stalled(stall_message(seen, now - moved_at))
-                    return
-                try:
-                    self.flush()
-                except Exception:  # a database hiccup must not kill the backup; the next beat retries
-                    logger.exception("backup run %s: heartbeat failed", self.run_id)
-                    connection.close()
-        finally:
-            connection.close()
+    def _beat_once(self) -> None:
+        now = time.monotonic()
+        if self.bytes_done != self._seen:
+            self._seen, self._moved_at = self.bytes_done, now
+        elif self.on_stall is not None and now - self._moved_at >= settings.BACKUP_STALL_AFTER.total_seconds():
+            self._beat.stop_event.set()  # the watchdog fires once and the heartbeat stops
+            self._stalled(stall_message(self._seen, now - self._moved_at))
+            return
+        self.flush()  # a database hiccup is logged by the loop and must not kill the backup; the next beat retries
 
     def _stalled(self, message: str) -> None:
         self.log(message)
@@ -185,8 +184,15 @@ class RestoreHeartbeat:
         self.bytes_done = 0
         self.bytes_total: int | None = None
         self._total_read = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"restore-{restore_id}-heartbeat", daemon=True)
+        # A failed beat (e.g. the restored catalog is being swapped in) is logged; the next beat retries.
+        self._beat = PeriodicThread(
+            self.flush,
+            every=settings.BACKUP_PROGRESS_EVERY.total_seconds(),
+            name=f"restore-{restore_id}-heartbeat",
+            error_message=f"restore {restore_id}: heartbeat failed",
+            logger=logger,
+            hold_connection=True,
+        )
 
     def add(self, count: int) -> None:
         self.bytes_done += count
@@ -195,11 +201,10 @@ class RestoreHeartbeat:
         self.bytes_total, self._total_read = total, True
 
     def start(self) -> None:
-        self._thread.start()
+        self._beat.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+        self._beat.stop(join_timeout=30)
         with contextlib.suppress(Exception):  # the outcome is written by the restore itself; this is the last count
             self.flush()
 
@@ -220,15 +225,3 @@ class RestoreHeartbeat:
         if self.bytes_total is not None:
             fields["bytes_total"] = self.bytes_total
         RestoreRun.objects.filter(pk=self.restore_id, status=RestoreRun.Status.RUNNING).update(**fields)
-
-    def _loop(self) -> None:
-        every = settings.BACKUP_PROGRESS_EVERY.total_seconds()
-        try:
-            while not self._stop.wait(every):
-                try:
-                    self.flush()
-                except Exception:  # e.g. the restored catalog is being swapped in; the next beat retries
-                    logger.exception("restore %s: heartbeat failed", self.restore_id)
-                    connection.close()
-        finally:
-            connection.close()

@@ -128,7 +128,8 @@ def test_an_http_error_of_the_peer_is_recorded(make_rule, httpserver):
 @pytest.mark.security
 def test_a_failing_channel_never_shows_the_secret_of_its_url(make_rule, admin_client):
     NotificationChannel.objects.create(
-        name="mail", url=f"mailto://alerts:s3cr3t-pw@127.0.0.1:{free_port()}?to=ops@example.com&mode=insecure"
+        name="mail",
+        url=f"mailto://alerts:s3cr3t-pw@127.0.0.1:{free_port()}?from=alerts@example.com&to=ops@example.com&mode=insecure",
     )
     fire_disk_alert(make_rule)
     (delivery,) = notify_unprocessed(T0)

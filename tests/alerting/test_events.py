@@ -12,8 +12,8 @@ from django.utils import timezone
 from alerting.models import Alert, AlertEvent, AlertRule, AlertTransition
 from alerting.observations import EVENT_BACKUP_FAILED, EVENT_BUDGET_BREACHED
 from alerting.services import alert_event_record, alerts_evaluate, connect_event_signal
-from alerting.signals import describe_backup_failure, describe_budget_breach
-from backups.signals import BackupFailure
+from alerting.signals import describe_budget_breach
+from backups.models import BackupRun
 from tests.alerting import signals_fixture
 from tests.alerting.conftest import T0, notify_unprocessed, webhook_payloads
 
@@ -88,17 +88,22 @@ def test_a_budget_breach_alerts_only_after_ten_minutes_of_breaches(budget_event_
     assert "Observed value: 450" in webhook_payloads(httpserver)[0]["message"]
 
 
-def test_signals_are_turned_into_events_by_the_receivers(budget_event_rule):
-    connect_event_signal(signals_fixture.backup_failed, event=EVENT_BACKUP_FAILED, describe=describe_backup_failure)
+def test_signals_are_turned_into_events_by_the_receivers(budget_event_rule, backup_dir, run_backup, settings, tmp_path):
+    # A real failed BackupRun through the real service: BACKUP_FILES names a file that does not exist, so the backup
+    # fails in preflight and backups' own `backup_failed` reaches the receiver alerting connected at start-up.
+    missing = tmp_path / "gone.conf"
+    settings.BACKUP_DATABASES = []
+    settings.BACKUP_FILES = [str(missing)]
+    run = run_backup()
+    assert run.status == BackupRun.Status.FAILED
+    # The budget signal still stands in for performance's (same kwargs).
     connect_event_signal(signals_fixture.budget_breached, event=EVENT_BUDGET_BREACHED, describe=describe_budget_breach)
-    # The payload backups sends (backups.signals.BackupFailure); a real failed run: tests/alerting/test_backup_failed.py
-    failure = BackupFailure(run_id=7, uuid="7e0c1b9e-0000-4000-8000-000000000007", trigger="scheduled", source="media",
-                            error="disk full", created_at=T0, started_at=T0, finished_at=T0)
-    signals_fixture.backup_failed.send(sender=None, failure=failure)
     signals_fixture.budget_breached.send(sender=None, target="api-health", p95_ms=812.4, budget_ms=500)
 
     backup = AlertEvent.objects.get(event=EVENT_BACKUP_FAILED)
-    assert (backup.labels, backup.message) == ({"source": "media"}, "Backup run 7: disk full")
+    assert backup.labels == {"source": f"file:{missing}"}
+    assert backup.message == f"Backup run {run.pk}: {run.error}"
+    assert str(missing) in backup.message and "does not exist" in backup.message
     budget = AlertEvent.objects.get(event=EVENT_BUDGET_BREACHED)
     assert (budget.labels, budget.message, budget.value) == (
         {"target": "api-health"},
