@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,9 +21,38 @@ from opsportal.lib.humanize import human_duration
 ACTIVE = (BackupRun.Status.QUEUED, BackupRun.Status.RUNNING)
 
 
-def backup_runs_recent(*, limit: int | None = None) -> QuerySet[BackupRun]:
-    runs = BackupRun.objects.prefetch_related("artifacts").order_by("-created_at", "-id")
-    return runs[:limit] if limit else runs
+# What a listing shows of a run; its log and verification detail (long texts) are read only on its own page.
+LISTED_FIELDS = (
+    "id", "uuid", "status", "kind", "trigger", "triggered_by_name", "created_at", "started_at", "finished_at",
+    "total_bytes", "bytes_done", "error", "verification", "drill_rto_seconds", "storage_prefix",
+)  # fmt: skip
+
+
+@dataclass
+class RunsPage:
+    runs: list[BackupRun]
+    more: bool  # older runs exist beyond this page
+
+
+def backup_runs_page(*, limit: int | None, before: int | None = None, with_artifacts: bool = False) -> RunsPage:
+    """Runs newest first, `limit` of them (None: all), older than run #`before` if given (LookupError if absent).
+
+    Keyset paging on (created_at, id), the listing's order, so a page costs the same on page 1 and page 2,000;
+    one query for the runs, and one for their artifacts when asked for.
+    """
+    runs = BackupRun.objects.only(*LISTED_FIELDS).order_by("-created_at", "-id")
+    if before is not None:
+        anchor = BackupRun.objects.filter(pk=before).values_list("created_at", flat=True).first()
+        if anchor is None:
+            raise LookupError(before)
+        # (created_at, id) < (anchor, before); the redundant bound lets PostgreSQL walk the created_at index from it.
+        runs = runs.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=before), created_at__lte=anchor)
+    if with_artifacts:
+        runs = runs.prefetch_related("artifacts")
+    if limit is None:
+        return RunsPage(runs=list(runs), more=False)
+    found = list(runs[: limit + 1])
+    return RunsPage(runs=found[:limit], more=len(found) > limit)
 
 
 def backup_run_latest_succeeded() -> BackupRun | None:

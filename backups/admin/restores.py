@@ -21,7 +21,8 @@ class RestoreRunAdmin(StableLogReprMixin, admin.ModelAdmin):
     list_display = ["id", "status_badge", "source_link", "target", "who", "created_at", "finished_at"]
     list_display_links = ["id", "status_badge"]
     list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
-    list_select_related = ["source_run"]
+    # No select_related: the list links the source by its id; a join would read each source run's whole row (its log).
+    list_select_related = False
     show_full_result_count = False
     ordering = ["-created_at", "-id"]
     change_form_template = "admin/backups/restorerun/change_form.html"
@@ -31,6 +32,12 @@ class RestoreRunAdmin(StableLogReprMixin, admin.ModelAdmin):
         "finished_at", "error_text", "log_text",
     ]  # fmt: skip
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name == "backups_restorerun_changelist":
+            queryset = queryset.defer("log")  # the list never shows it; the restore's page does
+        return queryset
 
     def has_add_permission(self, request, obj=None):
         return False

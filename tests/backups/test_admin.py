@@ -101,3 +101,17 @@ def test_the_restore_changelist_is_read_only_and_makes_no_query_per_row(super_cl
     detail = super_client.get(reverse("admin:backups_restorerun_change", args=[restore.pk]))
     assert detail.status_code == 200 and b'name="_save"' not in detail.content
     assert super_client.get(reverse("admin:backups_restorerun_add")).status_code == 403
+
+
+def test_neither_changelist_reads_a_log(super_client):
+    """Logs can be megabytes each; a page of 100 runs must not read them (the run's own page shows its log)."""
+    long_log = "pg_dump: dumping contents of table\n" * 30_000
+    run = make_run(log=long_log, verification_detail=long_log)
+    RestoreRun.objects.create(source_run=run, target="database:x", status="succeeded", log=long_log)
+    for url in (CHANGELIST, reverse("admin:backups_restorerun_changelist")):
+        with CaptureQueriesContext(connection) as captured:
+            assert super_client.get(url).status_code == 200
+        read = [q["sql"] for q in captured.captured_queries if '"log"' in q["sql"] or "verification_detail" in q["sql"]]
+        assert read == [], url
+    page = super_client.get(reverse("admin:backups_backuprun_change", args=[run.pk]))
+    assert "pg_dump: dumping contents of table" in page.content.decode()

@@ -1,0 +1,169 @@
+"""Benchmark: `listbackups` and `prunebackups --dry-run` with 100,000 runs against the same commands with 1,000.
+
+    .venv/bin/python bench/backups_catalog.py                  # 1,000 vs 100,000 runs
+    .venv/bin/python bench/backups_catalog.py --runs 300000 --repeat 3
+
+It creates a scratch PostgreSQL database (dropped at the end), migrates it, inserts the runs with SQL (each with a
+2 KB log, one artifact, a failed run in 17, a safety backup in 29), and runs the commands in this process with
+call_command, output into memory, printing the median and the fastest of --repeat runs, the ratio large / small
+and the SQL queries of each. `listbackups` is also run as its own process (`manage.py listbackups`), beside
+`manage.py listbackups --help` (Django's start-up and nothing else), so the start-up is named apart.
+Targets (issue 20 item 4): a page of `listbackups` under 0.5 s at 100,000 runs, flat (ratio ≈ 1); the prune
+decision linear (ratio ≈ 100 for 100× the runs) and under 1 s at 100,000 runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
+INSERT_RUNS = """
+INSERT INTO backups_backuprun (uuid, status, kind, physical_type, trigger, triggered_by_name, "only", created_at,
+    started_at, finished_at, worker_host, storage_prefix, bytes_done, current_artifact, total_bytes, error, log,
+    verification, verification_detail, pinned)
+SELECT md5(g::text || %(salt)s)::uuid,
+       CASE WHEN g %% 17 = 0 THEN 'failed' ELSE 'succeeded' END,
+       'logical', '',
+       CASE WHEN g %% 29 = 0 THEN 'safety' WHEN g %% 5 = 0 THEN 'manual' ELSE 'scheduled' END,
+       CASE WHEN g %% 5 = 0 THEN 'admin' ELSE 'schedule' END,
+       CASE WHEN g %% 29 = 0 THEN '["database:default"]'::jsonb ELSE '[]'::jsonb END,
+       now() - (g || ' hours')::interval, now() - (g || ' hours')::interval,
+       now() - (g || ' hours')::interval + interval '95 seconds',
+       'worker-1', 'run' || g, 1000000 + g, '', 400000 + g, '',
+       repeat('pg_dump: dumping contents of table x' || chr(10), 55),
+       CASE WHEN g %% 7 = 0 THEN 'verified' ELSE '' END, '', g %% 997 = 0
+FROM generate_series(%(low)s, %(high)s) AS g
+"""
+
+INSERT_ARTIFACTS = """
+INSERT INTO backups_backupartifact (run_id, kind, name, path, stored_bytes, raw_bytes, sha256, compression, encrypted,
+    format, metadata)
+SELECT id, 'database', 'default', storage_prefix || '/database-default.dump.zst', total_bytes, total_bytes * 5,
+       md5(id::text) || md5(id::text), 'zstd', false, 'pg_dump-custom', '{}'::jsonb
+FROM backups_backuprun WHERE id BETWEEN %(low)s AND %(high)s
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    name = f"bench_catalog_{secrets.token_hex(3)}"
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["TEST_DATABASE_URL"] = f"{SERVER}/{name}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    sys.path.insert(0, str(ROOT))
+    try:
+        run(args, name)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(args, name: str) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call_command("migrate", verbosity=0)
+
+    def insert(low: int, high: int) -> None:
+        with connection.cursor() as cursor:
+            for start in range(low, high + 1, 50_000):
+                bounds = {"low": start, "high": min(high, start + 49_999), "salt": name}
+                cursor.execute(INSERT_RUNS, bounds)
+            cursor.execute(
+                "SELECT min(id), max(id) FROM backups_backuprun WHERE NOT EXISTS "
+                "(SELECT 1 FROM backups_backupartifact a WHERE a.run_id = backups_backuprun.id)"
+            )
+            first, last = cursor.fetchone()
+            cursor.execute(INSERT_ARTIFACTS, {"low": first, "high": last})
+            cursor.execute("ANALYZE backups_backuprun")
+            cursor.execute("ANALYZE backups_backupartifact")
+
+    def deep_id() -> str:
+        with connection.cursor() as cursor:  # a run half-way down the history: page 1,000 of 50 at 100,000
+            cursor.execute(
+                "SELECT id FROM backups_backuprun ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
+                [BackupRunCount.value // 2],
+            )
+            return str(cursor.fetchone()[0])
+
+    commands = {
+        "listbackups": lambda: ["listbackups"],
+        "listbackups --json": lambda: ["listbackups", "--json"],
+        "listbackups --before (middle)": lambda: ["listbackups", "--before", deep_id()],
+        "prunebackups --dry-run": lambda: ["prunebackups", "--dry-run"],
+    }
+
+    def measure() -> dict[str, tuple[float, float, int]]:
+        results = {}
+        for label, argv in commands.items():
+            arguments, times = argv(), []
+            for _ in range(args.repeat):
+                with CaptureQueriesContext(connection) as queries:
+                    started = time.perf_counter()
+                    call_command(*arguments, stdout=io.StringIO(), stderr=io.StringIO())
+                    times.append(time.perf_counter() - started)
+            results[label] = (statistics.median(times), min(times), len(queries))
+        for label, argv in (("manage.py listbackups --help", ["--help"]), ("manage.py listbackups", [])):
+            times = []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "manage.py", "listbackups", *argv],
+                    cwd=ROOT,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    env=os.environ,
+                )
+                times.append(time.perf_counter() - started)
+            results[label] = (statistics.median(times), min(times), 0)
+        return results
+
+    BackupRunCount.value = 1000
+    insert(1, 1000)
+    small = measure()
+    BackupRunCount.value = args.runs
+    insert(1001, args.runs)
+    large = measure()
+    print(
+        f"catalog commands: 1,000 runs vs {args.runs:,} runs (median and fastest of {args.repeat}; in process "
+        "unless named manage.py)"
+    )
+    print(f"{'command':<30} {'1,000 runs':>19} {'large':>19} {'ratio':>7} {'queries':>9}")
+    for label in small:
+        (s_med, s_best, s_q), (l_med, l_best, l_q) = small[label], large[label]
+        print(
+            f"{label:<30} {s_med * 1000:>8.1f}/{s_best * 1000:<7.1f}ms {l_med * 1000:>8.1f}/{l_best * 1000:<7.1f}ms "
+            f"{l_med / s_med:>7.2f} {s_q:>4}/{l_q:<4}"
+        )
+
+
+class BackupRunCount:
+    value = 0
+
+
+if __name__ == "__main__":
+    main()
