@@ -24,7 +24,7 @@ ACTIVE = (BackupRun.Status.QUEUED, BackupRun.Status.RUNNING)
 # What a listing shows of a run; its log and verification detail (long texts) are read only on its own page.
 LISTED_FIELDS = (
     "id", "uuid", "status", "kind", "trigger", "triggered_by_name", "created_at", "started_at", "finished_at",
-    "total_bytes", "bytes_done", "error", "verification", "drill_rto_seconds", "storage_prefix",
+    "total_bytes", "bytes_done", "estimated_bytes", "error", "verification", "drill_rto_seconds", "storage_prefix",
 )  # fmt: skip
 
 
