@@ -117,6 +117,38 @@ def run(args, name: str) -> None:
         "prunebackups --dry-run": lambda: ["prunebackups", "--dry-run"],
     }
 
+    def before_listing() -> None:
+        # What listbackups did before issue 20: every run, full rows (logs), artifacts prefetched, then printed.
+        from backups.management.commands._output import human_bytes
+        from backups.models import BackupRun
+
+        out = io.StringIO()
+        for run in BackupRun.objects.prefetch_related("artifacts").order_by("-created_at", "-id"):
+            out.write(f"{run.pk:>6}  {run.status:<10} {run.trigger:<9} {run.created_at:%Y-%m-%d %H:%M:%S}  ")
+            out.write(f"{human_bytes(run.total_bytes):>10}  {run.verification or '-'}\n")
+
+    def before_prune_decision() -> None:
+        # What the prune's decision read before issue 20: model instances with their logs.
+        from django.utils import timezone
+
+        from backups.models import BackupRun
+        from backups.services.retention import RetentionPolicy, retention_decide
+
+        fields = ("id", "status", "trigger", "only", "created_at", "pinned", "verification", "storage_prefix", "log")
+        runs = BackupRun.objects.filter(kind=BackupRun.Kind.LOGICAL).only(*fields)
+        retention_decide(runs=runs, policy=RetentionPolicy.from_settings(), now=timezone.now())
+
+    def prune_decision() -> None:
+        from backups.services.retention import backup_runs_prune
+
+        backup_runs_prune(dry_run=True)
+
+    calls = {
+        "before: listing every run": before_listing,
+        "before: prune decision": before_prune_decision,
+        "prune decision (service)": prune_decision,
+    }
+
     def measure() -> dict[str, tuple[float, float, int]]:
         results = {}
         for label, argv in commands.items():
@@ -125,6 +157,14 @@ def run(args, name: str) -> None:
                 with CaptureQueriesContext(connection) as queries:
                     started = time.perf_counter()
                     call_command(*arguments, stdout=io.StringIO(), stderr=io.StringIO())
+                    times.append(time.perf_counter() - started)
+            results[label] = (statistics.median(times), min(times), len(queries))
+        for label, call in calls.items():
+            times = []
+            for _ in range(args.repeat):
+                with CaptureQueriesContext(connection) as queries:
+                    started = time.perf_counter()
+                    call()
                     times.append(time.perf_counter() - started)
             results[label] = (statistics.median(times), min(times), len(queries))
         for label, argv in (("manage.py listbackups --help", ["--help"]), ("manage.py listbackups", [])):
