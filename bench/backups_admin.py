@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 import time
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 
 INSERT_RUNS = """
 INSERT INTO backups_backuprun (uuid, status, trigger, triggered_by_name, "only", created_at, started_at, finished_at,
@@ -46,20 +42,11 @@ def main() -> None:
     parser.add_argument("--show-sql", action="store_true", help="print each query of the last request and its time")
     args = parser.parse_args()
 
-    name = f"bench_bkadmin_{secrets.token_hex(3)}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["TEST_DATABASE_URL"] = f"{SERVER}/{name}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     sys.path.insert(0, str(ROOT))
-    try:
-        run(args, name)
-    finally:
-        from django.db import connections
+    from bench.scratch_database import scratch_database
 
-        connections.close_all()
-        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("bench_bkadmin") as name:
+        run(args, name)
 
 
 def run(args, name: str) -> None:

@@ -17,17 +17,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import secrets
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 
 INSERT_RUNS = """
 INSERT INTO backups_backuprun (uuid, status, kind, physical_type, trigger, triggered_by_name, "only", created_at,
@@ -62,20 +58,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    name = f"bench_catalog_{secrets.token_hex(3)}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["TEST_DATABASE_URL"] = f"{SERVER}/{name}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     sys.path.insert(0, str(ROOT))
-    try:
-        run(args, name)
-    finally:
-        from django.db import connections
+    from bench.scratch_database import scratch_database
 
-        connections.close_all()
-        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("bench_catalog") as name:
+        run(args, name)
 
 
 def run(args, name: str) -> None:
