@@ -12,7 +12,6 @@ Target: the ratio stays near 1 (no full scan per page, no query per row) and the
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
