@@ -1,4 +1,8 @@
-"""System checks for backup configuration problems Django can see at start-up."""
+"""System checks for backup configuration problems Django can see at start-up.
+
+Each is tagged "backups": the backup commands run only these before they start (`requires_system_checks =
+["backups"]`), so a backup does not wait for the URLconf, admin and model checks that `manage.py check` and the
+servers run."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
 
-@register(Tags.security)
+@register(Tags.security, "backups")
 def unencrypted_secrets(app_configs, **kwargs) -> list[Warning]:
     if settings.BACKUP_AGE_RECIPIENTS or not settings.BACKUP_FILES:
         return []
@@ -22,7 +26,7 @@ def unencrypted_secrets(app_configs, **kwargs) -> list[Warning]:
     ]
 
 
-@register()
+@register("backups")
 def identity_file(app_configs, **kwargs) -> list[Warning]:
     path = settings.BACKUP_AGE_IDENTITY_FILE
     if path and not Path(path).is_file():
@@ -30,7 +34,7 @@ def identity_file(app_configs, **kwargs) -> list[Warning]:
     return []
 
 
-@register()
+@register("backups")
 def physical_backups(app_configs, **kwargs) -> list:
     """pgBackRest configuration problems (backups.E101-E108, W107); nothing while BACKUP_PGBACKREST_STANZA is empty."""
     from django.core.checks import Error
@@ -44,7 +48,7 @@ def physical_backups(app_configs, **kwargs) -> list:
     return found
 
 
-@register()
+@register("backups")
 def restore_jobs(app_configs, **kwargs) -> list:
     """BACKUP_RESTORE_JOBS must be a whole number from 1 to 64 (pg_restore -j)."""
     from django.core.checks import Error

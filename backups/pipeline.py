@@ -6,6 +6,7 @@ custom-format archive, an SQLite database, a file, a tar of a volume).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import os
@@ -79,6 +80,96 @@ class IterReader(io.RawIOBase):
         return size
 
 
+class ReadAhead(io.RawIOBase):
+    """Reads a source in its own thread, up to `limit` bytes ahead of the consumer (constant memory).
+
+    Without it pg_dump waits on a full pipe whenever this process compresses, encrypts, hashes or writes: the two
+    took turns. With it the source keeps producing while the consumer works (the reads and zstd release the GIL), as
+    `pg_dump | zstd` runs both ends at once. Chunks are passed on as they arrive (read1), so a slow source still
+    shows its bytes moving. An error of the source is raised from the consumer's next read; a consumer that stops
+    early calls close(), which ends the thread.
+    """
+
+    def __init__(self, inner: BinaryIO, *, chunk: int = CHUNK, limit: int = 8 * CHUNK) -> None:
+        super().__init__()
+        self.inner = inner
+        self.chunk = chunk
+        self.limit = limit
+        self.chunks: collections.deque = collections.deque()
+        self.buffered = 0
+        self.done = False  # the source ended or failed: nothing more will be appended
+        self.stopping = False
+        self.changed = threading.Condition()
+        self.pending = b""
+        self.offset = 0
+        self.thread = threading.Thread(target=self._fill, name="backup-read-ahead", daemon=True)
+        self.thread.start()
+
+    def _fill(self) -> None:
+        read = getattr(self.inner, "read1", None) or self.inner.read
+        item: bytes | BaseException
+        while True:
+            with self.changed:
+                while self.buffered >= self.limit and not self.stopping:
+                    self.changed.wait()
+                if self.stopping:
+                    return
+            try:
+                item = read(self.chunk)
+            except BaseException as exc:  # handed to the consumer
+                item = exc
+            with self.changed:
+                self.chunks.append(item)
+                if isinstance(item, bytes):
+                    self.buffered += len(item)
+                self.done = not item or isinstance(item, BaseException)
+                self.changed.notify_all()
+                if self.done:
+                    return
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self.offset >= len(self.pending):
+            with self.changed:
+                while not self.chunks:
+                    self.changed.wait()
+                item = self.chunks[0]
+                if isinstance(item, BaseException):
+                    raise item
+                if not item:
+                    return b""  # the end stays queued: every later read returns it too
+                self.chunks.popleft()
+                self.buffered -= len(item)
+                self.changed.notify_all()
+            self.pending, self.offset = item, 0
+        left = len(self.pending) - self.offset
+        take = left if size is None or size < 0 else min(size, left)
+        if self.offset == 0 and take == len(self.pending):  # the whole chunk: hand it on without a copy
+            data, self.pending = self.pending, b""
+            return data
+        data = self.pending[self.offset:self.offset + take]
+        self.offset += take
+        return data
+
+    read1 = read
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        with self.changed:
+            self.stopping = True
+            self.chunks.clear()
+            self.buffered = 0
+            self.changed.notify_all()
+        self.thread.join(timeout=5)
+        super().close()
+
+
 def age_recipients() -> list:
     return [pyrage.x25519.Recipient.from_str(text) for text in settings.BACKUP_AGE_RECIPIENTS]
 
@@ -109,16 +200,23 @@ def age_identities() -> list:
 def encode(
     *, reader: BinaryIO, writer: ArtifactWriter, encrypt: bool, on_bytes: Callable[[int], None] | None = None
 ) -> int:
-    """Compress (and encrypt) everything `reader` yields into `writer`; return the raw byte count."""
-    counting = CountingReader(reader, on_bytes)
+    """Compress (and encrypt) everything `reader` yields into `writer`; return the raw byte count.
+
+    The source is read ahead in a thread (ReadAhead), so it never waits for the compression, the encryption, the
+    hash or the write."""
+    ahead = ReadAhead(reader)
+    counting = CountingReader(ahead, on_bytes)
     compressor = zstandard.ZstdCompressor(
         level=settings.BACKUP_ZSTD_LEVEL, threads=settings.BACKUP_ZSTD_THREADS, write_checksum=True
     )
-    with compressor.stream_reader(counting, read_size=CHUNK, closefd=False) as compressed:
-        if encrypt:
-            pyrage.encrypt_io(compressed, writer, age_recipients())
-        else:
-            shutil.copyfileobj(compressed, writer, CHUNK)
+    try:
+        with compressor.stream_reader(counting, read_size=CHUNK, closefd=False) as compressed:
+            if encrypt:
+                pyrage.encrypt_io(compressed, writer, age_recipients())
+            else:
+                shutil.copyfileobj(compressed, writer, CHUNK)
+    finally:
+        ahead.close()
     return counting.count
 
 

@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bench.dataset import dump_compression_ratio, grow_to  # noqa: E402
 
 MB = 1024 * 1024
+APPS = ("opsportal", "backups", "monitoring", "performance", "alerting")  # compiled first: start-up as in production
 
 
 def tree_rss(handle: psutil.Process) -> tuple[int, bool]:
@@ -105,6 +106,9 @@ def main() -> None:
     parser.add_argument("--database", default="opsportal_bk_bench", help="scratch database (created, dropped)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--no-encryption", action="store_true", help="run the portal's backup without age")
+    parser.add_argument("--compare-checkout", type=Path, help="also run E: another checkout's manage.py backup "
+                        "(e.g. a git worktree of the previous commit), interleaved with the rest")
+    parser.add_argument("--skip-dbbackup", action="store_true", help="leave out C (django-dbbackup not installed)")
     args = parser.parse_args()
     sizes = sorted(args.size_mb or [256])
     url = f"{args.server}/{args.database}"
@@ -114,7 +118,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="opsportal-bench-"))
     level = os.environ.get("BACKUP_ZSTD_LEVEL", "3")
     env = {
-        **os.environ,
+        # Bytecode cached as in production (a shell or CI may set PYTHONDONTWRITEBYTECODE, which recompiles every
+        # module on every start and counted as start-up).
+        **{key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"},
         "DJANGO_SETTINGS_MODULE": "opsportal.settings",
         "ENV_FILE": "",
         "VAR_DIR": str(work / "var"),
@@ -133,13 +139,16 @@ def main() -> None:
         encryption = "age to 1 recipient"
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([python, "-m", "compileall", "-q", *(str(ROOT / app) for app in APPS)], env=env, check=False)
     pg_env = {**env, "PGDATABASE": args.database, "PGHOST": "127.0.0.1", "PGUSER": "postgres"}
     dbbackup_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.dbbackup_settings", "PYTHONPATH": str(ROOT)}
     pipe_file = work / "dump.zst"
     commands = {
         "A pg_dump > /dev/null": (["pg_dump -Fc -Z0 > /dev/null"], pg_env, True, None),
         f"B pg_dump | zstd -{level}": ([f"pg_dump -Fc -Z0 | zstd -{level} -q > {pipe_file}"], pg_env, True, pipe_file),
-        "C dbbackup (no -z)": ([python, "manage.py", "dbbackup"], dbbackup_env, False, work / "dbbackup"),
+        **({} if args.skip_dbbackup else {
+            "C dbbackup (no -z)": ([python, "manage.py", "dbbackup"], dbbackup_env, False, work / "dbbackup"),
+        }),
         "D manage.py backup": (
             [python, "manage.py", "backup"],
             {**env, "BACKUP_DIR": str(work / "ours")},
@@ -147,6 +156,15 @@ def main() -> None:
             work / "ours",
         ),
     }
+    if args.compare_checkout:
+        other = args.compare_checkout.resolve()
+        subprocess.run([python, "-m", "compileall", "-q", *(str(other / app) for app in APPS)], env=env, check=False)
+        commands[f"E backup ({other.name})"] = (
+            [python, str(other / "manage.py"), "backup"],
+            {**env, "BACKUP_DIR": str(work / "other")},
+            False,
+            work / "other",
+        )
     print(
         f"settings: A/B pg_dump -Fc -Z0, zstd -{level}; C django-dbbackup 5.4.0 PgDumpBinaryConnector (pg_dump "
         f"--format=custom, default gzip), no -z; D BACKUP_ZSTD_LEVEL={level}, {encryption}, PostgreSQL DATABASE_URL, "

@@ -15,6 +15,12 @@ class OpsPortalAdminSite(admin.AdminSite):
     index_title = _("Operations overview")
     index_template = "admin/opsportal_index.html"
 
+    def check(self, app_configs):
+        # The admin.py modules load with the URLconf (OpsPortalAdminConfig): load them before the admin checks too,
+        # so `manage.py check` validates every registered ModelAdmin whatever order the checks run in.
+        admin.autodiscover()
+        return super().check(app_configs)
+
     def get_urls(self):
         from opsportal.dashboards import views
 

@@ -5,6 +5,9 @@ from django.views.generic import RedirectView
 
 from opsportal.lib.registry import module_urlpatterns
 
+# Every installed app's admin.py, here rather than at start (OpsPortalAdminConfig is a SimpleAdminConfig).
+admin.autodiscover()
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     # Browsers ask for /favicon.ico on every page that names no icon (JSON, API): answer it instead of a 404.

@@ -13,6 +13,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config) -> None:
+    """Load every admin.py before collection: the admin's modules load with the URLconf (opsportal/apps.py), and
+    tests parametrised over admin.site's registry must see every ModelAdmin."""
+    import django
+    from django.contrib import admin
+
+    django.setup()
+    admin.autodiscover()
+
+
 def free_port() -> int:
     """A free loopback port (bound, then released): a server can take it; until one does, connecting is refused."""
     with socket.socket() as probe:

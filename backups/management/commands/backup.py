@@ -17,6 +17,8 @@ from backups.services.failure import BackupInterrupted
 
 class Command(BaseCommand):
     help = _("Back up the portal now (databases, files, Docker volumes), or re-index the catalog from storage.")
+    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--async", dest="run_async", action="store_true", help=_("Enqueue on the backups queue."))

@@ -27,6 +27,8 @@ class Command(BaseCommand):
         "List backup runs, newest first: the newest 50 unless --limit says otherwise; --before ID pages on to older "
         "ones."
     )
+    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--json", action="store_true", help=_("Print the runs as JSON."))

@@ -20,6 +20,8 @@ from backups.services.backup import BackupBusy, backup_run_execute
 class Command(BaseCommand):
     help = _("Take a physical backup through pgBackRest (full, diff or incr), create the stanza, check it, or "
              "rebuild the physical catalog from pgBackRest's own.")
+    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--type", dest="backup_type", choices=BACKUP_TYPES, default="incr",

@@ -9,6 +9,8 @@ from backups.services.retention import RetentionPolicy, backup_runs_prune
 
 class Command(BaseCommand):
     help = _("Apply the retention policy: delete the backups it does not keep (files and records), saying why.")
+    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--dry-run", action="store_true", help=_("Only print what would be kept and deleted."))

@@ -13,6 +13,8 @@ from backups.services.restore import RestoreBusy, restore_run_execute
 
 class Command(BaseCommand):
     help = _("Restore a backup run (a safety backup of the target is taken first).")
+    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("run_id", type=int, nargs="?", help=_("The backup run to restore."))
