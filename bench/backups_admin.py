@@ -19,11 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 INSERT_RUNS = """
-INSERT INTO backups_backuprun (uuid, status, trigger, triggered_by_name, "only", created_at, started_at, finished_at,
-    worker_host, storage_prefix, bytes_done, current_artifact, total_bytes, error, log, verification,
-    verification_detail, pinned)
+INSERT INTO backups_backuprun (uuid, status, kind, physical_type, trigger, triggered_by_name, "only", created_at,
+    started_at, finished_at, worker_host, storage_prefix, bytes_done, current_artifact, total_bytes, error, log,
+    verification, verification_detail, pinned)
 SELECT md5(g::text || %s)::uuid,
        CASE WHEN g %% 17 = 0 THEN 'failed' ELSE 'succeeded' END,
+       'logical', '',
        CASE WHEN g %% 5 = 0 THEN 'manual' ELSE 'scheduled' END,
        CASE WHEN g %% 5 = 0 THEN 'admin' ELSE 'schedule' END,
        '[]'::jsonb,
