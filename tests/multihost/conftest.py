@@ -263,5 +263,6 @@ def deployment() -> Iterator[Deployment]:
         _database_host(deployment)
         yield deployment
     finally:
+        print(deployment.logs())  # shown by pytest when the test failed
         _teardown(deployment)
         shutil.rmtree(workdir, ignore_errors=True)
