@@ -105,6 +105,15 @@ def test_four_hosts_backup_host_reports_and_a_lost_monitoring_worker(deployment:
         return {web, backups, monitor} <= hosts and {web, backups, monitor} <= reporting
 
     wait_for(every_host_in_a_snapshot, timeout=120, interval=2, what="disk and memory of the three portal hosts")
+    workers = deployment.query("web", textwrap.dedent("""
+        import json
+        from monitoring.models import WorkerHeartbeat
+        print(json.dumps(sorted(WorkerHeartbeat.objects.values_list("hostname", "queue"))))
+    """))
+    # each worker named after its host (MONITOR_HOSTNAME in the Procfile's -n), so the two monitoring workers differ
+    assert [tuple(row) for row in workers] == sorted([
+        (f"backups@{backups}", "backups"), (f"monitoring@{backups}", "monitoring"),
+        (f"monitoring@{monitor}", "monitoring"), (f"monitoring@{monitor}", "probes")])
 
     # A backup started in the admin on the web host runs on the backups host, into that host's storage.
     admin_run_backup_now(deployment)
