@@ -53,6 +53,17 @@ def default_rules() -> list[dict]:
             "severity": Severity.CRITICAL,
         },
         {
+            # A host whose processes stopped reporting (monitoring's `host` check, a warning per silent host): its
+            # worker or gunicorn died, or the host is down. Resolves when it reports again.
+            "key": "host-silent",
+            "name": gettext_noop("A host stopped reporting"),
+            "kind": RuleKind.CHECK,
+            "check_name": "host",
+            "check_status": CheckStatus.WARNING,
+            "for_duration": timedelta(minutes=2),
+            "severity": Severity.CRITICAL,
+        },
+        {
             "key": "backup-failed",
             "name": gettext_noop("Backup failed"),
             "kind": RuleKind.EVENT,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from monitoring.checks.base import CheckResult, HealthCheck, Sample, check_resul
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.pool import Job, run_jobs
+from opsportal.lib.hostname import host_name
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def clear_cached_results() -> None:
 
 
 def local_hostname() -> str:
-    return settings.MONITOR_HOSTNAME or socket.gethostname()
+    return host_name()
 
 
 @dataclass

@@ -9,6 +9,8 @@ need_apt=()
 for tool in dockerd:docker.io busybox:busybox-static age:age zstd:zstd pg_dump:postgresql-client chromium:chromium msgfmt:gettext pgbackrest:pgbackrest; do
     command -v "${tool%%:*}" >/dev/null || need_apt+=("${tool##*:}")
 done
+# iproute2's `ip netns`: the multi-host test (tests/multihost/) puts each host in a network namespace.
+dpkg -s iproute2 >/dev/null 2>&1 || need_apt+=(iproute2)
 # A Japanese font: without one Chromium draws every Japanese glyph of the browser tests' pages as a box.
 fc-list 2>/dev/null | grep -qi "IPAGothic" || need_apt+=(fonts-ipafont-gothic)
 if [ "${#need_apt[@]}" -gt 0 ]; then

@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 import re
-import socket
 import threading
 import traceback
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from backups.services.reaper import backup_runs_reap_dead_workers
 from backups.signals import backup_succeeded
 from backups.sources import Source, SourceError, SourceStream, selected
 from backups.storage import ArtifactWriter, backup_storage
+from opsportal.lib.hostname import host_name
 
 logger = logging.getLogger("backups")
 
@@ -122,7 +122,7 @@ def _claim(run: BackupRun) -> bool | None:
                 status=BackupRun.Status.RUNNING,
                 started_at=now,
                 heartbeat_at=now,
-                worker_host=socket.gethostname(),
+                worker_host=host_name(),
                 worker_pid=os.getpid(),
                 storage_prefix=prefix,
             )

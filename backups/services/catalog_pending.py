@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import os
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from opsportal.lib.files import write_json_durably
+from opsportal.lib.hostname import host_name
 
 if TYPE_CHECKING:
     from backups.services.catalog import CatalogReindex
@@ -41,7 +41,7 @@ def catalog_reindex_owed(*, restore_id: int | None, owner_done: bool = False) ->
     owner_done: the restore ended but could not re-index (storage unreadable), so the next tick must not wait for
     its process to be gone.
     """
-    write_json_durably(marker_path(), {"host": socket.gethostname(), "pid": None if owner_done else os.getpid(),
+    write_json_durably(marker_path(), {"host": host_name(), "pid": None if owner_done else os.getpid(),
                                        "since": timezone.now().isoformat(), "restore_id": restore_id})
 
 

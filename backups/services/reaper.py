@@ -8,7 +8,6 @@ write when it happened (the journal) is written first, so its real cause is kept
 from __future__ import annotations
 
 import logging
-import socket
 from datetime import datetime
 
 import psutil
@@ -23,6 +22,7 @@ from backups.services.catalog import backup_run_repair_from_manifest
 from backups.services.failure import announce_failure, remove_files_of
 from backups.services.journal import journal_cause
 from backups.storage import backup_storage
+from opsportal.lib.hostname import host_name
 
 logger = logging.getLogger("backups")
 
@@ -119,7 +119,7 @@ def worker_process_gone(*, host: str, pid: int | None, started_at: datetime | No
     A pid reused by a younger process (created after the run started) is gone too; a zombie is gone. Another host's
     process, or a process this one may not inspect, is not known to be gone: its heartbeat decides.
     """
-    if not pid or host != socket.gethostname():
+    if not pid or host != host_name():
         return False
     try:
         process = psutil.Process(pid)
@@ -136,7 +136,7 @@ def worker_process_gone(*, host: str, pid: int | None, started_at: datetime | No
 def backup_runs_reap_dead_workers() -> list[BackupRun]:
     """Fail at once the running backups whose worker process on this host is gone; delete their files."""
     reaped = []
-    running = BackupRun.objects.filter(status=BackupRun.Status.RUNNING, worker_host=socket.gethostname())
+    running = BackupRun.objects.filter(status=BackupRun.Status.RUNNING, worker_host=host_name())
     for run in running:
         if not worker_process_gone(host=run.worker_host, pid=run.worker_pid, started_at=run.started_at):
             continue

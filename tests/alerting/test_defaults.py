@@ -22,6 +22,8 @@ def test_the_default_rules_watch_what_the_issue_asks(settings):
     assert rules["memory-full"].for_duration == timedelta(minutes=5)
     assert (rules["check-critical"].kind, rules["check-critical"].check_name) == ("check", "")
     assert rules["check-critical"].for_duration == timedelta(minutes=2)
+    assert (rules["host-silent"].kind, rules["host-silent"].check_name) == ("check", "host")
+    assert (rules["host-silent"].check_status, rules["host-silent"].severity) == ("warning", "critical")
     assert rules["backup-failed"].event_name == "backup_failed"
     assert rules["backup-rpo"].metric_name == "backup_last_success_age_seconds"
     assert rules["backup-rpo"].threshold == settings.BACKUP_RPO.total_seconds()
