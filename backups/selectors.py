@@ -237,10 +237,14 @@ def restore_overwrites(run: BackupRun, *, only: str | None = None) -> list[dict]
         if kind_filter and (artifact.kind != kind_filter or (name_filter and artifact.name != name_filter)):
             continue
         source = kinds.get(artifact.kind)
+        try:
+            label = source.restore_target_label(artifact, target) if source else artifact.name
+        except RestoreRefused as exc:  # e.g. a postgres:NAME that BACKUP_DATABASE_URLS no longer names
+            label = f"{artifact.name}: {exc}"
         items.append(
             {
                 "artifact": artifact,
-                "target": source.restore_target_label(artifact, target) if source else artifact.name,
+                "target": label,
                 "safety_backup": bool(source and source.has_something_to_protect(artifact, target)),
             }
         )

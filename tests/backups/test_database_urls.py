@@ -57,8 +57,9 @@ def other_databases(settings, backup_dir, django_db_blocker) -> Iterator[dict[st
     _use(settings, f"billing={_url(names['billing'])}, crm={_url(names['crm'])}")
     yield names
     with django_db_blocker.unblock(), psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        leftovers = [row[0] for row in conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}\\_%"])]
+        # the two databases and any side database of their restores (<name>__restoring_<id>, ...), nothing else
+        leftovers = [row[0] for dbname in names.values() for row in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s", [dbname, f"{dbname}\\_\\_%"])]
         for dbname in leftovers:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
@@ -181,3 +182,13 @@ def test_the_admin_shows_a_bad_entry_as_a_problem(settings, backup_dir, runner_c
     text = runner_client.get(reverse("admin:backups_backuprun_changelist")).content.decode()
     assert "postgres:shop" in text and "only PostgreSQL" in text
     assert SECRET not in text
+
+
+def test_the_admin_restore_page_names_the_database_and_asks_for_its_name(other_databases, run_backup,
+                                                                        super_client):
+    run = run_backup(only=["postgres:billing"])
+    page = super_client.get(reverse("admin:backups_backuprun_restore", args=[run.pk])).content.decode()
+    billing = other_databases["billing"]
+    assert f"postgres://127.0.0.1:5432/{billing}" in page
+    assert f"<code>{billing}</code>" in page  # the word to type is the database's own name
+    assert SECRET not in page
