@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import psycopg
@@ -19,6 +21,8 @@ from backups.services.restore import restore_run_execute
 from backups.services.verify import backup_run_verify
 from opsportal.lib.database_urls import parse_database_urls
 from tests.backups.conftest import PG
+from tests.conftest import test_database_env
+from tests.opsportal.embedded import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,3 +196,26 @@ def test_the_admin_restore_page_names_the_database_and_asks_for_its_name(other_d
     assert f"postgres://127.0.0.1:5432/{billing}" in page
     assert f"<code>{billing}</code>" in page  # the word to type is the database's own name
     assert SECRET not in page
+
+
+def test_the_command_line_reads_the_urls_from_the_file_and_restores_in_place(other_databases, backup_dir, tmp_path):
+    """End to end through the real settings: BACKUP_DATABASE_URLS_FILE holds the password, the variable does not."""
+    billing = other_databases["billing"]
+    urls_file = tmp_path / "dburls"
+    urls_file.write_text(f"# secrets of the other databases\nbilling={_url(billing)}\n")
+    env = test_database_env(BACKUP_DIR=str(backup_dir), VAR_DIR=str(tmp_path / "var"), BACKUP_FILES="",
+                            BACKUP_DOCKER_VOLUMES="", BACKUP_AGE_RECIPIENTS="", BACKUP_DATABASE_URLS="",
+                            BACKUP_DATABASE_URLS_FILE=str(urls_file))
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert SECRET not in done.stdout + done.stderr
+        assert done.returncode == 0, done.stderr
+        return done
+
+    printed = json.loads(manage("backup", "--only", "postgres:billing", "--json").stdout)
+    assert [(a["kind"], a["name"]) for a in printed["artifacts"]] == [("postgres", "billing")]
+    _sql(billing, "UPDATE invoices SET amount = 0")
+    manage("restore", str(printed["id"]), "--only", "postgres:billing", "--yes")
+    assert _sql(billing, "SELECT sum(amount) FROM invoices") == [(60,)]
