@@ -66,7 +66,8 @@ def restore_jobs(app_configs, **kwargs) -> list:
 @register("backups")
 def database_urls(app_configs, **kwargs) -> list:
     """BACKUP_DATABASE_URLS(_FILE): bad entries (E011), names given twice (E012), bad or non-PostgreSQL URLs (E013),
-    an unreadable file (E014). The message never quotes an entry, which may hold a password."""
+    an unreadable file (E014), the portal's own database (E015). The message never quotes an entry, which may hold
+    a password."""
     from django.core.checks import Error
 
     return [

@@ -5,7 +5,7 @@ BACKUP_DATABASE_URLS_FILE names a file of the same syntax, one entry a line (`#`
 passwords need not be in the environment; both may be set, and their entries are combined.
 
 Read by the settings, before Django is set up: nothing here translates or imports the apps. A bad entry does not stop
-the portal; it becomes a Problem, which the system check backups.E011–E014 reports and the backup of that entry
+the portal; it becomes a Problem, which the system check backups.E011–E015 reports and the backup of that entry
 refuses with. No message quotes an entry's text, which may hold a password: only its name (once valid), its
 position, and its URL's scheme.
 """
@@ -101,8 +101,12 @@ def parse_database_urls(text: str, *, origin: str, into: DatabaseUrls | None = N
     return found
 
 
-def read_database_urls(value: str, file_name: str, *, variable: str) -> DatabaseUrls:
-    """The entries of `variable` (its value) and of `variable`_FILE (the file it names), combined."""
+def read_database_urls(value: str, file_name: str, *, variable: str, portal: dict | None = None) -> DatabaseUrls:
+    """The entries of `variable` (its value) and of `variable`_FILE (the file it names), combined.
+
+    `portal` is the portal's own database (DATABASES["default"]): an entry naming it is refused, as its restore would
+    swap it in without the migrations and catalog repair that `database:default` gets.
+    """
     found = parse_database_urls(value or "", origin=variable)
     if file_name:
         try:
@@ -113,4 +117,23 @@ def read_database_urls(value: str, file_name: str, *, variable: str) -> Database
             ), {"variable": f"{variable}_FILE", "path": file_name}))
         else:
             parse_database_urls(text, origin=f"{variable}_FILE", into=found)
+    if portal is not None and portal.get("ENGINE") == POSTGRES_ENGINE:
+        for name, db in list(found.databases.items()):
+            if _same_database(db, portal):
+                del found.databases[name]
+                found.problems.append(Problem("backups.E015", name, gettext_noop(
+                    "Database %(name)s in BACKUP_DATABASE_URLS is the portal's own database (DATABASE_URL), which is "
+                    "backed up as database:default; remove it from BACKUP_DATABASE_URLS."
+                ), {"name": name}))
     return found
+
+
+_LOOPBACK = {"", "localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def _same_database(one: dict, other: dict) -> bool:
+    def where(db: dict) -> tuple[str, str, str]:
+        host = str(db.get("HOST") or "").lower()
+        return ("localhost" if host in _LOOPBACK else host, str(db.get("PORT") or 5432), str(db.get("NAME")))
+
+    return where(one) == where(other)

@@ -118,3 +118,14 @@ def test_manage_py_check_refuses_a_bad_entry_at_start_without_printing_the_passw
     assert result.returncode != 0
     assert "backups.E013" in output and "backups.E014" in output
     assert SECRET not in output
+
+
+def test_the_portals_own_database_is_refused_under_another_name():
+    portal = {"ENGINE": "django.db.backends.postgresql", "NAME": "opsportal", "HOST": "127.0.0.1", "PORT": 5432}
+    found = read_database_urls(
+        f"self=postgres://app:{SECRET}@localhost/opsportal,other=postgres://app@127.0.0.1/billing", "",
+        variable="BACKUP_DATABASE_URLS", portal=portal,
+    )
+    assert _ids(found) == ["backups.E015"]
+    assert found.problems[0].name == "self"
+    assert list(found.databases) == ["other"]
