@@ -18,10 +18,13 @@ from django.urls import reverse
 
 from backups.models import BackupRun, RestoreRun
 from backups.services.restore import restore_run_execute
+from backups.services.scratch import scratch_databases_reap
+from backups.services.swap import restore_databases_reap
 from backups.services.verify import backup_run_verify
 from opsportal.lib.database_urls import parse_database_urls
 from tests.backups.conftest import PG
 from tests.conftest import test_database_env
+from tests.monitoring.conftest import ThrowawayPostgres
 from tests.opsportal.embedded import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -219,3 +222,48 @@ def test_the_command_line_reads_the_urls_from_the_file_and_restores_in_place(oth
     _sql(billing, "UPDATE invoices SET amount = 0")
     manage("restore", str(printed["id"]), "--only", "postgres:billing", "--yes")
     assert _sql(billing, "SELECT sum(amount) FROM invoices") == [(60,)]
+
+
+@pytest.fixture
+def other_server() -> Iterator[ThrowawayPostgres]:
+    """A second PostgreSQL server of this test's own (initdb, its own port): the portal knows it only by URL."""
+    cluster = ThrowawayPostgres()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+def test_a_database_on_another_server_is_backed_up_restored_and_drilled_there(other_server, settings, backup_dir,
+                                                                             run_backup):
+    def remote(statement: str, dbname: str = "remote_billing"):
+        with psycopg.connect(f"postgres://postgres@127.0.0.1:{other_server.port}/{dbname}", autocommit=True) as conn:
+            cursor = conn.execute(statement)
+            return cursor.fetchall() if cursor.description else None
+
+    remote("CREATE DATABASE remote_billing", "postgres")
+    remote("CREATE TABLE invoices (id int); INSERT INTO invoices SELECT generate_series(1, 5)")
+    _use(settings, f"remote=postgres://postgres:{SECRET}@127.0.0.1:{other_server.port}/remote_billing")
+
+    run = run_backup(only=["postgres:remote"])
+    assert run.status == BackupRun.Status.SUCCEEDED, run.error
+    assert run.artifacts.get().metadata["row_counts"] == {"public.invoices": 5}
+    remote("TRUNCATE invoices")
+    restore = restore_run_execute(run_id=run.pk, only="postgres:remote")
+    assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
+    assert remote("SELECT count(*) FROM invoices") == [(5,)]
+    result = backup_run_verify(run_id=run.pk, drill=True)
+    assert result.ok, result.problems
+
+    def databases() -> set[str]:
+        return {row[0] for row in remote("SELECT datname FROM pg_database", "postgres")}
+
+    # the drill and the swap built their databases on that server, and left none behind
+    assert databases() == {"postgres", "template0", "template1", "remote_billing"}
+    # what a killed drill or restore would leave there: the reaper reaches that server through the URL
+    remote("CREATE DATABASE opsportal_drill_1_abcdef", "postgres")
+    remote("CREATE DATABASE remote_billing__restoring_99", "postgres")
+    assert "opsportal_drill_1_abcdef" in scratch_databases_reap()
+    assert "remote_billing__restoring_99" in restore_databases_reap()
+    assert databases() == {"postgres", "template0", "template1", "remote_billing"}
