@@ -61,3 +61,18 @@ def restore_jobs(app_configs, **kwargs) -> list:
     return [Error(f"BACKUP_RESTORE_JOBS={settings.BACKUP_RESTORE_JOBS!r}: {problem}",
                   hint=f"Set it to the number of pg_restore jobs, 1 to {RESTORE_JOBS_MAX} (default 2); "
                   "until then 2 is used.", id="backups.E010")]
+
+
+@register("backups")
+def database_urls(app_configs, **kwargs) -> list:
+    """BACKUP_DATABASE_URLS(_FILE): bad entries (E011), names given twice (E012), bad or non-PostgreSQL URLs (E013),
+    an unreadable file (E014), the portal's own database (E015). The message never quotes an entry, which may hold
+    a password."""
+    from django.core.checks import Error
+
+    return [
+        Error(problem.render(), hint="Each entry is NAME=postgres://user:password@host:5432/dbname; see "
+              "docs/guides/backup-and-restore.md. Until it is fixed, the backup of that entry fails.",
+              id=problem.check_id)
+        for problem in settings.BACKUP_DATABASE_URL_PROBLEMS
+    ]

@@ -68,6 +68,19 @@ def connect(db: dict, *, dbname: str | None = None, autocommit: bool = True) -> 
         raise ToolError(scrub(str(exc), db)) from None
 
 
+def known_servers() -> list[dict]:
+    """One settings dict per PostgreSQL server and user the portal reaches: its Django databases and those of
+    BACKUP_DATABASE_URLS (where drills and in-place restores of those databases leave their side databases)."""
+    from django.db import connections
+
+    found: dict[tuple, dict] = {}
+    databases = [connections[alias].settings_dict for alias in connections]
+    for db in [*databases, *settings.BACKUP_DATABASE_URLS.values()]:
+        if db.get("ENGINE") == "django.db.backends.postgresql":
+            found.setdefault((db.get("HOST"), str(db.get("PORT") or ""), db.get("USER")), db)
+    return list(found.values())
+
+
 def server_version(conn: psycopg.Connection) -> tuple[int, str]:
     number = int(conn.execute("SHOW server_version_num").fetchone()[0])
     text = conn.execute("SHOW server_version").fetchone()[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connections
 from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -14,7 +13,7 @@ from django.utils.translation import gettext as _
 from backups import manifest
 from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.services.progress import Figures, progress_figures
-from backups.sources import RestoreTarget, parse_selector, registry, selected
+from backups.sources import RestoreRefused, RestoreTarget, database_kinds, parse_selector, registry, selected
 from backups.storage import backup_storage
 from opsportal.lib.humanize import human_duration
 
@@ -238,10 +237,14 @@ def restore_overwrites(run: BackupRun, *, only: str | None = None) -> list[dict]
         if kind_filter and (artifact.kind != kind_filter or (name_filter and artifact.name != name_filter)):
             continue
         source = kinds.get(artifact.kind)
+        try:
+            label = source.restore_target_label(artifact, target) if source else artifact.name
+        except RestoreRefused as exc:  # e.g. a postgres:NAME that BACKUP_DATABASE_URLS no longer names
+            label = f"{artifact.name}: {exc}"
         items.append(
             {
                 "artifact": artifact,
-                "target": source.restore_target_label(artifact, target) if source else artifact.name,
+                "target": label,
                 "safety_backup": bool(source and source.has_something_to_protect(artifact, target)),
             }
         )
@@ -251,11 +254,40 @@ def restore_overwrites(run: BackupRun, *, only: str | None = None) -> list[dict]
 def restore_confirmation_word(run: BackupRun | None, *, only: str | None = None) -> str:
     """The database name to type when a database is overwritten in place; otherwise the word 'restore'."""
     kind, name = parse_selector(only) if only else (None, None)
-    artifacts: list[BackupArtifact] = list(run.artifacts.filter(kind="database")) if run else []
+    kinds = registry()
+    databases = database_kinds()
+    artifacts: list[BackupArtifact] = list(run.artifacts.filter(kind__in=databases)) if run else []
     for artifact in artifacts:
-        if kind in (None, "database") and name in (None, artifact.name) and artifact.name in connections:
-            return str(connections[artifact.name].settings_dict["NAME"])
+        if kind in (None, artifact.kind) and name in (None, artifact.name):
+            try:
+                return str(kinds[artifact.kind].target_db(artifact, RestoreTarget())["NAME"])
+            except RestoreRefused:  # not configured here: the restore refuses it anyway
+                continue
     return "restore"
+
+
+@dataclass
+class ListedSource:
+    selector: str  # KIND:NAME, what `backup --only` and the admin's "Run backup now" pick
+    target: str  # what it backs up, without secrets (a database's postgres://host:port/name)
+    problem: str  # why its backup fails now (a bad BACKUP_DATABASE_URLS entry), "" when none is known
+
+
+def backup_sources_listed() -> list[ListedSource]:
+    """The configured sources, in backup order, as the admin lists them; no password ever (scrubbed)."""
+    from backups.services.backup import scrub_secrets
+    from backups.sources.database import DatabaseSource
+
+    listed = []
+    for source in selected(None):
+        problem = getattr(source, "problem", "")
+        target = ""
+        if isinstance(source, DatabaseSource) and not problem:
+            db = source.db
+            target = (f"postgres://{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
+                      if db["ENGINE"] == "django.db.backends.postgresql" else f"sqlite:///{db['NAME']}")
+        listed.append(ListedSource(selector=repr(source), target=scrub_secrets(target), problem=problem))
+    return listed
 
 
 def backup_overview() -> dict:

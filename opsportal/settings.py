@@ -24,6 +24,7 @@ from opsportal.lib.config import (
     env_prometheus_multiproc_dir,
     read_secret,
 )
+from opsportal.lib.database_urls import read_database_urls
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -258,6 +259,14 @@ BACKUP_DATABASES = env_list("BACKUP_DATABASES", ["default"])
 _missing_aliases = sorted(set(BACKUP_DATABASES) - set(DATABASES))
 if _missing_aliases:
     raise ImproperlyConfigured(f"BACKUP_DATABASES names unknown database aliases: {', '.join(_missing_aliases)}.")
+# PostgreSQL databases other than the portal's own, each backed up as `postgres:NAME` (opsportal/lib/database_urls.py):
+# `NAME=URL` entries separated by commas, and/or a file of them, one a line. Name to settings dict (PASSWORD inside,
+# which Django's error pages hide); a bad entry is reported by the system checks backups.E011-E015, not raised here.
+_database_urls = read_database_urls(os.environ.get("BACKUP_DATABASE_URLS", ""),
+                                    os.environ.get("BACKUP_DATABASE_URLS_FILE", ""), variable="BACKUP_DATABASE_URLS",
+                                    portal=DATABASES["default"])
+BACKUP_DATABASE_URLS = _database_urls.databases
+BACKUP_DATABASE_URL_PROBLEMS = _database_urls.problems
 # Files holding secrets (the project's .env by default, when it exists).
 BACKUP_FILES = env_list("BACKUP_FILES", [str(BASE_DIR / ".env")] if (BASE_DIR / ".env").is_file() else [])
 BACKUP_DOCKER_VOLUMES = env_list("BACKUP_DOCKER_VOLUMES", [])

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from backups.admin import pitr, views
 from backups.admin.log_repr import StableLogReprMixin
 from backups.models import BackupArtifact, BackupRun
-from backups.selectors import backup_run_duration, backup_run_manifest, backup_run_progress
+from backups.selectors import backup_run_duration, backup_run_manifest, backup_run_progress, backup_sources_listed
 from backups.services.delete import BackupRunNotDeletable, backup_run_delete
 from backups.services.retention import RetentionPolicy
 from backups.services.runs import backup_runs_set_pinned
@@ -157,6 +157,7 @@ class BackupRunAdmin(StableLogReprMixin, HumanNumbersMixin, admin.ModelAdmin):
         context = {
             "retention_rules": RetentionPolicy.from_settings().describe(),
             "can_run_backup": self.has_run_backup_permission(request),
+            "backup_sources": backup_sources_listed(),
             **pitr.changelist_context(self, request),
             **(extra_context or {}),
         }

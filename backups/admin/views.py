@@ -21,7 +21,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backups.models import BackupRun, RestoreRun
-from backups.selectors import backup_run_progress, restore_confirmation_word, restore_overwrites
+from backups.selectors import (
+    backup_run_progress,
+    backup_sources_listed,
+    restore_confirmation_word,
+    restore_overwrites,
+)
 from backups.services.backup import BackupBusy, backup_run_enqueue
 from backups.services.restore import RestoreBusy
 from backups.services.runs import backup_run_verify_enqueue, backup_runs_set_pinned, restore_run_enqueue
@@ -64,8 +69,13 @@ def run_now(model_admin: BackupRunAdmin) -> View:
     def view(request: HttpRequest) -> HttpResponse:
         if not model_admin.has_run_backup_permission(request):
             raise PermissionDenied
+        only = request.POST.get("only", "")
+        if only and only not in {source.selector for source in backup_sources_listed()}:
+            model_admin.message_user(request, _("Nothing was started: %(source)s is not a configured source.")
+                                     % {"source": only}, messages.ERROR)
+            return _back(request, reverse("admin:backups_backuprun_changelist"))
         try:
-            run = backup_run_enqueue(trigger=BackupRun.Trigger.MANUAL, user=request.user)
+            run = backup_run_enqueue(trigger=BackupRun.Trigger.MANUAL, user=request.user, only=[only] if only else None)
         except BackupBusy as exc:
             model_admin.message_user(
                 request,

@@ -58,6 +58,8 @@ class BackupBusy(Exception):
 def scrub_secrets(text: str) -> str:
     for alias in connections:
         text = postgres.scrub(text, connections[alias].settings_dict)
+    for db in settings.BACKUP_DATABASE_URLS.values():  # the other databases' passwords too
+        text = postgres.scrub(text, db)
     return postgres.scrub(text)
 
 
@@ -104,10 +106,13 @@ def backup_run_create(
         )
 
 
-def backup_run_enqueue(*, trigger: str, user: AbstractBaseUser | None = None, actor: str = "") -> BackupRun:
+def backup_run_enqueue(
+    *, trigger: str, user: AbstractBaseUser | None = None, actor: str = "", only: list[str] | None = None
+) -> BackupRun:
+    """A queued run (of the sources selected by `only`, KIND or KIND:NAME; all when None), run by a worker."""
     from backups.tasks import run_backup
 
-    run = backup_run_create(trigger=trigger, user=user, actor=actor)
+    run = backup_run_create(trigger=trigger, user=user, actor=actor, only=only)
     transaction.on_commit(lambda: run_backup.delay(run.pk))
     return run
 

@@ -31,8 +31,8 @@ from backups.services.progress import RestoreHeartbeat
 from backups.services.swap import swap_restore
 from backups.services.verify import artifact_problems
 from backups.signals import restore_finished
-from backups.sources import RestoreRefused, RestoreTarget, parse_selector, registry
-from backups.sources.database import PG_FORMAT, POSTGRES, DatabaseSource
+from backups.sources import RestoreRefused, RestoreTarget, database_kinds, parse_selector, registry
+from backups.sources.database import PG_FORMAT, POSTGRES
 from backups.storage import backup_storage, open_stored
 
 logger = logging.getLogger("backups")
@@ -46,7 +46,8 @@ def _select(run: BackupRun, only: str | None, into: str | None) -> list[BackupAr
         if not artifacts:
             raise RestoreRefused(_("Backup #%(id)s has no artifact matching %(only)s.") % {"id": run.pk, "only": only})
     if into:
-        artifacts = [a for a in artifacts if a.kind == "database"]
+        databases = database_kinds()
+        artifacts = [a for a in artifacts if a.kind in databases]
         if len(artifacts) != 1:
             raise RestoreRefused(
                 _("--into restores one database; this backup holds %(count)s, choose one with --only database:ALIAS.")
@@ -88,10 +89,13 @@ def _is_portal_database(artifact: BackupArtifact, target: RestoreTarget) -> bool
 
 
 def _swaps(artifact: BackupArtifact, target: RestoreTarget) -> bool:
-    """A PostgreSQL database restored over an existing one: built beside it with pg_restore -j, then swapped in."""
-    if artifact.kind != "database" or target.into or artifact.format != PG_FORMAT:
+    """A PostgreSQL database restored over an existing one: built beside it with pg_restore -j, then swapped in.
+
+    Also a database of BACKUP_DATABASE_URLS (kind postgres), but only the portal's own gets a `prepare` (migrations).
+    """
+    if artifact.kind not in database_kinds() or target.into or artifact.format != PG_FORMAT:
         return False
-    return DatabaseSource.target_db(artifact, target)["ENGINE"] == POSTGRES
+    return registry()[artifact.kind].target_db(artifact, target)["ENGINE"] == POSTGRES
 
 
 def _in_database(name: str, work: Callable[[], None]) -> None:
@@ -269,7 +273,7 @@ def restore_run_perform(
                         _in_database(new_db["NAME"], lambda: _prepare_catalog(record, lines, log_line))
                         prepared.append(record)
 
-                swap_restore(DatabaseSource.target_db(artifact, target), artifact, restore.pk, log=log_line,
+                swap_restore(kinds[artifact.kind].target_db(artifact, target), artifact, restore.pk, log=log_line,
                              prepare=prepare, later=later, on_bytes=heartbeat.add)
                 if prepared:  # this record as written in the swapped-in catalog (its id may differ there)
                     record = prepared[0]

@@ -15,8 +15,6 @@ import logging
 import secrets
 from collections.abc import Iterator
 
-from django.db import connections
-
 from backups import postgres
 
 logger = logging.getLogger("backups")
@@ -53,12 +51,7 @@ def scratch_database(base: dict, run_id: int) -> Iterator[dict]:
 def scratch_databases_reap() -> list[str]:
     """Drop the drill databases nobody owns any more (their drill's worker died); return their names."""
     dropped: list[str] = []
-    servers: dict[tuple, dict] = {}
-    for alias in connections:
-        db = connections[alias].settings_dict
-        if db.get("ENGINE") == POSTGRES_ENGINE:
-            servers.setdefault((db.get("HOST"), db.get("PORT")), db)
-    for db in servers.values():
+    for db in postgres.known_servers():
         try:
             with postgres.connect(db, dbname="postgres") as conn:
                 names = [row[0] for row in conn.execute(

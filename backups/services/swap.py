@@ -258,12 +258,7 @@ def drop_previous(db: dict, before: str, log: Callable[[str], None]) -> None:
 def restore_databases_reap() -> list[str]:
     """Drop databases of in-place restores whose worker died (their lock is free); return their names."""
     dropped: list[str] = []
-    servers: dict[tuple, dict] = {}
-    for alias in connections:
-        db = connections[alias].settings_dict
-        if db.get("ENGINE") == "django.db.backends.postgresql":
-            servers.setdefault((db.get("HOST"), db.get("PORT")), db)
-    for db in servers.values():
+    for db in postgres.known_servers():
         try:
             with postgres.connect(db, dbname="postgres") as conn:
                 names = [row[0] for row in conn.execute(

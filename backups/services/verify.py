@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,8 +14,10 @@ from django.utils.translation import gettext as _
 from backups import postgres, sidecars, sqlite_tools
 from backups.models import BackupArtifact, BackupRun
 from backups.pipeline import AgeKeyError, decoded
+from backups.services.backup import scrub_secrets
 from backups.services.scratch import scratch_database
 from backups.services.swap import decoded_file, pg_restore_jobs, restore_jobs
+from backups.sources import database_kinds
 from backups.sources.database import PG_FORMAT, SQLITE_FORMAT, pg_create_database
 from backups.storage import backup_storage, open_stored, sha256_of
 
@@ -50,12 +53,17 @@ def artifact_problems(artifact: BackupArtifact) -> list[str]:
     return []
 
 
+def _drill_server(artifact: BackupArtifact) -> dict:
+    """Where a drill builds its scratch database: the backed-up database's own server, else the portal's."""
+    if artifact.kind == "postgres" and artifact.name in settings.BACKUP_DATABASE_URLS:
+        return settings.BACKUP_DATABASE_URLS[artifact.name]
+    if artifact.kind == "database" and artifact.name in connections:
+        return connections[artifact.name].settings_dict
+    return connections["default"].settings_dict
+
+
 def _drill_postgres(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
-    base = (
-        connections[artifact.name].settings_dict
-        if artifact.name in connections
-        else connections["default"].settings_dict
-    )
+    base = _drill_server(artifact)
     started = time.monotonic()
     # owned through an advisory lock and dropped at the end; if this worker is killed, the reaper drops it
     # the same way an in-place restore runs (pg_restore -j BACKUP_RESTORE_JOBS from a decoded file), so the RTO is
@@ -100,8 +108,9 @@ def backup_run_verify(*, run_id: int, drill: bool = False) -> VerifyResult:
         if not problems:
             result.checked.append(f"{artifact.kind}:{artifact.name} sha256 ok")
     if drill and not result.problems:
+        databases = database_kinds()
         for artifact in artifacts:
-            if artifact.kind != "database":
+            if artifact.kind not in databases:
                 continue
             try:
                 if artifact.format == PG_FORMAT:
@@ -111,7 +120,7 @@ def backup_run_verify(*, run_id: int, drill: bool = False) -> VerifyResult:
                 else:
                     continue
             except (AgeKeyError, postgres.ToolError, Exception) as exc:  # any failure is the drill's finding
-                result.problems.append(f"{artifact.kind}:{artifact.name}: drill failed: {exc}")
+                result.problems.append(scrub_secrets(f"{artifact.kind}:{artifact.name}: drill failed: {exc}"))
                 continue
             result.drill_seconds = (result.drill_seconds or 0) + seconds
             expected = artifact.metadata.get("row_counts") or {}

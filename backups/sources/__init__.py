@@ -13,8 +13,8 @@ from backups.sources.base import RestoreRefused, RestoreTarget, Source, SourceEr
 from opsportal.lib.registry import Registry
 from opsportal.lib.registry import autodiscover as discover_modules
 
-__all__ = ["SOURCES", "RestoreRefused", "RestoreTarget", "Source", "SourceError", "SourceStream", "register",
-           "registry"]
+__all__ = ["SOURCES", "RestoreRefused", "RestoreTarget", "Source", "SourceError", "SourceStream", "database_kinds",
+           "register", "registry"]
 
 SOURCES: Registry[type[Source]] = Registry("backup source", name_of=lambda source_class: source_class.kind)
 
@@ -30,6 +30,13 @@ def autodiscover() -> None:
         if module.name != "base":
             importlib.import_module(f"{__name__}.{module.name}")
     discover_modules("backup_sources")
+
+
+def database_kinds() -> set[str]:
+    """Kinds whose artifacts are databases (dumped by DatabaseSource or a subclass): restorable --into, drilled."""
+    from backups.sources.database import DatabaseSource
+
+    return {kind for kind, source_class in SOURCES.items() if issubclass(source_class, DatabaseSource)}
 
 
 def parse_selector(text: str) -> tuple[str, str | None]:

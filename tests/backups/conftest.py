@@ -28,6 +28,7 @@ def backup_dir(settings, tmp_path) -> Path:
         "backups": {"BACKEND": "backups.storage.BackupFileSystemStorage", "OPTIONS": {"location": str(folder)}},
     }
     settings.BACKUP_DATABASES = ["default"]
+    settings.BACKUP_DATABASE_URLS, settings.BACKUP_DATABASE_URL_PROBLEMS = {}, []
     settings.BACKUP_FILES = []
     settings.BACKUP_DOCKER_VOLUMES = []
     settings.BACKUP_AGE_RECIPIENTS = []

@@ -24,8 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("--async", dest="run_async", action="store_true", help=_("Enqueue on the backups queue."))
         parser.add_argument("--json", action="store_true", help=_("Print the run as JSON."))
         parser.add_argument("--reindex", action="store_true", help=_("Rebuild the catalog from the manifests."))
+        parser.add_argument("--only", action="append", metavar="KIND[:NAME]",
+                            help=_("Back up only this source (e.g. postgres:billing); repeat for several."))
 
-    def handle(self, *args, run_async: bool, json: bool, reindex: bool, **options) -> None:
+    def handle(self, *args, run_async: bool, json: bool, reindex: bool, only: list[str] | None = None,
+               **options) -> None:
         as_json = json
         if reindex:
             report = backup_catalog_reindex()
@@ -43,10 +46,10 @@ class Command(BaseCommand):
             return
         try:
             if run_async:
-                run = backup_run_enqueue(trigger=BackupRun.Trigger.CLI, actor=cli_actor())
+                run = backup_run_enqueue(trigger=BackupRun.Trigger.CLI, actor=cli_actor(), only=only)
                 self.stdout.write(_json(backup_run_as_dict(run)) if as_json else str(run.pk))
                 return
-            run = backup_run_create(trigger=BackupRun.Trigger.CLI, actor=cli_actor())
+            run = backup_run_create(trigger=BackupRun.Trigger.CLI, actor=cli_actor(), only=only)
         except BackupBusy as exc:
             raise CommandError(str(exc)) from None
 
