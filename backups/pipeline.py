@@ -90,7 +90,7 @@ class ReadAhead(io.RawIOBase):
     early calls close(), which ends the thread.
     """
 
-    def __init__(self, inner: BinaryIO, *, chunk: int = CHUNK, limit: int = 8 * CHUNK) -> None:
+    def __init__(self, inner: BinaryIO, *, chunk: int = CHUNK, limit: int = 4 * CHUNK) -> None:
         super().__init__()
         self.inner = inner
         self.chunk = chunk

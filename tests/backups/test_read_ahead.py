@@ -13,7 +13,7 @@ import zstandard
 
 from backups.pipeline import CHUNK, encode
 
-SIZE = 4 * CHUNK  # less than the read-ahead's depth (8 chunks): all of it fits ahead of a stalled writer
+SIZE = 3 * CHUNK  # less than the read-ahead (4 MiB): all of it fits ahead of a stalled writer
 
 
 class Sink(io.RawIOBase):
@@ -100,7 +100,7 @@ def test_a_writer_that_fails_stops_the_read_ahead_and_the_source_is_not_drained(
             encode(reader=producer.stdout, writer=FullDisk(), encrypt=False)
         assert read_ahead_threads() == []
         # Constant memory: the read-ahead stopped at its depth instead of swallowing the whole 64 MB source.
-        # At most the queue's 8 chunks, the one in hand and zstd's input were taken: the rest is still in the source.
+        # At most the 4 MiB read ahead, the chunk in hand and zstd's input were taken: the rest is still in the source.
         assert len(producer.stdout.read()) >= 64 * CHUNK - 16 * CHUNK
     finally:
         producer.stdout.close()
