@@ -292,6 +292,38 @@ def test_a_large_artifact_goes_up_in_parts_and_comes_back_in_bounded_memory(s3_b
     assert verify_peak < 8 * MiB  # streamed in 1 MiB chunks, not downloaded whole
 
 
+def test_the_storage_object_parameters_reach_every_object_sent_whole_or_in_parts(
+    s3_bucket, settings, tmp_path, run_backup
+):
+    # What S3Storage would send with a save (AWS_S3_OBJECT_PARAMETERS / "object_parameters" in the options): server-side
+    # encryption, a storage class, metadata; the manifest goes up with one PUT, the artifact as a multipart upload.
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(12 * MiB))
+    settings.BACKUP_DATABASES = []
+    settings.BACKUP_FILES = [str(big)]
+    parameters = {"ServerSideEncryption": "AES256", "StorageClass": "STANDARD_IA", "Metadata": {"origin": "opsportal"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**s3_bucket.storage_options(), "object_parameters": parameters},
+        },
+    }
+
+    run = run_backup()
+
+    assert run.status == BackupRun.Status.SUCCEEDED, run.error
+    artifact_key = Bucket.key(run.artifacts.get().path)
+    manifest_key = Bucket.key(f"{run.storage_prefix}/manifest.json")
+    assert set(s3_bucket.objects()) == {artifact_key, manifest_key}
+    for key, parts in ((artifact_key, "-2"), (manifest_key, None)):
+        head = s3_bucket.client.head_object(Bucket=s3_bucket.name, Key=key)
+        assert head["ServerSideEncryption"] == "AES256"
+        assert head["StorageClass"] == "STANDARD_IA"
+        assert head["Metadata"] == {"origin": "opsportal"}
+        assert (head["ETag"].strip('"').endswith(parts)) if parts else "-" not in head["ETag"]
+
+
 def test_part_sizes_allow_artifacts_of_hundreds_of_gib_within_s3_limits():
     sizes = [part_size(number) for number in range(1, MAX_PARTS + 1)]
     assert min(sizes) >= 5 * MiB and max(sizes) <= 5 * 1024 * MiB  # S3's limits for every part but the last
