@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 from backups.storage import ArtifactWriter
 
 CHUNK = 1 << 20
+# How far the source is read ahead of the compressor (ReadAhead): constant memory, whatever the artifact's size.
+READ_AHEAD = 4 * CHUNK
 
 
 class AgeKeyError(Exception):
@@ -90,7 +92,7 @@ class ReadAhead(io.RawIOBase):
     early calls close(), which ends the thread.
     """
 
-    def __init__(self, inner: BinaryIO, *, chunk: int = CHUNK, limit: int = 4 * CHUNK) -> None:
+    def __init__(self, inner: BinaryIO, *, chunk: int = CHUNK, limit: int = READ_AHEAD) -> None:
         super().__init__()
         self.inner = inner
         self.chunk = chunk
