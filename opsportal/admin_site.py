@@ -16,7 +16,7 @@ class OpsPortalAdminSite(admin.AdminSite):
     index_template = "admin/opsportal_index.html"
 
     def get_urls(self):
-        from opsportal.dashboards import views
+        from dashboards import views
 
         # admin_view: staff only, never cached, login redirect for everyone else (the JSON endpoints included).
         return [
@@ -27,7 +27,7 @@ class OpsPortalAdminSite(admin.AdminSite):
         ]
 
     def index(self, request, extra_context=None):
-        from opsportal.dashboards.selectors import overview_context
+        from dashboards.selectors import overview_context
 
         messages = {"updated": _("Updated at %(time)s; refreshes by itself."),
                     "failed": _("Could not refresh the overview; trying again.")}

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "monitoring.apps.MonitoringConfig",
     "performance.apps.PerformanceConfig",
     "alerting.apps.AlertingConfig",
+    "dashboards.apps.DashboardsConfig",
     *EXTRA_APPS,
 ]
 

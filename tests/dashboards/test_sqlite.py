@@ -15,8 +15,8 @@ SCRIPT = """
 import json
 from datetime import timedelta
 from django.utils import timezone
-from opsportal.dashboards.ranges import time_range_parse
-from opsportal.dashboards.selectors import dashboard_history
+from dashboards.ranges import time_range_parse
+from dashboards.selectors import dashboard_history
 from performance.models import RequestStat
 
 minute = (timezone.now() - timedelta(minutes=30)).replace(second=0, microsecond=0)
