@@ -259,7 +259,8 @@ def restore_confirmation_word(run: BackupRun | None, *, only: str | None = None)
 
 
 def backup_overview() -> dict:
-    """For the admin index (templates/admin/overview/_backups.html): last backup, verification, drill, active run."""
+    """For the admin index (the dashboards app's admin/overview/_backups.html): last backup, verification, drill,
+    active run."""
     succeeded = BackupRun.objects.filter(status=BackupRun.Status.SUCCEEDED).exclude(trigger=BackupRun.Trigger.SAFETY)
     last = succeeded.order_by("-created_at", "-id").first()
     last_verified = (
