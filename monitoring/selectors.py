@@ -27,7 +27,7 @@ from monitoring.models import (
 from monitoring.models import (
     CheckResult as CheckResultRow,
 )
-from opsportal.lib.timebins import EpochBin, bin_start
+from opsportal.lib.timebins import EpochBin, bin_start, rows
 
 
 def worker_heartbeats_recent(*, limit: int = 10) -> list[WorkerHeartbeat]:
@@ -146,9 +146,9 @@ def _metric_tail(*, name: str, labels: str, start: datetime, end: datetime) -> l
             add(bin_start(hour, step), count, average, minimum, maximum)
     raw_from = max(start, newest_hour + timedelta(hours=1)) if newest_hour else start
     samples = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=raw_from, taken_at__lte=end)
-    for at, count, average, minimum, maximum in samples.annotate(at=EpochBin("taken_at", step)).values("at").annotate(
-            count=Count("id"), average=Avg("value"), minimum=Min("value"), maximum=Max("value")).values_list(
-            "at", "count", "average", "minimum", "maximum"):
+    binned = samples.annotate(at=EpochBin("taken_at", step)).values("at").annotate(
+        count=Count("id"), average=Avg("value"), minimum=Min("value"), maximum=Max("value"))
+    for at, count, average, minimum, maximum in rows(binned, "at", "count", "average", "minimum", "maximum"):
         add(at, count, average, minimum, maximum)
     return [(at, total / count, minimum, maximum) for at, (count, total, minimum, maximum) in sorted(bins.items())]
 
@@ -157,17 +157,16 @@ def _metric_points_stored(*, name: str, labels: str, start: datetime, end: datet
                           ) -> list[tuple[int, float, float, float]]:
     resolution, step = history_resolution(start, end), history_step(start, end)
     if resolution == "hour":
-        rows = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end).order_by("hour")
-        return list(rows.annotate(at=EpochBin("hour")).values_list("at", "average", "minimum", "maximum"))
+        hours = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end).order_by("hour")
+        return rows(hours.annotate(at=EpochBin("hour")), "at", "average", "minimum", "maximum")
     if resolution == "day":
         first, last = daily_bounds(start, end)
         days = MetricDailyRollup.objects.filter(name=name, labels=labels, day__gte=first, day__lte=last)
-        return list(days.order_by("day").annotate(at=EpochBin("day")).values_list("at", "average", "minimum",
-                                                                                  "maximum"))
+        return rows(days.order_by("day").annotate(at=EpochBin("day")), "at", "average", "minimum", "maximum")
     samples = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=start, taken_at__lte=end)
-    return list(samples.annotate(at=EpochBin("taken_at", step)).values("at").annotate(
-        average=Avg("value"), minimum=Min("value"), maximum=Max("value")).order_by("at").values_list(
-        "at", "average", "minimum", "maximum"))
+    return rows(samples.annotate(at=EpochBin("taken_at", step)).values("at").annotate(
+        average=Avg("value"), minimum=Min("value"), maximum=Max("value")).order_by("at"),
+        "at", "average", "minimum", "maximum")
 
 
 def metric_series(*, name: str, labels: str = "", start: datetime, end: datetime | None = None,
@@ -233,9 +232,10 @@ def check_status_all(*, start: datetime, end: datetime) -> dict[tuple[str, str],
         start, end = daily_bounds(start, end)
     found: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
     model, column = (CheckDailyRollup, "day") if resolution == "day" else (CheckRollup, "hour")
-    rows = model.objects.filter(**{f"{column}__gte": start, f"{column}__lte": end}).order_by(column).annotate(
-        at=EpochBin(column)).values_list("check_name", "host", "at", "ok_count", "warning_count", "critical_count")
-    for name, host, at, ok, warning, critical in rows:
+    stored = model.objects.filter(**{f"{column}__gte": start, f"{column}__lte": end}).order_by(column)
+    found_rows = rows(stored.annotate(at=EpochBin(column)), "check_name", "host", "at", "ok_count", "warning_count",
+                      "critical_count")
+    for name, host, at, ok, warning, critical in found_rows:
         found.setdefault((name, host), []).append((at, ok, warning, critical))
     # The newest hours the rollups do not hold yet (disjoint from them, so their counts add up).
     step = _STEP[resolution]
@@ -276,10 +276,10 @@ def _check_tail(*, start: datetime, end: datetime, step: int) -> dict[tuple[str,
 
 def _check_counts_binned(*, start: datetime, end: datetime, step: int):
     """(check, host, bin start, ok, warning, critical) of the raw results per `step` seconds."""
-    return CheckResultRow.objects.filter(taken_at__gte=start, taken_at__lte=end).annotate(
+    return rows(CheckResultRow.objects.filter(taken_at__gte=start, taken_at__lte=end).annotate(
         at=EpochBin("taken_at", step)).values("check_name", "host", "at").annotate(
         ok=Count("id", filter=Q(status=Status.OK)), warning=Count("id", filter=Q(status=Status.WARNING)),
-        critical=Count("id", filter=Q(status=Status.CRITICAL))).values_list(
+        critical=Count("id", filter=Q(status=Status.CRITICAL))),
         "check_name", "host", "at", "ok", "warning", "critical")
 
 
@@ -292,11 +292,11 @@ def check_bands_binned(*, start: datetime, end: datetime, step: int) -> list[tup
     time order: a day of 17 checks is 24,000 rows, binned to five minutes 4,900. Severity as in SEVERITY."""
     worst = Max(Case(*[When(status=status, then=Value(severity)) for status, severity in SEVERITY.items()]))
     not_ok = Avg(Case(When(status=Status.OK, then=Value(0.0)), default=Value(1.0), output_field=FloatField()))
-    rows = CheckResultRow.objects.filter(taken_at__gte=start, taken_at__lte=end).annotate(
+    binned = CheckResultRow.objects.filter(taken_at__gte=start, taken_at__lte=end).annotate(
         at=EpochBin("taken_at", step)).values("check_name", "host", "at").annotate(worst=worst, not_ok=not_ok)
     # By time only: sorting by the text columns costs more (collation).
-    return [(name, host, at, worst, float(share)) for name, host, at, worst, share in rows.order_by("at").values_list(
-        "check_name", "host", "at", "worst", "not_ok")]
+    return [(name, host, at, worst, float(share)) for name, host, at, worst, share in rows(
+        binned.order_by("at"), "check_name", "host", "at", "worst", "not_ok")]
 
 
 def rollups_newest() -> tuple[datetime | None, datetime | None]:

@@ -10,7 +10,7 @@ from django.db.models import FloatField, Max, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from opsportal.lib.timebins import EpochBin
+from opsportal.lib.timebins import EpochBin, rows
 from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
 from performance.request_rollups import BUCKET_COUNT, bucket_sums
 from performance.timing import BUCKETS_MS, STATIC_ROUTE
@@ -166,14 +166,15 @@ def request_latency_p95(*, start: datetime, end: datetime, step: int, from_rollu
 def _request_bins(*, raw: bool, start: datetime, end: datetime, step: int) -> dict[int, tuple[float, list[int]]]:
     """bin -> (slowest request, per-bucket counts) from the per-minute rows (raw) or the hourly rollups."""
     if raw:
-        rows = RequestStat.objects.filter(minute__gte=start, minute__lte=end).exclude(route=STATIC_ROUTE)
+        stored = RequestStat.objects.filter(minute__gte=start, minute__lte=end).exclude(route=STATIC_ROUTE)
         column = "minute"
     else:
-        rows = RequestRollup.objects.filter(hour__gte=start, hour__lte=end)
+        stored = RequestRollup.objects.filter(hour__gte=start, hour__lte=end)
         column = "hour"
-    binned = rows.annotate(at=EpochBin(column, step)).values("at").annotate(slowest=Max("max_ms"), **bucket_sums())
-    return {row["at"]: (float(row["slowest"] or 0.0), [int(row[f"b{index}"]) for index in range(BUCKET_COUNT)])
-            for row in binned.order_by("at")}
+    binned = stored.annotate(at=EpochBin(column, step)).values("at").annotate(slowest=Max("max_ms"), **bucket_sums())
+    buckets = [f"b{index}" for index in range(BUCKET_COUNT)]
+    return {at: (float(slowest or 0.0), [int(count) for count in counts])
+            for at, slowest, *counts in rows(binned.order_by("at"), "at", "slowest", *buckets)}
 
 
 def probe_points(*, target: PerfTarget, start: datetime, end: datetime, step: int, from_rollups: bool,
@@ -181,9 +182,9 @@ def probe_points(*, target: PerfTarget, start: datetime, end: datetime, step: in
     """(epoch seconds, ms) of one target: each successful sample for short ranges; beyond, the worst hourly p95 of
     the rollups in each `step` (an hour: each rollup; a day: the worst of its hours)."""
     if not from_rollups:
-        rows = PerfResult.objects.filter(target=target, measured_at__gte=start, measured_at__lte=end,
-                                         outcome=PerfResult.Outcome.OK).order_by("measured_at")
-        return list(rows.annotate(at=EpochBin("measured_at")).values_list("at", "duration_ms"))
+        results = PerfResult.objects.filter(target=target, measured_at__gte=start, measured_at__lte=end,
+                                            outcome=PerfResult.Outcome.OK).order_by("measured_at")
+        return rows(results.annotate(at=EpochBin("measured_at")), "at", "duration_ms")
     rollups = PerfRollup.objects.filter(target=target, hour__gte=start, hour__lte=end)
-    return list(rollups.annotate(at=EpochBin("hour", step)).values("at").annotate(
-        p95=Max(Cast("p95_ms", FloatField()))).order_by("at").values_list("at", "p95"))
+    return rows(rollups.annotate(at=EpochBin("hour", step)).values("at").annotate(
+        p95=Max(Cast("p95_ms", FloatField()))).order_by("at"), "at", "p95")

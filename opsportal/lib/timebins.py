@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import BigIntegerField, Func, IntegerField
+from django.db import connections
+from django.db.models import BigIntegerField, Func, IntegerField, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
@@ -62,3 +63,14 @@ class JsonItemInt(Cast):
 
 
 
+
+
+def rows(queryset: QuerySet, *columns: str) -> list[tuple]:
+    """queryset.values_list(*columns) as the database returns the rows (Django selects them in that order): one
+    query, built once by the ORM, whose values need no conversion here (epoch seconds, counts and floats). The
+    dashboards read up to 30,000 points in one request: Django's per-row converters and iterator cost as much as
+    the queries themselves."""
+    sql, params = queryset.values_list(*columns).query.get_compiler(queryset.db).as_sql()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
