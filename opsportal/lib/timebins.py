@@ -46,10 +46,11 @@ class EpochBin(Func):
                 (timedelta(seconds=self.step), *params, BIN_ORIGIN))
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        # Django stores an aware datetime as UTC text ("2026-12-04 10:00:00.123456"); strftime('%s') truncates it
-        # to the whole second, and integer division then floors it to the bin (epoch seconds are positive).
+        # Django stores an aware datetime as UTC text ("2026-12-04 10:04:59.999999"). SQLite reads its fraction to
+        # the millisecond, rounding: 10:05:00, the next bin. So the fraction is cut off first (the first 19
+        # characters are the whole second), and integer division floors the second to the bin.
         sql, params = compiler.compile(self.source_expressions[0])
-        seconds = f"CAST(strftime('%%s', {sql}) AS INTEGER)"
+        seconds = f"CAST(strftime('%%s', substr({sql}, 1, 19)) AS INTEGER)"
         if self.step is None:
             return seconds, params
         return f"({seconds} / %s * %s)", (*params, self.step, self.step)
