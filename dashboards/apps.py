@@ -1,12 +1,10 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
 
 
 class DashboardsConfig(AppConfig):
     """The operations overview and the history charts: reads only, through the other apps' public selectors."""
 
-    name = "dashboards"
-    verbose_name = _("Dashboards")
+    name = "dashboards"  # no models: its name shows nowhere, so it needs no translated verbose_name
 
     def ready(self) -> None:
         from dashboards.selectors import dashboard_cache_warm
