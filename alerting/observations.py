@@ -5,6 +5,9 @@ Providers are functions `provider(now) -> Iterable[Observation]` registered with
 performance app's is one); the monitoring app registers one that reads its latest snapshot. Metric and event names
 are declared here so that the rule form can refuse a rule watching something nobody ever reports (a typo would
 otherwise never fire).
+
+This module is alerting's public contract for the other apps and for modules: the names in `__all__`. Nobody
+outside alerting imports its models or its private names (tests/opsportal/test_app_seams.py holds every app to it).
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ from django.utils.translation import gettext_lazy as _
 from opsportal.lib.registry import Registry, autodiscover
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "EVENT_BACKUP_FAILED", "EVENT_BUDGET_BREACHED", "METRIC_BACKUP_AGE", "METRIC_BUDGET_BREACHED", "METRIC_CPU",
+    "METRIC_DISK_USED", "METRIC_MEMORY_USED", "METRIC_ROUTE_OVER_BUDGET", "Observation", "ObservationKind",
+    "ObservationsUnavailable", "Provider", "collect", "collect_reporting_failures", "declare_event", "declare_metric",
+    "known_events", "known_metrics", "register_metric_name_source", "register_provider", "unregister_provider",
+]
 
 ObservationKind = Literal["metric", "check"]
 Provider = Callable[[datetime], Iterable["Observation"]]

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from dataclasses import dataclass
+from datetime import datetime
 
-from alerting.models import Alert, AlertState, NotificationChannel, Severity
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils.functional import Promise
+
+from alerting.models import Alert, AlertState, AlertTransition, NotificationChannel, Severity
 
 _STATE_ORDER = [AlertState.FIRING, AlertState.PENDING, AlertState.RESOLVED]
 _SEVERITY_ORDER = [Severity.CRITICAL, Severity.WARNING, Severity.INFO]
@@ -37,3 +41,25 @@ def _rank(field: str, order: list[str]) -> Case:
         default=Value(len(order)),
         output_field=IntegerField(),
     )
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """One alert state change: when, to which state (its value and its label) and of which rule."""
+
+    at: datetime
+    state: str
+    state_label: Promise | str
+    rule: str
+
+
+def alert_changes_in(*, start: datetime, end: datetime, limit: int) -> list[AlertChange]:
+    """State changes of alerts in [start, end], oldest first, reminders (firing to firing) left out."""
+    labels = dict(AlertState.choices)
+    transitions = (
+        AlertTransition.objects.filter(happened_at__gte=start, happened_at__lte=end)
+        .exclude(old_state=AlertState.FIRING, new_state=AlertState.FIRING)
+        .order_by("happened_at")
+        .values_list("happened_at", "new_state", "alert__rule__name")[:limit]
+    )
+    return [AlertChange(at, state, labels.get(state, state), rule) for at, state, rule in transitions]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
@@ -291,7 +291,8 @@ def backup_sources_listed() -> list[ListedSource]:
 
 
 def backup_overview() -> dict:
-    """For the admin index (templates/admin/overview/_backups.html): last backup, verification, drill, active run."""
+    """For the admin index (the dashboards app's admin/overview/_backups.html): last backup, verification, drill,
+    active run."""
     succeeded = BackupRun.objects.filter(status=BackupRun.Status.SUCCEEDED).exclude(trigger=BackupRun.Trigger.SAFETY)
     last = succeeded.order_by("-created_at", "-id").first()
     last_verified = (
@@ -314,3 +315,32 @@ def backup_overview() -> dict:
         .order_by("-created_at", "-id")
         .first(),
     }
+
+
+@dataclass(frozen=True)
+class BackupRunMark:
+    """A backup run as the history charts place it: when it started, how it ended, how long and how big."""
+
+    id: int
+    status: str
+    status_label: object  # the status' own (translatable) name
+    at: datetime  # started, or created when it never started
+    finished: bool  # succeeded or failed
+    failed: bool
+    seconds: float | None
+    total_bytes: int | None
+
+
+def backup_runs_in(*, start: datetime, end: datetime, limit: int) -> list[BackupRunMark]:
+    """Runs created in [start, end], oldest first, at most `limit`."""
+    labels = dict(BackupRun.Status.choices)
+    runs = (BackupRun.objects.filter(created_at__gte=start, created_at__lte=end)
+            .only("pk", "status", "trigger", "created_at", "started_at", "finished_at", "total_bytes")
+            .order_by("created_at")[:limit])
+    ended = (BackupRun.Status.SUCCEEDED, BackupRun.Status.FAILED)
+    return [BackupRunMark(id=run.pk, status=run.status, status_label=labels.get(run.status, run.status),
+                          at=run.started_at or run.created_at, finished=run.status in ended,
+                          failed=run.status == BackupRun.Status.FAILED, total_bytes=run.total_bytes,
+                          seconds=(run.finished_at - run.started_at).total_seconds()
+                          if run.started_at and run.finished_at else None)
+            for run in runs]

@@ -117,11 +117,11 @@ def measure(runs: int = 5) -> None:
     from django.test import RequestFactory
     from django.utils import timezone
 
+    from dashboards.ranges import time_range_parse
+    from dashboards.selectors import _rollup_cache_key, dashboard_history
+    from dashboards.views import history_data
     from monitoring.demo import DEMO_HOST, DEMO_PREFIX, GLOBAL_CHECKS, demo_series
     from monitoring.selectors import check_status_history, metric_series_many
-    from opsportal.dashboards.ranges import time_range_parse
-    from opsportal.dashboards.selectors import _rollup_cache_key, dashboard_history
-    from opsportal.dashboards.views import history_data
 
     def baseline() -> int:
         start = timezone.now() - timedelta(days=365)

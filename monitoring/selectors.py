@@ -5,7 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max
+from django.db.models import Avg, Case, Count, FloatField, Max, Min, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -13,6 +13,7 @@ from monitoring.checks.base import CheckResult, check_result
 from monitoring.history import utc_day
 from monitoring.messages import Message
 from monitoring.models import (
+    SEVERITY,
     CheckDailyRollup,
     CheckRollup,
     HealthSnapshot,
@@ -26,6 +27,7 @@ from monitoring.models import (
 from monitoring.models import (
     CheckResult as CheckResultRow,
 )
+from opsportal.lib.timebins import EpochBin, bin_start, rows
 
 
 def worker_heartbeats_recent(*, limit: int = 10) -> list[WorkerHeartbeat]:
@@ -78,8 +80,10 @@ def health_overview() -> dict[str, Any]:
     }
 
 
-def _resolution(start: datetime, end: datetime) -> str:
-    """raw minutes up to two days (inside the raw retention), hours up to 31 days, days beyond: at most ~750 points."""
+def history_resolution(start: datetime, end: datetime) -> str:
+    """The resolution every chart of one page reads for [start, end]: one rule, shared with the dashboards.
+
+    raw minutes up to two days (inside the raw retention), hours up to 31 days, days beyond: at most ~750 points."""
     if end - start <= timedelta(days=2) and start >= timezone.now() - settings.MONITOR_RAW_RETENTION:
         return "raw"
     if end - start <= timedelta(days=31):
@@ -95,34 +99,11 @@ _STEP = {"hour": 3600, "day": 86400}
 
 def history_step(start: datetime, end: datetime) -> int:
     """Seconds one point of a chart covers for [start, end]: 60 or 300 (raw), 3600 (hourly), 86400 (daily)."""
-    resolution = _resolution(start, end)
+    resolution = history_resolution(start, end)
     if resolution != "raw":
         return _STEP[resolution]
     span = (end - start).total_seconds()
     return next((step for step in RAW_STEPS if span <= MAX_POINTS * step), RAW_STEPS[-1])
-
-
-# date_bin's origin: bins start at whole minutes (and five minutes) of UTC.
-BIN_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
-_RAW_METRIC_SQL = (
-    "SELECT extract(epoch FROM date_bin(%(step)s, taken_at, %(origin)s))::bigint, AVG(value), MIN(value), MAX(value)"
-    " FROM monitoring_metricsample WHERE name = %(name)s AND labels = %(labels)s AND taken_at >= %(start)s"
-    " AND taken_at <= %(end)s GROUP BY 1 ORDER BY 1"
-)
-_HOURLY_METRIC_SQL = (
-    "SELECT extract(epoch FROM hour)::bigint, average, minimum, maximum FROM monitoring_metricrollup"
-    " WHERE name = %(name)s AND labels = %(labels)s AND hour >= %(start)s AND hour <= %(end)s ORDER BY hour"
-)
-_DAILY_METRIC_SQL = (
-    "SELECT extract(epoch FROM day)::bigint, average, minimum, maximum FROM monitoring_metricdailyrollup"
-    " WHERE name = %(name)s AND labels = %(labels)s AND day >= %(start)s AND day <= %(end)s ORDER BY day"
-)
-
-
-def bin_start(moment: datetime, step: int) -> int:
-    """Epoch seconds of the `step`-second bin `moment` falls in: what date_bin(step, moment, BIN_ORIGIN) gives
-    (for the portable paths, where the database does not bin)."""
-    return int(moment.timestamp() // step * step)
 
 
 def metric_points(*, name: str, labels: str = "", start: datetime, end: datetime,
@@ -134,7 +115,7 @@ def metric_points(*, name: str, labels: str = "", start: datetime, end: datetime
     it back into a number cost more than the query.
     """
     points = _metric_points_stored(name=name, labels=labels, start=start, end=end)
-    if _resolution(start, end) == "raw":
+    if history_resolution(start, end) == "raw":
         return points
     # Rollups are written once an hour (daily rows from them): the newest hours, or a portal whose rollup task
     # has not run yet, would show nothing in a 7-day or 1-year range while the 1-hour range shows them.
@@ -165,47 +146,27 @@ def _metric_tail(*, name: str, labels: str, start: datetime, end: datetime) -> l
             add(bin_start(hour, step), count, average, minimum, maximum)
     raw_from = max(start, newest_hour + timedelta(hours=1)) if newest_hour else start
     samples = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=raw_from, taken_at__lte=end)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT extract(epoch FROM date_bin(%(step)s, taken_at, %(origin)s))::bigint, count(*), AVG(value),"
-                " MIN(value), MAX(value) FROM monitoring_metricsample WHERE name = %(name)s AND labels = %(labels)s"
-                " AND taken_at >= %(start)s AND taken_at <= %(end)s GROUP BY 1",
-                {"step": timedelta(seconds=step), "origin": BIN_ORIGIN, "name": name, "labels": labels,
-                 "start": raw_from, "end": end})
-            for at, count, average, minimum, maximum in cursor.fetchall():
-                add(int(at), count, average, minimum, maximum)
-    else:
-        for taken_at, value in samples.values_list("taken_at", "value"):
-            add(bin_start(taken_at, step), 1, value, value, value)
+    binned = samples.annotate(at=EpochBin("taken_at", step)).values("at").annotate(
+        count=Count("id"), average=Avg("value"), minimum=Min("value"), maximum=Max("value"))
+    for at, count, average, minimum, maximum in rows(binned, "at", "count", "average", "minimum", "maximum"):
+        add(at, count, average, minimum, maximum)
     return [(at, total / count, minimum, maximum) for at, (count, total, minimum, maximum) in sorted(bins.items())]
 
 
 def _metric_points_stored(*, name: str, labels: str, start: datetime, end: datetime,
                           ) -> list[tuple[int, float, float, float]]:
-    resolution, step = _resolution(start, end), history_step(start, end)
-    params = {"name": name, "labels": labels, "start": start, "end": end}
-    if resolution == "day":
-        params["start"], params["end"] = daily_bounds(start, end)
-    if connection.vendor == "postgresql":
-        sql = {"raw": _RAW_METRIC_SQL, "hour": _HOURLY_METRIC_SQL, "day": _DAILY_METRIC_SQL}[resolution]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, {**params, "step": timedelta(seconds=step), "origin": BIN_ORIGIN})
-            return cursor.fetchall()
+    resolution, step = history_resolution(start, end), history_step(start, end)
     if resolution == "hour":
-        rows = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end)
-        return [(int(hour.timestamp()), average, minimum, maximum) for hour, average, minimum, maximum
-                in rows.order_by("hour").values_list("hour", "average", "minimum", "maximum")]
+        hours = MetricRollup.objects.filter(name=name, labels=labels, hour__gte=start, hour__lte=end).order_by("hour")
+        return rows(hours.annotate(at=EpochBin("hour")), "at", "average", "minimum", "maximum")
     if resolution == "day":
-        days = MetricDailyRollup.objects.filter(name=name, labels=labels, day__gte=params["start"],
-                                                day__lte=params["end"])
-        return [(int(day.timestamp()), average, minimum, maximum) for day, average, minimum, maximum
-                in days.order_by("day").values_list("day", "average", "minimum", "maximum")]
-    bins: dict[int, list[float]] = {}
+        first, last = daily_bounds(start, end)
+        days = MetricDailyRollup.objects.filter(name=name, labels=labels, day__gte=first, day__lte=last)
+        return rows(days.order_by("day").annotate(at=EpochBin("day")), "at", "average", "minimum", "maximum")
     samples = MetricSample.objects.filter(name=name, labels=labels, taken_at__gte=start, taken_at__lte=end)
-    for taken_at, value in samples.order_by("taken_at").values_list("taken_at", "value"):
-        bins.setdefault(bin_start(taken_at, step), []).append(value)
-    return [(at, sum(values) / len(values), min(values), max(values)) for at, values in bins.items()]
+    return rows(samples.annotate(at=EpochBin("taken_at", step)).values("at").annotate(
+        average=Avg("value"), minimum=Min("value"), maximum=Max("value")).order_by("at"),
+        "at", "average", "minimum", "maximum")
 
 
 def metric_series(*, name: str, labels: str = "", start: datetime, end: datetime | None = None,
@@ -247,7 +208,7 @@ def check_status_history(*, check_name: str, host: str = "", start: datetime, en
     """ok/warning/critical counts of one check per hour (up to 31 days, hourly rollups) or per UTC day (longer,
     daily rollups; the first day whole, as in metric_series)."""
     end = end or timezone.now()
-    if _resolution(start, end) != "day":
+    if history_resolution(start, end) != "day":
         rows = CheckRollup.objects.filter(check_name=check_name, host=host, hour__gte=start, hour__lte=end)
         return [{"t": hour, "ok": ok, "warning": warning, "critical": critical}
                 for hour, ok, warning, critical in rows.order_by("hour").values_list(
@@ -259,14 +220,6 @@ def check_status_history(*, check_name: str, host: str = "", start: datetime, en
                 "day", "ok_count", "warning_count", "critical_count")]
 
 
-_CHECKS_SQL = {
-    "hour": "SELECT check_name, host, extract(epoch FROM hour)::bigint, ok_count, warning_count, critical_count"
-            " FROM monitoring_checkrollup WHERE hour >= %s AND hour <= %s ORDER BY hour",
-    "day": "SELECT check_name, host, extract(epoch FROM day)::bigint, ok_count, warning_count, critical_count"
-           " FROM monitoring_checkdailyrollup WHERE day >= %s AND day <= %s ORDER BY day",
-}
-
-
 def check_status_all(*, start: datetime, end: datetime) -> dict[tuple[str, str], list[tuple[int, int, int, int]]]:
     """Every check's (epoch seconds, ok, warning, critical) per hour (up to 31 days) or UTC day, in one read.
 
@@ -274,21 +227,15 @@ def check_status_all(*, start: datetime, end: datetime) -> dict[tuple[str, str],
     queries and 12,000 datetimes built only to become numbers again). Sorted by (check, host) here: in the
     database, sorting by the text columns cost six times the scan (collation).
     """
-    resolution = "day" if _resolution(start, end) == "day" else "hour"
+    resolution = "day" if history_resolution(start, end) == "day" else "hour"
     if resolution == "day":
         start, end = daily_bounds(start, end)
     found: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_CHECKS_SQL[resolution], [start, end])
-            rows = cursor.fetchall()
-    else:
-        model, column = (CheckDailyRollup, "day") if resolution == "day" else (CheckRollup, "hour")
-        rows = [(name, host, int(at.timestamp()), ok, warning, critical)
-                for name, host, at, ok, warning, critical in model.objects.filter(
-                    **{f"{column}__gte": start, f"{column}__lte": end}).order_by(column).values_list(
-                    "check_name", "host", column, "ok_count", "warning_count", "critical_count")]
-    for name, host, at, ok, warning, critical in rows:
+    model, column = (CheckDailyRollup, "day") if resolution == "day" else (CheckRollup, "hour")
+    stored = model.objects.filter(**{f"{column}__gte": start, f"{column}__lte": end}).order_by(column)
+    found_rows = rows(stored.annotate(at=EpochBin(column)), "check_name", "host", "at", "ok_count", "warning_count",
+                      "critical_count")
+    for name, host, at, ok, warning, critical in found_rows:
         found.setdefault((name, host), []).append((at, ok, warning, critical))
     # The newest hours the rollups do not hold yet (disjoint from them, so their counts add up).
     step = _STEP[resolution]
@@ -299,14 +246,6 @@ def check_status_all(*, start: datetime, end: datetime) -> dict[tuple[str, str],
             points[at] = [a + b for a, b in zip(before, counts, strict=True)]
         found[(name, host)] = [(at, *points[at]) for at in sorted(points)]
     return dict(sorted(found.items()))
-
-
-_RAW_CHECKS_SQL = (
-    "SELECT check_name, host, extract(epoch FROM date_bin(%(step)s, taken_at, %(origin)s))::bigint,"
-    " count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status = 'warning'),"
-    " count(*) FILTER (WHERE status = 'critical') FROM monitoring_checkresult"
-    " WHERE taken_at >= %(start)s AND taken_at <= %(end)s GROUP BY 1, 2, 3"
-)
 
 
 def _check_tail(*, start: datetime, end: datetime, step: int) -> dict[tuple[str, str], dict[int, list[int]]]:
@@ -330,21 +269,115 @@ def _check_tail(*, start: datetime, end: datetime, step: int) -> dict[tuple[str,
     raw_from = max(start, newest_hour + timedelta(hours=1)) if newest_hour else start
     if raw_from > end:
         return bins
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_RAW_CHECKS_SQL, {"step": timedelta(seconds=step), "origin": BIN_ORIGIN,
-                                             "start": raw_from, "end": end})
-            for name, host, at, ok, warning, critical in cursor.fetchall():
-                add(name, host, int(at), (ok, warning, critical))
-        return bins
-    index = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}
-    for name, host, taken_at, status in CheckResultRow.objects.filter(
-            taken_at__gte=raw_from, taken_at__lte=end).values_list("check_name", "host", "taken_at", "status"):
-        counts = [0, 0, 0]
-        counts[index[Status(status)]] = 1
-        add(name, host, bin_start(taken_at, step), tuple(counts))
+    for name, host, at, ok, warning, critical in _check_counts_binned(start=raw_from, end=end, step=step):
+        add(name, host, at, (ok, warning, critical))
     return bins
+
+
+def _check_counts_binned(*, start: datetime, end: datetime, step: int):
+    """(check, host, bin start, ok, warning, critical) of the raw results per `step` seconds."""
+    return rows(CheckResultRow.objects.filter(taken_at__gte=start, taken_at__lte=end).annotate(
+        at=EpochBin("taken_at", step)).values("check_name", "host", "at").annotate(
+        ok=Count("id", filter=Q(status=Status.OK)), warning=Count("id", filter=Q(status=Status.WARNING)),
+        critical=Count("id", filter=Q(status=Status.CRITICAL))),
+        "check_name", "host", "at", "ok", "warning", "critical")
 
 
 def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResultRow]:
     return list(CheckResultRow.objects.filter(check_name=check_name).order_by("-taken_at")[:limit])
+
+
+def check_bands_binned(*, start: datetime, end: datetime, step: int) -> list[tuple[str, str, int, int, float]]:
+    """(check, host, bin start, worst severity, share of results not ok) per `step` seconds of the raw results, in
+    time order: a day of 17 checks is 24,000 rows, binned to five minutes 4,900. Severity as in SEVERITY."""
+    worst = Max(Case(*[When(status=status, then=Value(severity)) for status, severity in SEVERITY.items()]))
+    not_ok = Avg(Case(When(status=Status.OK, then=Value(0.0)), default=Value(1.0), output_field=FloatField()))
+    binned = CheckResultRow.objects.filter(taken_at__gte=start, taken_at__lte=end).annotate(
+        at=EpochBin("taken_at", step)).values("check_name", "host", "at").annotate(worst=worst, not_ok=not_ok)
+    # By time only: sorting by the text columns costs more (collation).
+    return [(name, host, at, worst, float(share)) for name, host, at, worst, share in rows(
+        binned.order_by("at"), "check_name", "host", "at", "worst", "not_ok")]
+
+
+def rollups_newest() -> tuple[datetime | None, datetime | None]:
+    """The newest hourly metric rollup and check rollup: a new one means the long ranges read new rows."""
+    return (MetricRollup.objects.order_by("-hour").values_list("hour", flat=True).first(),
+            CheckRollup.objects.order_by("-hour").values_list("hour", flat=True).first())
+
+
+# A loose index scan: jump from one label set of the metric to the next through the (name, labels, time) index,
+# then keep those with a row in the range. A DISTINCT over a year of rollups read every row (27 ms vs 2 ms). Not a
+# time bucket: SQLite reads the same answer with the DISTINCT below.
+_LABELS_SQL = """
+WITH RECURSIVE found(labels) AS (
+    (SELECT labels FROM {table} WHERE name = %(name)s ORDER BY labels LIMIT 1)
+    UNION ALL
+    SELECT (SELECT labels FROM {table} WHERE name = %(name)s AND labels > found.labels ORDER BY labels LIMIT 1)
+    FROM found WHERE found.labels IS NOT NULL
+)
+SELECT labels FROM found WHERE labels IS NOT NULL AND EXISTS (
+    SELECT 1 FROM {table} WHERE name = %(name)s AND labels = found.labels AND {time} >= %(start)s
+    AND {time} <= %(end)s)
+ORDER BY labels
+"""
+_LABEL_SOURCES = {  # resolution: (model, time column), the rows metric_points reads
+    "raw": (MetricSample, "taken_at"),
+    "hour": (MetricRollup, "hour"),
+    "day": (MetricDailyRollup, "day"),
+}
+
+
+def metric_labels(*, names: list[str], start: datetime, end: datetime) -> dict[str, list[str]]:
+    """The label sets each metric had in the range (one disk path, one host, one queue per series), also those seen
+    only in the raw samples the rollups do not hold yet (the newest hours a long range shows from them)."""
+    resolution = history_resolution(start, end)
+    found = _metric_labels_in(names=names, resolution=resolution, start=start, end=end)
+    if resolution != "raw":
+        newest = MetricRollup.objects.aggregate(Max("hour"))["hour__max"]
+        tail_start = max(start, newest + timedelta(hours=1)) if newest else start
+        if tail_start <= end:
+            tail = _metric_labels_in(names=names, resolution="raw", start=tail_start, end=end)
+            found = {name: sorted(set(found[name]) | set(tail[name])) for name in names}
+    return found
+
+
+def _metric_labels_in(*, names: list[str], resolution: str, start: datetime, end: datetime) -> dict[str, list[str]]:
+    if resolution == "day":
+        start, end = daily_bounds(start, end)  # the daily rows metric_points reads
+    model, column = _LABEL_SOURCES[resolution]
+    if connection.vendor == "postgresql":
+        sql = _LABELS_SQL.format(table=connection.ops.quote_name(model._meta.db_table), time=column)
+        with connection.cursor() as cursor:
+            found = {}
+            for name in names:
+                cursor.execute(sql, {"name": name, "start": start, "end": end})
+                found[name] = [row[0] for row in cursor.fetchall()]
+            return found
+    rows = model.objects.filter(name__in=names, **{f"{column}__gte": start, f"{column}__lte": end})
+    found: dict[str, list[str]] = {name: [] for name in names}
+    for name, labels in rows.values_list("name", "labels").distinct().order_by("name", "labels"):
+        found[name].append(labels)
+    return found
+
+
+def check_bands(*, start: datetime, end: datetime) -> dict[tuple[str, str], list[list]]:
+    """Per (check, host), sorted: [t, worst severity in the bin, share of results not ok] bands; severity as in
+    SEVERITY (0 ok, 1 warning, 2 critical), None for a bin without results.
+
+    Up to two days from the raw results (the current hour has no rollup yet), one band per `history_step`; beyond,
+    one per hour or UTC day from the rollups (`check_status_all`).
+    """
+    bands: dict[tuple[str, str], list[list]] = {}
+    if history_resolution(start, end) == "raw":
+        for name, host, at, worst, share in check_bands_binned(start=start, end=end, step=history_step(start, end)):
+            bands.setdefault((name, host), []).append([at, worst, round(share, 4)])
+        return dict(sorted(bands.items()))
+    for key, points in check_status_all(start=start, end=end).items():
+        bands[key] = [_band(at, ok, warning, critical) for at, ok, warning, critical in points]
+    return bands
+
+
+def _band(at: int, ok: int, warning: int, critical: int) -> list:
+    total = ok + warning + critical
+    worst = SEVERITY[Status.CRITICAL] if critical else SEVERITY[Status.WARNING] if warning else SEVERITY[Status.OK]
+    return [at, worst if total else None, round((warning + critical) / total, 4) if total else 0]

@@ -22,7 +22,7 @@ class OpsPortalAdminSite(admin.AdminSite):
         return super().check(app_configs)
 
     def get_urls(self):
-        from opsportal.dashboards import views
+        from dashboards import views
 
         # admin_view: staff only, never cached, login redirect for everyone else (the JSON endpoints included).
         return [
@@ -33,7 +33,7 @@ class OpsPortalAdminSite(admin.AdminSite):
         ]
 
     def index(self, request, extra_context=None):
-        from opsportal.dashboards.selectors import overview_context
+        from dashboards.selectors import overview_context
 
         messages = {"updated": _("Updated at %(time)s; refreshes by itself."),
                     "failed": _("Could not refresh the overview; trying again.")}

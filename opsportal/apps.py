@@ -13,9 +13,3 @@ class OpsPortalAdminConfig(SimpleAdminConfig):
 class OpsPortalConfig(AppConfig):
     name = "opsportal"
     verbose_name = _("OpsPortal")
-
-    def ready(self) -> None:
-        from monitoring.history import rollups_written
-        from opsportal.dashboards.selectors import dashboard_cache_warm
-
-        rollups_written.connect(dashboard_cache_warm, dispatch_uid="opsportal.dashboards.cache_warm")

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "monitoring.apps.MonitoringConfig",
     "performance.apps.PerformanceConfig",
     "alerting.apps.AlertingConfig",
+    "dashboards.apps.DashboardsConfig",
     *EXTRA_APPS,
 ]
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import connections
+from django.db.models import Max, Sum
+from django.db.models.functions import Coalesce, TruncHour
 
+from opsportal.lib.timebins import JsonItemInt
 from performance.timing import BUCKETS_MS, STATIC_ROUTE
 
 BUCKET_COUNT = len(BUCKETS_MS) + 1  # the per-bucket layout of RequestStat.buckets, the last bucket being "slower"
@@ -34,52 +36,28 @@ def hour_start(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-# Built from the integer indexes of a constant; every value is a parameter. An index a row's list lacks is NULL,
-# which SUM skips (COALESCE for an hour in which no row has it).
-BUCKET_SUMS_SQL = ", ".join(f"COALESCE(SUM((buckets->>{index})::int), 0)" for index in range(BUCKET_COUNT))
-_HOURLY_SQL = (
-    "SELECT date_trunc('hour', minute, 'UTC'), SUM(count), SUM(sum_ms), MAX(max_ms), "  # noqa: S608
-    + BUCKET_SUMS_SQL
-    + " FROM {table} WHERE minute >= %(start)s AND minute < %(end)s AND route <> %(static)s GROUP BY 1 ORDER BY 1"
-)
+def bucket_sums(field: str = "buckets") -> dict[str, Sum]:
+    """One SUM per bucket index of the JSON array (b0, b1, ...): an index a row's list lacks is NULL, which SUM
+    skips (COALESCE for a group in which no row has it). The request rollups and the latency chart both sum so."""
+    return {f"b{index}": Coalesce(Sum(JsonItemInt(field, index)), 0) for index in range(BUCKET_COUNT)}
 
 
-def request_hours_sql(*, stat_model, start: datetime, end: datetime, using: str = "default") -> list[RequestHour]:
-    """PostgreSQL: the hours in [start, end) summed in the database (one SUM per bucket index of the JSON array)."""
-    table = connections[using].ops.quote_name(stat_model._meta.db_table)
-    with connections[using].cursor() as cursor:
-        cursor.execute(_HOURLY_SQL.format(table=table), {"start": start, "end": end, "static": STATIC_ROUTE})
-        return [
-            RequestHour(hour=hour_start(row[0]), count=int(row[1]), sum_ms=float(row[2]), max_ms=float(row[3]),
-                        buckets=[int(value) for value in row[4:]])
-            for row in cursor.fetchall()
-        ]
-
-
-def request_hours_python(*, stat_model, start: datetime, end: datetime, using: str = "default") -> list[RequestHour]:
-    """Any database (the embedded SQLite): the same sums as request_hours_sql, added up row by row in Python."""
-    totals: dict[datetime, dict] = {}
+def request_hours(*, stat_model, start: datetime, end: datetime, using: str = "default") -> list[RequestHour]:
+    """The hours in [start, end), summed in the database on PostgreSQL and on SQLite alike."""
     rows = (
         stat_model.objects.using(using)
         .filter(minute__gte=start, minute__lt=end)
         .exclude(route=STATIC_ROUTE)
-        .values_list("minute", "count", "sum_ms", "max_ms", "buckets")
+        .annotate(at=TruncHour("minute", tzinfo=UTC))
+        .values("at")
+        .annotate(total=Sum("count"), total_ms=Sum("sum_ms"), slowest=Max("max_ms"), **bucket_sums())
+        .order_by("at")
     )
-    for minute, count, sum_ms, max_ms, buckets in rows.iterator():
-        entry = totals.setdefault(
-            hour_start(minute), {"count": 0, "sum_ms": 0.0, "max_ms": 0.0, "buckets": [0] * BUCKET_COUNT}
-        )
-        entry["count"] += count
-        entry["sum_ms"] += sum_ms
-        entry["max_ms"] = max(entry["max_ms"], max_ms)
-        for index, value in enumerate((buckets or [])[:BUCKET_COUNT]):
-            entry["buckets"][index] += int(value or 0)
-    return [RequestHour(hour=hour, **entry) for hour, entry in sorted(totals.items())]
-
-
-def request_hours(*, stat_model, start: datetime, end: datetime, using: str = "default") -> list[RequestHour]:
-    compute = request_hours_sql if connections[using].vendor == "postgresql" else request_hours_python
-    return compute(stat_model=stat_model, start=start, end=end, using=using)
+    return [
+        RequestHour(hour=hour_start(row["at"]), count=int(row["total"]), sum_ms=float(row["total_ms"]),
+                    max_ms=float(row["slowest"]), buckets=[int(row[f"b{index}"]) for index in range(BUCKET_COUNT)])
+        for row in rows
+    ]
 
 
 def request_rollups_recompute(*, stat_model, rollup_model, now: datetime, using: str = "default") -> int:

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import FloatField, Max, Q
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from performance.models import PerfResult, PerfTarget, RequestStat
-from performance.timing import BUCKETS_MS
+from opsportal.lib.timebins import EpochBin, rows
+from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
+from performance.request_rollups import BUCKET_COUNT, bucket_sums
+from performance.timing import BUCKETS_MS, STATIC_ROUTE
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -116,3 +119,72 @@ def request_stats_summary(*, since: datetime | None = None) -> list[RouteSummary
         for (route, method), e in totals.items()
     ]
     return sorted(summaries, key=lambda s: s.mean_ms, reverse=True)
+
+
+def histogram_quantile(buckets: list[int], q: float, *, max_ms: float) -> float | None:
+    """The q-quantile of a request histogram (per-bucket counts for BUCKETS_MS, then everything slower).
+
+    Linear within the bucket that holds the rank, as Prometheus' histogram_quantile; never above the slowest
+    request actually seen.
+    """
+    total = sum(buckets)
+    if not total:
+        return None
+    rank = q * total
+    cumulative, lower = 0, 0.0
+    for index, count in enumerate(buckets):
+        upper = BUCKETS_MS[index] if index < len(BUCKETS_MS) else max(max_ms, lower)
+        if count and cumulative + count >= rank:
+            return min(lower + (upper - lower) * (rank - cumulative) / count, max_ms)
+        cumulative += count
+        lower = upper
+    return max_ms
+
+
+def request_latency_p95(*, start: datetime, end: datetime, step: int, from_rollups: bool,
+                        ) -> list[tuple[int, float | None]]:
+    """(epoch seconds, p95 server time) of real requests (static files left out), summed across routes, per `step`.
+
+    Short ranges read the per-minute rows (kept PERF_REQUEST_STAT_RETENTION); long ones (`from_rollups`) the hourly
+    rollups (kept a year), so a year is 8,760 rows rather than every minute of every route, plus the per-minute rows
+    after the newest rollup (the newest hours, which the hourly task has not rolled up yet). The per-bucket sums
+    happen in the database (one SUM per bucket index of the JSON array): one row per bin comes back.
+    """
+    if not from_rollups:
+        bins = _request_bins(raw=True, start=start, end=end, step=step)
+    else:
+        bins = _request_bins(raw=False, start=start, end=end, step=step)
+        newest = RequestRollup.objects.aggregate(Max("hour"))["hour__max"]
+        tail_start = max(start, newest + timedelta(hours=1)) if newest else start
+        if tail_start <= end:
+            for at, (slowest, counts) in _request_bins(raw=True, start=tail_start, end=end, step=step).items():
+                before, before_counts = bins.get(at, (0.0, [0] * BUCKET_COUNT))
+                bins[at] = (max(before, slowest), [a + b for a, b in zip(before_counts, counts, strict=True)])
+    return [(at, histogram_quantile(counts, 0.95, max_ms=slowest)) for at, (slowest, counts) in sorted(bins.items())]
+
+
+def _request_bins(*, raw: bool, start: datetime, end: datetime, step: int) -> dict[int, tuple[float, list[int]]]:
+    """bin -> (slowest request, per-bucket counts) from the per-minute rows (raw) or the hourly rollups."""
+    if raw:
+        stored = RequestStat.objects.filter(minute__gte=start, minute__lte=end).exclude(route=STATIC_ROUTE)
+        column = "minute"
+    else:
+        stored = RequestRollup.objects.filter(hour__gte=start, hour__lte=end)
+        column = "hour"
+    binned = stored.annotate(at=EpochBin(column, step)).values("at").annotate(slowest=Max("max_ms"), **bucket_sums())
+    buckets = [f"b{index}" for index in range(BUCKET_COUNT)]
+    return {at: (float(slowest or 0.0), [int(count) for count in counts])
+            for at, slowest, *counts in rows(binned.order_by("at"), "at", "slowest", *buckets)}
+
+
+def probe_points(*, target: PerfTarget, start: datetime, end: datetime, step: int, from_rollups: bool,
+                 ) -> list[tuple[int, float | None]]:
+    """(epoch seconds, ms) of one target: each successful sample for short ranges; beyond, the worst hourly p95 of
+    the rollups in each `step` (an hour: each rollup; a day: the worst of its hours)."""
+    if not from_rollups:
+        results = PerfResult.objects.filter(target=target, measured_at__gte=start, measured_at__lte=end,
+                                            outcome=PerfResult.Outcome.OK).order_by("measured_at")
+        return rows(results.annotate(at=EpochBin("measured_at")), "at", "duration_ms")
+    rollups = PerfRollup.objects.filter(target=target, hour__gte=start, hour__lte=end)
+    return rows(rollups.annotate(at=EpochBin("hour", step)).values("at").annotate(
+        p95=Max(Cast("p95_ms", FloatField()))).order_by("at"), "at", "p95")

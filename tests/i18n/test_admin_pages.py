@@ -99,7 +99,7 @@ def test_every_message_the_history_script_shows_is_in_japanese():
     # string (extracted into the catalog) with a Japanese translation.
     from django.utils import translation
 
-    from opsportal.dashboards.views import DASHBOARD_MESSAGES
+    from dashboards.views import DASHBOARD_MESSAGES
 
     with translation.override("en"):
         english = {key: str(message) for key, message in DASHBOARD_MESSAGES.items()}

@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 from backups.schedules import create_default_schedules as backup_schedules
 from monitoring.schedules import create_default_schedules as monitoring_schedules
 from tests.backups.conftest import make_run
+from tests.dashboards.test_browser import record_snapshot
 from tests.opsportal.console_browser import PASSWORD, console_page, english_on_page, overflowing, page_width, shot
-from tests.opsportal.dashboards.test_browser import record_snapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

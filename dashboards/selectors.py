@@ -12,12 +12,10 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone, translation
 
-from monitoring.models import CheckRollup, MetricRollup
-from monitoring.selectors import _resolution as history_resolution
-from monitoring.selectors import history_step
-from opsportal.dashboards.ranges import TimeRange
-from opsportal.dashboards.series import epoch, metric_charts, probe_chart, request_latency_chart
-from opsportal.dashboards.timeline import backup_history_chart, backup_runs_in, check_timeline, history_markers
+from dashboards.ranges import TimeRange
+from dashboards.series import epoch, metric_charts, probe_chart, request_latency_chart
+from dashboards.timeline import backup_history_chart, backup_runs_in, check_timeline, history_markers
+from monitoring.selectors import history_resolution, history_step, rollups_newest
 
 
 def overview_context() -> dict[str, Any]:
@@ -89,8 +87,7 @@ def _rollup_cache_key(*, start: datetime, end: datetime) -> str | None:
     if history_resolution(start, end) == "raw":
         return None
     first = start if start == _hour(start) else _hour(start) + timedelta(hours=1)
-    newest_metric = MetricRollup.objects.order_by("-hour").values_list("hour", flat=True).first()
-    newest_check = CheckRollup.objects.order_by("-hour").values_list("hour", flat=True).first()
+    newest_metric, newest_check = rollups_newest()
     parts = [first, _hour(end), newest_metric, newest_check]
     # Per language: the cached charts carry translated titles and series names.
     stamps = ":".join(str(int(part.timestamp())) if part else "-" for part in parts)
@@ -155,7 +152,7 @@ def dashboard_cache_warm(**_: object) -> list[str]:
     Helps when the web processes share the cache with the worker: the default file cache under var/ on one
     machine, or CACHE_URL=redis://... across hosts (a per-process locmemcache:// would not).
     """
-    from opsportal.dashboards.ranges import time_range_parse
+    from dashboards.ranges import time_range_parse
 
     warmed = []
     for language, _name in settings.LANGUAGES:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dashboards.ranges import TimeRange
+from dashboards.selectors import _rollup_cache_key, dashboard_history
 from monitoring.history import health_history_rollup_daily
 from monitoring.models import MetricRollup
-from opsportal.dashboards.ranges import TimeRange
-from opsportal.dashboards.selectors import _rollup_cache_key, dashboard_history
 
 pytestmark = pytest.mark.django_db
 
@@ -51,8 +51,8 @@ def test_a_new_rollup_shows_on_the_next_request(time_machine):
 def test_the_hourly_rollup_warms_the_long_ranges_for_the_next_viewer(time_machine):
     from django.core.cache import cache
 
+    from dashboards.ranges import time_range_parse
     from monitoring.history import health_history_rollup_and_prune
-    from opsportal.dashboards.ranges import time_range_parse
 
     time_machine.move_to(NOW, tick=False)
     cache.clear()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from opsportal.dashboards.ranges import RangeError, time_range_parse
+from dashboards.ranges import RangeError, time_range_parse
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """The history dashboard on the embedded default (SQLite): every range answers from the same data, binned alike,
 and the hourly rollup task runs there.
 
-PostgreSQL bins in SQL; SQLite takes the portable paths (ORM reads, bins in Python). A newcomer on the embedded
+Both databases run the same ORM queries (opsportal.lib.timebins.EpochBin bins on each). A newcomer on the embedded
 default must see the same charts.
 """
 
@@ -15,8 +15,8 @@ SCRIPT = """
 import json
 from datetime import timedelta
 from django.utils import timezone
-from opsportal.dashboards.ranges import time_range_parse
-from opsportal.dashboards.selectors import dashboard_history
+from dashboards.ranges import time_range_parse
+from dashboards.selectors import dashboard_history
 from performance.models import RequestStat
 
 minute = (timezone.now() - timedelta(minutes=30)).replace(second=0, microsecond=0)

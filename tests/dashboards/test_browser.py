@@ -19,7 +19,7 @@ from backups.models import BackupRun, RestoreRun
 from monitoring.models import HealthSnapshot, Status
 from performance.probes.page import CHROMIUM_ARGS
 from tests.conftest import ROOT
-from tests.opsportal.dashboards.conftest import seed_history
+from tests.dashboards.conftest import seed_history
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from dashboards.series import align, history_charts, request_latency_p95
 from monitoring.models import MetricSample
 from monitoring.selectors import metric_points
-from opsportal.dashboards.series import align, histogram_quantile, history_charts, request_latency_p95
 from performance.models import RequestStat
+from performance.selectors import histogram_quantile
 from performance.services import request_stats_rollup
 
 

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 
+from dashboards.ranges import time_range_parse
+from dashboards.selectors import dashboard_history
 from monitoring.history import utc_day
 from monitoring.models import MetricDailyRollup, MetricRollup
-from opsportal.dashboards.ranges import time_range_parse
-from opsportal.dashboards.selectors import dashboard_history
 from performance.models import RequestRollup
-from tests.opsportal.dashboards.conftest import seed_history
+from tests.dashboards.conftest import seed_history
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from alerting.models import Alert, AlertRule, AlertTransition
 from backups.models import BackupRun
+from dashboards.timeline import backup_history_chart, backup_runs_in, check_timeline, history_markers
 from monitoring.history import health_history_rollup_daily
 from monitoring.models import CheckRollup, HealthSnapshot, Status
-from opsportal.dashboards.timeline import backup_history_chart, backup_runs_in, check_timeline, history_markers
 
 pytestmark = pytest.mark.django_db
 

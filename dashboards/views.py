@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from opsportal.dashboards.ranges import RANGES, RangeError, time_range_parse
-from opsportal.dashboards.selectors import dashboard_history, overview_context, overview_state
+from dashboards.ranges import RANGES, RangeError, time_range_parse
+from dashboards.selectors import dashboard_history, overview_context, overview_state
 
 # The overview's sections, each a template the index page includes and the polling endpoint renders again.
 OVERVIEW_SECTIONS = {

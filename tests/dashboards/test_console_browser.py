@@ -10,9 +10,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
+from tests.dashboards.conftest import seed_history
+from tests.dashboards.test_browser import in_thread
 from tests.opsportal.console_browser import PASSWORD, console_page, english_on_page, shot
-from tests.opsportal.dashboards.conftest import seed_history
-from tests.opsportal.dashboards.test_browser import in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
