@@ -83,6 +83,41 @@ def backup_run_latest_complete(*, look_back: int = 50) -> BackupRun | None:
     return None
 
 
+def backup_freshness(*, look_back: int = 50) -> tuple[BackupRun, dict | None] | None:
+    """For the backups health check, in one query: the run backup_run_latest_complete() returns (only the columns
+    the check reads) and the latest verification or drill (run, at, outcome, rto_seconds), or None when there is no
+    complete backup. The same rules as backup_run_latest_complete: the newest `look_back` candidates only, and a
+    run counts when it holds an artifact for every source configured now."""
+    from django.db.models import Exists, OuterRef, Subquery
+    from django.db.models.functions import JSONObject
+
+    candidates = (
+        BackupRun.objects.filter(status=BackupRun.Status.SUCCEEDED, finished_at__isnull=False, only=[])
+        .exclude(trigger=BackupRun.Trigger.SAFETY)
+        .order_by("-finished_at", "-id")
+        .values("pk")[:look_back]
+    )
+    runs = BackupRun.objects.filter(pk__in=Subquery(candidates))
+    for source in selected(None):
+        runs = runs.filter(Exists(BackupArtifact.objects.filter(run=OuterRef("pk"), kind=source.kind,
+                                                                name=source.name)))
+    drill = (BackupRun.objects.filter(verified_at__isnull=False).order_by("-verified_at")
+             .values(drill=JSONObject(id="id", at="verified_at", outcome="verification",
+                                      rto_seconds="drill_rto_seconds"))[:1])
+    run = (runs.annotate(last_drill=Subquery(drill))
+           .only("pk", "finished_at", "total_bytes")
+           .order_by("-finished_at", "-id").first())
+    if run is None:
+        return None
+    drill_row = run.last_drill
+    if drill_row is None:
+        return run, None
+    from django.utils.dateparse import parse_datetime
+
+    return run, {"run": str(drill_row["id"]), "at": parse_datetime(drill_row["at"]).isoformat(),
+                 "outcome": drill_row["outcome"], "rto_seconds": drill_row["rto_seconds"]}
+
+
 def backup_run_as_dict(run: BackupRun) -> dict:
     return {
         "id": run.pk,
