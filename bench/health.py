@@ -75,14 +75,14 @@ def ensure_database(database_url: str, env: dict[str, str]) -> None:
 class Server:
     """gunicorn as README's production command runs it: `-c gunicorn.conf.py` (web host report, Prometheus folder)."""
 
-    def __init__(self, env: dict[str, str], *, workers: int, threads: int, label: str) -> None:
+    def __init__(self, env: dict[str, str], *, workers: int, threads: int, label: str, root: Path = ROOT) -> None:
         self.label = label
         self.port = free_port()
         self.process = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "opsportal.wsgi", "-c", "gunicorn.conf.py",
+            [str(root / ".venv/bin/gunicorn"), "opsportal.wsgi", "-c", "gunicorn.conf.py",
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
              "--timeout", "60", "--log-level", "error"],
-            cwd=ROOT, env=env,
+            cwd=root, env=env,
         )
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
@@ -241,6 +241,10 @@ def bench_endpoints(args, database_url: str, redis_url: str) -> None:
                                                                           os.environ.get("PYTHONPATH")])),
                                **common)
         servers["theirs"] = Server(theirs_env, workers=args.workers, threads=args.threads, label="theirs")
+        if args.compare_checkout:
+            previous = Path(args.compare_checkout).resolve()
+            servers["previous"] = Server({**env, "VAR_DIR": str(previous / "var" / "bench")}, workers=args.workers,
+                                         threads=args.threads, label="previous", root=previous)
         detail = wait_healthy(servers["ours"])
         targets = {
             "ours": (servers["ours"], "/api/system/health", TOKEN, 200),
@@ -248,6 +252,8 @@ def bench_endpoints(args, database_url: str, redis_url: str) -> None:
             "theirs+celery": (servers["theirs"], "/ht-celery/?format=json", "", 200),
             "live": (servers["ours"], "/api/system/health/live", "", 200),
         }
+        if "previous" in servers:
+            targets["previous"] = (servers["previous"], "/api/system/health", TOKEN, 200)
         order = [name for name in targets if name not in args.skip]
         figures: dict[str, list[dict]] = {name: [] for name in order}
         rss: dict[str, float] = dict.fromkeys(servers, 0.0)
@@ -289,11 +295,12 @@ def bench_endpoints(args, database_url: str, redis_url: str) -> None:
         "theirs+celery": "the same + celery Ping(limit=1) (broadcast per request)",
         "ours": "/api/system/health (token, all checks)",
         "live": "/api/system/health/live (no checks)",
+        "previous": f"/api/system/health of {args.compare_checkout}",
     }
     for name in order:
         show(labels[name], figures[name])
-    print(f"whole-tree RSS (gunicorn master + workers), max over the run: ours {rss['ours']:.0f} MB, "
-          f"django-health-check {rss['theirs']:.0f} MB")
+    print("whole-tree RSS (gunicorn master + workers), max over the run: "
+          + ", ".join(f"{label} {value:.0f} MB" for label, value in rss.items()))
 
     def ratio(a: str, b: str) -> str:
         if a not in figures or b not in figures:
@@ -305,6 +312,7 @@ def bench_endpoints(args, database_url: str, redis_url: str) -> None:
     print(f"ours / django-health-check without celery (target >= 5x): {ratio('ours', 'theirs')}")
     print(f"ours / django-health-check with celery ping: {ratio('ours', 'theirs+celery')}")
     print(f"ours / our /health/live: {ratio('ours', 'live')}")
+    print(f"ours / the previous checkout: {ratio('ours', 'previous')}")
 
 
 def bench_history(args, database_url: str, redis_url: str) -> None:
@@ -365,6 +373,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median and best are reported)")
     parser.add_argument("--skip", action="append", default=[], choices=["theirs", "theirs+celery", "live"],
                         help="leave a baseline out (repeatable)")
+    parser.add_argument("--compare-checkout", default="",
+                        help="another worktree (with .venv) whose /api/system/health is measured in the same rounds")
     parser.add_argument("--skip-backup", action="store_true", help="do not take the one backup seeded first")
     parser.add_argument("--healthcheck-path", default=os.environ.get("BENCH_HEALTHCHECK_PATH", ""),
                         help="folder django-health-check was installed into with pip --target (else the venv's)")
