@@ -228,7 +228,10 @@ def show(label: str, figures: list[dict]) -> None:
 def bench_endpoints(args, database_url: str, redis_url: str) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     ttl = os.environ.get("HEALTH_CACHE_TTL", "0s")
-    common = {"HEALTH_CACHE_TTL": ttl, "BACKUP_DIR": str(ROOT / "var" / "bench" / "backups")}
+    # The load this benchmark (and a shared machine) puts on two cores is above the cpu check's default thresholds:
+    # they are raised so the answer stays 200; the check still runs on every request.
+    common = {"HEALTH_CACHE_TTL": ttl, "BACKUP_DIR": str(ROOT / "var" / "bench" / "backups"),
+              "MONITOR_LOAD_WARNING": "50", "MONITOR_LOAD_CRITICAL": "100"}
     env = bench_env(database_url, redis_url, **common)
     if not args.skip_backup:
         seed_backup(env)
@@ -265,7 +268,10 @@ def bench_endpoints(args, database_url: str, redis_url: str) -> None:
                 result = measure(args, f"{server.base}{path}", token)
                 unexpected = {code: count for code, count in result["statuses"].items() if code != expected}
                 if unexpected and args.generator == "python":
-                    raise SystemExit(f"{name}: unexpected HTTP statuses {unexpected} (expected only {expected})")
+                    now = httpx.get(f"{server.base}{path}", headers={"Authorization": f"Bearer {token}"} if token
+                                    else {}, timeout=30).text
+                    raise SystemExit(f"{name}: unexpected HTTP statuses {unexpected} (expected only {expected}); "
+                                     f"now: {now[:3000]}")
                 figures[name].append(result)
                 for label, running in servers.items():
                     rss[label] = max(rss[label], tree_rss_mb(running.process.pid))
@@ -283,7 +289,8 @@ def bench_endpoints(args, database_url: str, redis_url: str) -> None:
     load1, load5, _load15 = os.getloadavg()
     print(f"\n{args.rounds} interleaved rounds of {args.seconds} s per target, {args.connections} connections "
           f"({args.generator}); both servers: gunicorn -c gunicorn.conf.py, {args.workers} workers x {args.threads} "
-          f"threads; HEALTH_CACHE_TTL={ttl}; a Celery worker (all queues) and beat running; {os.cpu_count()} CPUs; "
+          f"threads; HEALTH_CACHE_TTL={ttl}, MONITOR_LOAD_WARNING/CRITICAL=50/100; "
+          f"a Celery worker (all queues) and beat running; {os.cpu_count()} CPUs; "
           f"load average now {load1:.1f} / {load5:.1f} (1 / 5 min)")
     print(f"our checks: {', '.join(sorted(check['name'] for check in detail['checks']))}; "
           f"status {detail['status']} (HTTP after the run: {after.status_code})")

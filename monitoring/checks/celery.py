@@ -91,6 +91,9 @@ def _heartbeats_and_tick(since) -> tuple[list[tuple[str, str]], object]:
     """In one round trip: (hostname, queue) of every heartbeat seen since `since`, and beat's last tick (or None)."""
     from django.db import connection
 
+    if connection.vendor != "postgresql":  # the embedded SQLite catalog: two queries, no ARRAY
+        rows = list(WorkerHeartbeat.objects.filter(last_seen__gte=since).values_list("hostname", "queue"))
+        return rows, BeatTick.objects.filter(name=HEARTBEAT_TICK).values_list("last_tick", flat=True).first()
     # Table names from the models, values as parameters.
     sql = (f"SELECT (SELECT last_tick FROM {BeatTick._meta.db_table} WHERE name = %s),"  # noqa: S608
            f" ARRAY(SELECT ARRAY[hostname, queue] FROM {WorkerHeartbeat._meta.db_table} WHERE last_seen >= %s)")
