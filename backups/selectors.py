@@ -119,7 +119,10 @@ def _drill(row: dict | None) -> dict | None:
         return None
     from django.utils.dateparse import parse_datetime
 
-    return {"run": str(row["id"]), "at": parse_datetime(row["at"]).isoformat(), "outcome": row["outcome"],
+    at = parse_datetime(row["at"])
+    if timezone.is_naive(at):  # SQLite's JSON holds the stored UTC text without its offset
+        at = timezone.make_aware(at, timezone.UTC)
+    return {"run": str(row["id"]), "at": at.isoformat(), "outcome": row["outcome"],
             "rto_seconds": row["rto_seconds"]}
 
 
