@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.db import connections
 from django.db.models import Q
@@ -121,7 +121,7 @@ def _drill(row: dict | None) -> dict | None:
 
     at = parse_datetime(row["at"])
     if timezone.is_naive(at):  # SQLite's JSON holds the stored UTC text without its offset
-        at = timezone.make_aware(at, timezone.UTC)
+        at = at.replace(tzinfo=UTC)
     return {"run": str(row["id"]), "at": at.isoformat(), "outcome": row["outcome"],
             "rto_seconds": row["rto_seconds"]}
 
