@@ -188,14 +188,17 @@ def _reset_pools_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_pools_after_fork)
 
 
-def run_jobs(jobs: list[Job], *, deadline: float) -> None:
-    """Start every job, then wait for each until its timeout or the deadline, whichever comes first."""
+def run_jobs(jobs: list[Job], *, deadline: float, meanwhile: tuple[Job, ...] | list[Job] = ()) -> None:
+    """Start every job, run the `meanwhile` jobs in this thread (checks that cannot hang), then wait for each pool
+    job until its timeout or the deadline, whichever comes first."""
     end = time.monotonic() + deadline
     submitted = time.monotonic()
     for job in jobs:
         job.started = submitted
         job.wait_until = min(end, submitted + job.timeout)
         (_database_pool() if job.uses_database else _general).submit(job)
+    for job in meanwhile:
+        job.run()
     for job in jobs:
         job.done.wait(max(0.0, job.wait_until - time.monotonic()))
 

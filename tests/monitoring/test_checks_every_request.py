@@ -126,3 +126,37 @@ def test_a_redis_that_dies_is_critical_on_the_next_request(client, settings, tmp
     assert checks["redis:broker"]["status"] == "critical"
     assert "ConnectionError" in checks["redis:broker"]["message"]
     assert code == 503
+
+
+def test_memory_and_cpu_run_in_the_request_and_still_fail_it(client, settings):
+    # Both read /proc in the request's own thread (inline); a threshold crossed shows on the next request.
+    settings.MONITOR_DISABLED_CHECKS = ["celery", "docker", "backups"]
+    settings.MONITOR_MEMORY_WARNING, settings.MONITOR_MEMORY_CRITICAL = 99.9, 100.0
+    settings.MONITOR_LOAD_WARNING, settings.MONITOR_LOAD_CRITICAL = 1000.0, 1000.0
+    code, checks = checks_of(client)
+    assert checks["memory"]["status"] == "ok"
+    assert checks["cpu"]["status"] == "ok"
+    assert code == 200
+
+    settings.MONITOR_MEMORY_WARNING, settings.MONITOR_MEMORY_CRITICAL = 0.0, 0.0
+    settings.MONITOR_LOAD_WARNING, settings.MONITOR_LOAD_CRITICAL = 0.0, 0.0
+    code, checks = checks_of(client)
+    assert checks["memory"]["status"] == "critical"
+    assert checks["cpu"]["status"] == "critical"
+    assert checks["memory"]["host"] == checks["cpu"]["host"] == "web-test"
+    assert code == 503
+
+
+def test_an_inline_check_that_raises_is_a_critical_result(client, settings, monkeypatch):
+    from monitoring.checks.memory import MemoryCheck
+
+    settings.MONITOR_DISABLED_CHECKS = ["celery", "docker", "backups"]
+
+    def broken(self):
+        raise OSError("cannot read /proc/meminfo")
+
+    monkeypatch.setattr(MemoryCheck, "run", broken)
+    code, checks = checks_of(client)
+    assert checks["memory"]["status"] == "critical"
+    assert checks["memory"]["message"] == "OSError: cannot read /proc/meminfo"
+    assert code == 503
