@@ -16,7 +16,7 @@ from django.utils.translation import gettext_noop as _
 
 from backups.models import BackupRun
 from backups.physical.health import WalArchiveCheck  # noqa: F401 (registers the check)
-from backups.selectors import backup_run_latest_complete, backup_run_latest_succeeded, backup_run_latest_verified
+from backups.selectors import backup_freshness, backup_run_latest_succeeded
 from monitoring.checks.base import CheckResult, HealthCheck, Sample
 from monitoring.messages import Message
 from monitoring.registry import register
@@ -28,13 +28,15 @@ class BackupsCheck(HealthCheck):
     uses_database = True
 
     def run(self) -> CheckResult:
-        last = backup_run_latest_complete()
-        if last is None:
+        # One query: the latest complete backup and the latest drill (the warnings below read one more).
+        found = backup_freshness()
+        if found is None:
             if backup_run_latest_succeeded() is not None:
                 return self.warning(Message(_("no complete backup of every configured source yet")),
                                     {"last_success": None})
             return self.warning(Message(_("no successful backup yet")), {"last_success": None})
 
+        last, drill = found
         rpo = settings.BACKUP_RPO
         age = timezone.now() - last.finished_at
         values: dict = {"last_success": last.finished_at.isoformat(), "age_seconds": round(age.total_seconds()),
@@ -44,7 +46,6 @@ class BackupsCheck(HealthCheck):
         values["size_bytes"] = last.total_bytes
         samples.append(Sample("backup_last_size_bytes", float(last.total_bytes), {},
                               "Size of the last successful backup."))
-        drill = self._last_drill()
         if drill:
             values["last_drill"] = drill
 
@@ -60,12 +61,3 @@ class BackupsCheck(HealthCheck):
             return self.warning(Message(_("%(message)s; the last verification or restore drill failed"),
                                         {"message": message}), values, samples)
         return self.ok(message, values, samples)
-
-    @staticmethod
-    def _last_drill() -> dict | None:
-        """The latest verification or restore drill (verifybackup [--drill]) of any run, and its outcome."""
-        run = backup_run_latest_verified()
-        if run is None:
-            return None
-        return {"run": str(run.pk), "at": run.verified_at.isoformat(), "outcome": run.verification,
-                "rto_seconds": run.drill_rto_seconds}

@@ -85,6 +85,7 @@ class Pool:
         self.jobs.put(job)
 
     def _work(self) -> None:
+        last_ok = 0.0  # when this thread's connections last served a job without an error
         try:
             while True:
                 try:
@@ -97,17 +98,21 @@ class Pool:
                             return
                     continue
                 if job.wait_until is None or time.monotonic() < job.wait_until:
+                    if self.keeps_connections:
+                        _probe_unless_fresh(last_ok)
                     try:
                         job.run()
                     finally:
-                        self._after(job)
+                        if self._after(job):
+                            last_ok = time.monotonic()
                 # else: its caller has already reported "no answer"; running it now would only feed a backlog
                 with self.lock:
                     self.idle += 1
         finally:
             _close_all_quietly()
 
-    def _after(self, job: Job) -> None:
+    def _after(self, job: Job) -> bool:
+        """True when the job ended without an error and its thread still holds working connections."""
         if self.keeps_connections:
             # Like the end of a request: drop connections that failed or outlived CONN_MAX_AGE. Asking a broken
             # connection whether it is usable can itself raise; that must not kill the pool thread (the pool
@@ -117,10 +122,27 @@ class Pool:
             except Exception:
                 logger.warning("closing a health-check thread's database connections failed", exc_info=True)
                 _close_all_quietly()
-            return
+                return False
+            return job.error is None
         if any(connection.connection is not None for connection in connections.all(initialized_only=True)):
             _warn_undeclared(job.label)
             _close_all_quietly()
+        return False
+
+
+# CONN_HEALTH_CHECKS makes Django probe a reused connection (one more round trip, SELECT 1) before its first query
+# after close_old_connections(). A connection that served a job without an error less than PROBE_AFTER_SECONDS ago
+# is not probed again: under a load of health requests that probe was a second round trip for every database check.
+# After a longer pause (or any error) the probe comes back, so a connection that PostgreSQL dropped meanwhile (a
+# restart) is replaced before a check uses it, not reported as a failure.
+PROBE_AFTER_SECONDS = 1.0
+
+
+def _probe_unless_fresh(last_ok: float) -> None:
+    fresh = time.monotonic() - last_ok < PROBE_AFTER_SECONDS
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.errors_occurred:
+            connection.health_check_done = fresh
 
 
 _warned: set[str] = set()
@@ -166,14 +188,17 @@ def _reset_pools_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_pools_after_fork)
 
 
-def run_jobs(jobs: list[Job], *, deadline: float) -> None:
-    """Start every job, then wait for each until its timeout or the deadline, whichever comes first."""
+def run_jobs(jobs: list[Job], *, deadline: float, meanwhile: tuple[Job, ...] | list[Job] = ()) -> None:
+    """Start every job, run the `meanwhile` jobs in this thread (checks that cannot hang), then wait for each pool
+    job until its timeout or the deadline, whichever comes first."""
     end = time.monotonic() + deadline
     submitted = time.monotonic()
     for job in jobs:
         job.started = submitted
         job.wait_until = min(end, submitted + job.timeout)
         (_database_pool() if job.uses_database else _general).submit(job)
+    for job in meanwhile:
+        job.run()
     for job in jobs:
         job.done.wait(max(0.0, job.wait_until - time.monotonic()))
 

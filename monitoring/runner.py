@@ -103,6 +103,7 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
     cached: dict[int, CheckResult] = {}
     jobs: list[Job] = []
     pending: list[tuple[int, HealthCheck, Job]] = []
+    inline: list[tuple[int, HealthCheck, Job]] = []
     for index, check in enumerate(checks):
         if check.cache_for:
             with _cache_lock:
@@ -111,11 +112,16 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
                 cached[index] = dataclasses.replace(hit[1])  # a copy: callers set host on their results
                 continue
         job = Job(check.name, check.run, check.timeout, uses_database=check.uses_database)
+        if check.inline:
+            inline.append((index, check, job))
+            pending.append((index, check, job))
+            continue
         jobs.append(job)
         pending.append((index, check, job))
     extras = {label: Job(label, target, timeout, uses_database=True)
               for label, (target, timeout) in (extra_jobs or {}).items()}
-    run_jobs(jobs + list(extras.values()), deadline=deadline)
+    # The pools' jobs start first; the inline checks run here meanwhile, then the caller waits for the rest.
+    run_jobs(jobs + list(extras.values()), deadline=deadline, meanwhile=[job for _i, _c, job in inline])
 
     results: dict[int, CheckResult] = dict(cached)
     for index, check, job in pending:

@@ -128,6 +128,11 @@ class HealthCheck:
     # True for a check that queries a database (the ORM, a cursor, or a connection of its own): it then runs on the
     # database pool, so all such checks together hold at most MONITOR_DB_CONNECTIONS connections per process.
     uses_database: ClassVar[bool] = False
+    # True for a check that only reads this process's or the kernel's counters (/proc) and so cannot hang: the
+    # runner calls it in the caller's thread, while the other checks run on the pools, instead of handing it to a
+    # pool thread (the hand-over cost more than the check). Never for one that waits on a network, a socket or a
+    # filesystem that may hang (disk: statvfs on a dead network mount blocks).
+    inline: ClassVar[bool] = False
 
     @classmethod
     def instances(cls) -> list[HealthCheck]:

@@ -52,11 +52,9 @@ class CeleryCheck(HealthCheck):
         stale = settings.MONITOR_WORKER_STALE
         queues = monitored_queues()
         alive: dict[str, list[str]] = {queue: [] for queue in queues}
-        for hostname, queue in WorkerHeartbeat.objects.filter(last_seen__gte=now - stale).values_list(
-            "hostname", "queue"
-        ):
+        heartbeats, tick = _heartbeats_and_tick(now - stale)
+        for hostname, queue in heartbeats:
             alive.setdefault(queue, []).append(hostname)
-        tick = BeatTick.objects.filter(name=HEARTBEAT_TICK).values_list("last_tick", flat=True).first()
         beat_age = (now - tick).total_seconds() if tick else None
         lengths = queue_lengths(queues, timeout=self.timeout)
 
@@ -87,6 +85,22 @@ class CeleryCheck(HealthCheck):
                            samples)
         status = Status.CRITICAL if any(level == Status.CRITICAL for level, _m in problems) else Status.WARNING
         return self.result(status, Message.join([message for _level, message in problems]), values, samples)
+
+
+def _heartbeats_and_tick(since) -> tuple[list[tuple[str, str]], object]:
+    """In one round trip: (hostname, queue) of every heartbeat seen since `since`, and beat's last tick (or None)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":  # the embedded SQLite catalog: two queries, no ARRAY
+        rows = list(WorkerHeartbeat.objects.filter(last_seen__gte=since).values_list("hostname", "queue"))
+        return rows, BeatTick.objects.filter(name=HEARTBEAT_TICK).values_list("last_tick", flat=True).first()
+    # Table names from the models, values as parameters.
+    sql = (f"SELECT (SELECT last_tick FROM {BeatTick._meta.db_table} WHERE name = %s),"  # noqa: S608
+           f" ARRAY(SELECT ARRAY[hostname, queue] FROM {WorkerHeartbeat._meta.db_table} WHERE last_seen >= %s)")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [HEARTBEAT_TICK, since])
+        tick, rows = cursor.fetchone()
+    return [(hostname, queue) for hostname, queue in rows or []], tick
 
 
 def _duration(delta: timedelta) -> Message:

@@ -70,6 +70,7 @@ os.register_at_fork(after_in_child=_new_lock_after_fork)
 class CpuCheck(HealthCheck):
     name = "cpu"
     per_host = True
+    inline = True  # /proc only
 
     def run(self) -> CheckResult:
         cores = psutil.cpu_count() or 1

@@ -15,6 +15,7 @@ from monitoring.registry import register
 class MemoryCheck(HealthCheck):
     name = "memory"
     per_host = True
+    inline = True  # /proc only
 
     def run(self) -> CheckResult:
         memory = psutil.virtual_memory()
