@@ -179,10 +179,12 @@ class RestoreHeartbeat:
     once from the row (the restored backup's artifacts matching its `only`).
     """
 
-    def __init__(self, restore_id: int) -> None:
+    def __init__(self, restore_id: int, *, on_flush: Callable[[RestoreHeartbeat], None] | None = None) -> None:
         self.restore_id = restore_id
         self.bytes_done = 0
         self.bytes_total: int | None = None
+        self.started = time.monotonic()
+        self.on_flush = on_flush  # the CLI's bar: told after each beat, from the heartbeat's thread
         self._total_read = False
         # A failed beat (e.g. the restored catalog is being swapped in) is logged; the next beat retries.
         self._beat = PeriodicThread(
@@ -199,6 +201,10 @@ class RestoreHeartbeat:
 
     def expect(self, total: int | None) -> None:
         self.bytes_total, self._total_read = total, True
+
+    def figures(self, *, finished: bool = False) -> Figures:
+        return progress_figures(done=self.bytes_done, total=self.bytes_total,
+                                elapsed=time.monotonic() - self.started, finished=finished)
 
     def start(self) -> None:
         self._beat.start()
@@ -225,3 +231,5 @@ class RestoreHeartbeat:
         if self.bytes_total is not None:
             fields["bytes_total"] = self.bytes_total
         RestoreRun.objects.filter(pk=self.restore_id, status=RestoreRun.Status.RUNNING).update(**fields)
+        if self.on_flush is not None:
+            self.on_flush(self)
