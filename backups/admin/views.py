@@ -21,7 +21,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backups.models import BackupRun, RestoreRun
-from backups.selectors import backup_run_progress, restore_confirmation_word, restore_overwrites
+from backups.selectors import (
+    backup_run_drill_progress,
+    backup_run_progress,
+    restore_confirmation_word,
+    restore_overwrites,
+)
 from backups.services.backup import BackupBusy, backup_run_enqueue
 from backups.services.restore import RestoreBusy
 from backups.services.runs import backup_run_verify_enqueue, backup_runs_set_pinned, restore_run_enqueue
@@ -87,6 +92,14 @@ def progress(model_admin: BackupRunAdmin) -> View:
     @require_GET
     def view(request: HttpRequest, object_id: int) -> HttpResponse:
         return JsonResponse(backup_run_progress(_get_run(model_admin, request, object_id)))
+
+    return view
+
+
+def drill_progress(model_admin: BackupRunAdmin) -> View:
+    @require_GET
+    def view(request: HttpRequest, object_id: int) -> HttpResponse:
+        return JsonResponse(backup_run_drill_progress(_get_run(model_admin, request, object_id)))
 
     return view
 
