@@ -40,7 +40,7 @@ def test_firing_and_resolved_messages_say_what_where_since_value_and_link(
     body = firing["message"]
     assert "What: disk_used_percent > 90" in body
     assert "Where: host=web1, path=/data" in body
-    assert "Since: 2026-03-02 09:00:00 UTC (5\xa0minutes ago)" in body
+    assert "Since: 2026-03-02 09:00:00 UTC (5 minutes ago)" in body
     assert "Observed value: 96.25" in body
     assert f"https://ops.example.com/admin/alerting/alert/{alert.pk}/change/" in body
     assert resolved["title"] == "[RESOLVED] Disk almost full (host=web1, path=/data)"
