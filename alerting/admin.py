@@ -13,6 +13,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from alerting.forms import AlertRuleForm
 from alerting.models import (
     Alert,
     AlertEvent,
@@ -46,6 +47,7 @@ class ReadOnlyAdmin(HumanNumbersMixin, admin.ModelAdmin):
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
+    form = AlertRuleForm  # only the chosen kind's fields, shown and accepted (alerting/forms.py)
     formfield_overrides = {models.DurationField: {"form_class": HumanDurationField}}  # 5m, 1h30m, HH:MM:SS
     list_display = ["name", "condition_text", "for_duration", "severity", "repeat_interval", "enabled", "is_default"]
     list_filter = ["kind", "severity", "enabled"]

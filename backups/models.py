@@ -77,6 +77,13 @@ class BackupRun(models.Model):
     verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
     verification_detail = models.TextField(_("verification detail"), blank=True)
     drill_rto_seconds = models.FloatField(_("restore drill duration (RTO), seconds"), null=True, blank=True)
+    # A running restore drill's progress (backups/services/verify.py): raw bytes decoded so far against the database
+    # artifacts' recorded raw size. `drill_heartbeat_at` is set while the drill runs and cleared when it ends; a
+    # heartbeat older than BACKUP_STALE_AFTER means its worker was lost (the pages stop showing it as running).
+    drill_started_at = models.DateTimeField(_("restore drill started"), null=True, blank=True)
+    drill_heartbeat_at = models.DateTimeField(_("restore drill heartbeat"), null=True, blank=True)
+    drill_bytes_done = models.BigIntegerField(_("restore drill bytes done"), default=0)
+    drill_bytes_total = models.BigIntegerField(_("restore drill bytes to decode"), null=True, blank=True)
     pinned = models.BooleanField(
         _("pinned"), default=False, help_text=_("Pinned runs are never pruned by the retention policy.")
     )

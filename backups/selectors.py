@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connections
 from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
@@ -289,6 +290,33 @@ def restore_run_progress(restore: RestoreRun) -> dict:
     }
 
 
+def backup_run_drill_running(run: BackupRun) -> bool:
+    """A restore drill of this backup beats now (a heartbeat older than BACKUP_STALE_AFTER: its worker is gone)."""
+    beat = run.drill_heartbeat_at
+    return beat is not None and beat > timezone.now() - settings.BACKUP_STALE_AFTER
+
+
+def backup_run_drill_figures(run: BackupRun) -> Figures:
+    """Raw bytes the drill decoded against the drilled artifacts' recorded raw size: percent and ETA."""
+    running = backup_run_drill_running(run)
+    return progress_figures(done=run.drill_bytes_done, total=run.drill_bytes_total,
+                            elapsed=_elapsed(run.drill_started_at, None if running else run.drill_heartbeat_at),
+                            finished=not running)
+
+
+def backup_run_drill_progress(run: BackupRun) -> dict:
+    """What the run's page polls while a restore drill of it runs."""
+    running = backup_run_drill_running(run)
+    figures = backup_run_drill_figures(run)
+    duration = timezone.now() - run.drill_started_at if running and run.drill_started_at else None
+    return {
+        "id": run.pk,
+        "finished": not running,
+        **_figures_json(figures),
+        "fields": {**progress_fields(figures), "duration": human_duration(duration)},
+    }
+
+
 def backup_run_manifest(run: BackupRun) -> dict | None:
     """The run's manifest.json as stored beside its files (None if absent or unreadable)."""
     if not run.storage_prefix or run.status != BackupRun.Status.SUCCEEDED:
@@ -374,7 +402,14 @@ def backup_overview() -> dict:
     )
     last_drill = BackupRun.objects.exclude(drill_rto_seconds=None).order_by("-verified_at", "-id").first()
     active = backup_run_active()
+    drilling = (
+        BackupRun.objects.filter(drill_heartbeat_at__gt=timezone.now() - settings.BACKUP_STALE_AFTER)
+        .order_by("-drill_started_at", "-id").first()
+    )
     return {
+        # a restore drill running now, and its figures formatted like the backup's
+        "drilling": drilling,
+        "drill_progress": progress_fields(backup_run_drill_figures(drilling)) if drilling else None,
         # the running backup's percent and ETA, formatted ("" when unknown): progress_fields()
         "active_progress": progress_fields(backup_run_figures(active)) if active else None,
         "last": last,

@@ -30,11 +30,12 @@ DASHBOARD_MESSAGES = {
     "loading": gettext_lazy("Loading…"),
     "failed": gettext_lazy("Could not load the history: %(error)s"),
     "noData": gettext_lazy("No data in this range."),
-    "loaded": gettext_lazy("%(points)s points, %(resolution)s resolution, read in %(ms)s ms."),
-    "raw": gettext_lazy("minute"),
-    "raw300": gettext_lazy("five-minute"),
-    "hour": gettext_lazy("hourly"),
-    "day": gettext_lazy("daily"),
+    # One whole sentence per resolution (not "%(resolution)s resolution" with a word put in): each language orders
+    # and spaces it its own way ("5 分ごとの解像度").
+    "loaded_raw": gettext_lazy("%(points)s points at one-minute resolution, read in %(ms)s ms."),
+    "loaded_raw300": gettext_lazy("%(points)s points at five-minute resolution, read in %(ms)s ms."),
+    "loaded_hour": gettext_lazy("%(points)s points at hourly resolution, read in %(ms)s ms."),
+    "loaded_day": gettext_lazy("%(points)s points at daily resolution, read in %(ms)s ms."),
     "size": gettext_lazy("size"),
     "duration": gettext_lazy("duration"),
     "noChecks": gettext_lazy("No check results in this range."),

@@ -12,10 +12,10 @@ from datetime import datetime
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
 from alerting.models import AlertState, AlertTransition, NotificationChannel
+from opsportal.lib.humanize import time_ago
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _transition_message(transition: AlertTransition, now: datetime) -> Message:
             lines.append(gettext("Was firing since: %(at)s") % {"at": _when(alert.fired_at)})
     else:
         since = alert.active_since or transition.happened_at
-        lines.append(gettext("Since: %(at)s (%(age)s ago)") % {"at": _when(since), "age": timesince(since, now)})
+        lines.append(gettext("Since: %(at)s (%(ago)s)") % {"at": _when(since), "ago": time_ago(since, now)})
     if transition.value is not None:
         lines.append(gettext("Observed value: %(value)s") % {"value": f"{transition.value:g}"})
     if transition.message:

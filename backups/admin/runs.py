@@ -17,7 +17,14 @@ from django.utils.translation import gettext_lazy, ngettext
 from backups.admin import pitr, views
 from backups.admin.log_repr import StableLogReprMixin
 from backups.models import BackupArtifact, BackupRun
-from backups.selectors import backup_run_duration, backup_run_manifest, backup_run_progress, backup_sources_listed
+from backups.selectors import (
+    backup_run_drill_progress,
+    backup_run_drill_running,
+    backup_run_duration,
+    backup_run_manifest,
+    backup_run_progress,
+    backup_sources_listed,
+)
 from backups.services.delete import BackupRunNotDeletable, backup_run_delete
 from backups.services.retention import RetentionPolicy
 from backups.services.runs import backup_runs_set_pinned
@@ -196,6 +203,8 @@ class BackupRunAdmin(StableLogReprMixin, HumanNumbersMixin, admin.ModelAdmin):
             and run.status == BackupRun.Status.SUCCEEDED,
             "is_active": run is not None and run.status in (BackupRun.Status.QUEUED, BackupRun.Status.RUNNING),
             "live": backup_run_progress(run) if run is not None else None,
+            "drill_running": run is not None and backup_run_drill_running(run),
+            "drill_live": backup_run_drill_progress(run) if run is not None else None,
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra_context=context)
@@ -274,6 +283,8 @@ class BackupRunAdmin(StableLogReprMixin, HumanNumbersMixin, admin.ModelAdmin):
             path("run-physical-now/", wrap(pitr.run_physical_now(self)), name="backups_backuprun_run_physical_now"),
             path("point-in-time/", wrap(pitr.point_in_time(self)), name="backups_backuprun_point_in_time"),
             path("<int:object_id>/progress/", wrap(views.progress(self)), name="backups_backuprun_progress"),
+            path("<int:object_id>/drill-progress/", wrap(views.drill_progress(self)),
+                 name="backups_backuprun_drill_progress"),
             path("<int:object_id>/verify/", wrap(views.verify(self, drill=False)), name="backups_backuprun_verify"),
             path("<int:object_id>/drill/", wrap(views.verify(self, drill=True)), name="backups_backuprun_drill"),
             path("<int:object_id>/pin/", wrap(views.pin(self, pinned=True)), name="backups_backuprun_pin"),

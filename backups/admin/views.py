@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from backups.models import BackupRun, RestoreRun
 from backups.selectors import (
+    backup_run_drill_progress,
     backup_run_progress,
     backup_sources_listed,
     restore_confirmation_word,
@@ -97,6 +98,14 @@ def progress(model_admin: BackupRunAdmin) -> View:
     @require_GET
     def view(request: HttpRequest, object_id: int) -> HttpResponse:
         return JsonResponse(backup_run_progress(_get_run(model_admin, request, object_id)))
+
+    return view
+
+
+def drill_progress(model_admin: BackupRunAdmin) -> View:
+    @require_GET
+    def view(request: HttpRequest, object_id: int) -> HttpResponse:
+        return JsonResponse(backup_run_drill_progress(_get_run(model_admin, request, object_id)))
 
     return view
 

@@ -179,10 +179,12 @@ class RestoreHeartbeat:
     once from the row (the restored backup's artifacts matching its `only`).
     """
 
-    def __init__(self, restore_id: int) -> None:
+    def __init__(self, restore_id: int, *, on_flush: Callable[[RestoreHeartbeat], None] | None = None) -> None:
         self.restore_id = restore_id
         self.bytes_done = 0
         self.bytes_total: int | None = None
+        self.started = time.monotonic()
+        self.on_flush = on_flush  # the CLI's bar: told after each beat, from the heartbeat's thread
         self._total_read = False
         # A failed beat (e.g. the restored catalog is being swapped in) is logged; the next beat retries.
         self._beat = PeriodicThread(
@@ -199,6 +201,10 @@ class RestoreHeartbeat:
 
     def expect(self, total: int | None) -> None:
         self.bytes_total, self._total_read = total, True
+
+    def figures(self, *, finished: bool = False) -> Figures:
+        return progress_figures(done=self.bytes_done, total=self.bytes_total,
+                                elapsed=time.monotonic() - self.started, finished=finished)
 
     def start(self) -> None:
         self._beat.start()
@@ -225,3 +231,59 @@ class RestoreHeartbeat:
         if self.bytes_total is not None:
             fields["bytes_total"] = self.bytes_total
         RestoreRun.objects.filter(pk=self.restore_id, status=RestoreRun.Status.RUNNING).update(**fields)
+        if self.on_flush is not None:
+            self.on_flush(self)
+
+
+class DrillHeartbeat:
+    """Beats for a running restore drill, on its backup's row: raw bytes decoded so far against `bytes_total`.
+
+    `start()` marks the drill running (drill_started_at, drill_heartbeat_at), each beat writes the count, `stop()`
+    writes the last count and clears drill_heartbeat_at: the pages show a drill as running only while it beats.
+    """
+
+    def __init__(self, run_id: int, bytes_total: int | None, *,
+                 on_flush: Callable[[DrillHeartbeat], None] | None = None) -> None:
+        self.run_id = run_id
+        self.bytes_done = 0
+        self.bytes_total = bytes_total
+        self.started = time.monotonic()
+        self.on_flush = on_flush  # the CLI's bar: told after each beat, from the heartbeat's thread
+        self.finished = False
+        self._beat = PeriodicThread(
+            self.flush,
+            every=settings.BACKUP_PROGRESS_EVERY.total_seconds(),
+            name=f"drill-{run_id}-heartbeat",
+            error_message=f"restore drill of backup run {run_id}: heartbeat failed",
+            logger=logger,
+            hold_connection=True,
+        )
+
+    def add(self, count: int) -> None:
+        self.bytes_done += count
+
+    def figures(self) -> Figures:
+        return progress_figures(done=self.bytes_done, total=self.bytes_total,
+                                elapsed=time.monotonic() - self.started, finished=self.finished)
+
+    def start(self) -> None:
+        now = timezone.now()
+        BackupRun.objects.filter(pk=self.run_id).update(
+            drill_started_at=now, drill_heartbeat_at=now, drill_bytes_done=0, drill_bytes_total=self.bytes_total
+        )
+        self._beat.start()
+
+    def stop(self) -> None:
+        self._beat.stop(join_timeout=30)
+        self.finished = True
+        with contextlib.suppress(Exception):  # the outcome is written by the drill itself; this is the last count
+            BackupRun.objects.filter(pk=self.run_id).update(drill_heartbeat_at=None, drill_bytes_done=self.bytes_done)
+        if self.on_flush is not None:
+            self.on_flush(self)
+
+    def flush(self) -> None:
+        BackupRun.objects.filter(pk=self.run_id, drill_heartbeat_at__isnull=False).update(
+            drill_heartbeat_at=timezone.now(), drill_bytes_done=self.bytes_done
+        )
+        if self.on_flush is not None:
+            self.on_flush(self)

@@ -195,10 +195,15 @@ def restore_run_execute(
     user: AbstractBaseUser | None = None,
     actor: str = "",
     log: Callable[[str], None] | None = None,
+    on_progress: Callable[[RestoreHeartbeat], None] | None = None,
 ) -> RestoreRun:
-    """Restore backup `run_id` now; the outcome (succeeded, refused, failed) is on the returned RestoreRun."""
+    """Restore backup `run_id` now; the outcome (succeeded, refused, failed) is on the returned RestoreRun.
+
+    `on_progress` is told the heartbeat (its bytes done and figures) after each beat, from the heartbeat's thread.
+    """
     restore = restore_run_create(run_id=run_id, into=into, only=only, user=user, actor=actor)
-    performed = restore_run_perform(restore_id=restore.pk, into=into, log=log, requested_run_id=run_id)
+    performed = restore_run_perform(restore_id=restore.pk, into=into, log=log, requested_run_id=run_id,
+                                    on_progress=on_progress)
     assert performed is not None  # just created, so nobody else can have claimed it
     return performed
 
@@ -209,6 +214,7 @@ def restore_run_perform(
     into: str | None = None,
     log: Callable[[str], None] | None = None,
     requested_run_id: int | None = None,
+    on_progress: Callable[[RestoreHeartbeat], None] | None = None,
 ) -> RestoreRun | None:
     """Carry out a queued RestoreRun; None if another delivery already claimed it (queued → running)."""
     if RestoreRun.objects.filter(pk=restore_id, kind=BackupRun.Kind.PHYSICAL).exists():
@@ -228,7 +234,7 @@ def restore_run_perform(
     )
     if not claimed:
         return None
-    heartbeat = RestoreHeartbeat(restore_id)
+    heartbeat = RestoreHeartbeat(restore_id, on_flush=on_progress)
     heartbeat.start()
     restore = RestoreRun.objects.select_related("source_run", "triggered_by").get(pk=restore_id)
     run = restore.source_run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from backups import postgres, sidecars, sqlite_tools
 from backups.models import BackupArtifact, BackupRun
 from backups.pipeline import AgeKeyError, decoded
 from backups.services.backup import scrub_secrets
+from backups.services.progress import DrillHeartbeat
 from backups.services.scratch import scratch_database
 from backups.services.swap import decoded_file, pg_restore_jobs, restore_jobs
 from backups.sources import database_kinds
@@ -62,7 +64,7 @@ def _drill_server(artifact: BackupArtifact) -> dict:
     return connections["default"].settings_dict
 
 
-def _drill_postgres(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
+def _drill_postgres(artifact: BackupArtifact, on_bytes: Callable[[int], None]) -> tuple[dict[str, int], float]:
     base = _drill_server(artifact)
     started = time.monotonic()
     # owned through an advisory lock and dropped at the end; if this worker is killed, the reaper drops it
@@ -70,27 +72,34 @@ def _drill_postgres(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
     # the one a restore would take
     with scratch_database(base, artifact.run_id) as scratch:
         pg_create_database(scratch)
-        with decoded_file(artifact) as path:
+        with decoded_file(artifact, on_bytes=on_bytes) as path:
             pg_restore_jobs(scratch, path, jobs=restore_jobs(), log=lambda line: None)
         seconds = time.monotonic() - started
         with postgres.connect(scratch) as conn:
             return postgres.row_counts(conn), seconds
 
 
-def _drill_sqlite(artifact: BackupArtifact) -> tuple[dict[str, int], float]:
+def _drill_sqlite(artifact: BackupArtifact, on_bytes: Callable[[int], None]) -> tuple[dict[str, int], float]:
     started = time.monotonic()
     with sqlite_tools.private_tempdir() as folder:
         copy = folder / "drill.sqlite3"
         with (
             open_stored(backup_storage(), artifact.path) as handle,
-            decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes) as reader,
+            decoded(handle, encrypted=artifact.encrypted, limit=artifact.raw_bytes, on_bytes=on_bytes) as reader,
         ):
             sqlite_tools.write_stream(reader, copy)
         seconds = time.monotonic() - started
         return sqlite_tools.row_counts(copy), seconds
 
 
-def backup_run_verify(*, run_id: int, drill: bool = False) -> VerifyResult:
+def backup_run_verify(
+    *, run_id: int, drill: bool = False, on_progress: Callable[[DrillHeartbeat], None] | None = None
+) -> VerifyResult:
+    """Check every artifact's sha256; with `drill`, also restore the database artifacts into scratch databases.
+
+    A drill's progress (raw bytes decoded against the artifacts' raw size) is written on the run while it goes
+    (DrillHeartbeat); `on_progress` is told the heartbeat after each beat, from its thread (the CLI's bar).
+    """
     run = BackupRun.objects.get(pk=run_id)
     result = VerifyResult(run=run, ok=True)
     if run.status != BackupRun.Status.SUCCEEDED:
@@ -107,32 +116,43 @@ def backup_run_verify(*, run_id: int, drill: bool = False) -> VerifyResult:
         result.problems += problems
         if not problems:
             result.checked.append(f"{artifact.kind}:{artifact.name} sha256 ok")
-    if drill and not result.problems:
-        databases = database_kinds()
-        for artifact in artifacts:
-            if artifact.kind not in databases:
-                continue
-            try:
-                if artifact.format == PG_FORMAT:
-                    counts, seconds = _drill_postgres(artifact)
-                elif artifact.format == SQLITE_FORMAT:
-                    counts, seconds = _drill_sqlite(artifact)
-                else:
-                    continue
-            except (AgeKeyError, postgres.ToolError, Exception) as exc:  # any failure is the drill's finding
-                result.problems.append(scrub_secrets(f"{artifact.kind}:{artifact.name}: drill failed: {exc}"))
-                continue
-            result.drill_seconds = (result.drill_seconds or 0) + seconds
-            expected = artifact.metadata.get("row_counts") or {}
-            for table, count in sorted(expected.items()):
-                if counts.get(table) != count:
-                    result.problems.append(
-                        _("%(table)s has %(actual)s rows after the drill, the backup recorded %(expected)s.")
-                        % {"table": table, "actual": counts.get(table), "expected": count}
-                    )
-            result.checked.append(
-                f"{artifact.kind}:{artifact.name} drill: {len(expected)} tables, row counts compared, {seconds:.1f}s"
-            )
+    if not drill or result.problems:
+        return _record(run, result, drill=drill)
+    databases = database_kinds()
+    drilled = [a for a in artifacts if a.kind in databases and a.format in DRILLS]
+    heartbeat = DrillHeartbeat(run.pk, sum(a.raw_bytes for a in drilled) or None, on_flush=on_progress)
+    heartbeat.start()
+    try:
+        _drill(drilled, result, heartbeat)
+        return _record(run, result, drill=drill)
+    finally:
+        heartbeat.stop()  # after the outcome is recorded: a page that sees the drill end reloads onto its outcome
+
+
+DRILLS = {PG_FORMAT: _drill_postgres, SQLITE_FORMAT: _drill_sqlite}
+
+
+def _drill(artifacts: list[BackupArtifact], result: VerifyResult, heartbeat: DrillHeartbeat) -> None:
+    for artifact in artifacts:
+        try:
+            counts, seconds = DRILLS[artifact.format](artifact, heartbeat.add)
+        except (AgeKeyError, postgres.ToolError, Exception) as exc:  # any failure is the drill's finding
+            result.problems.append(scrub_secrets(f"{artifact.kind}:{artifact.name}: drill failed: {exc}"))
+            continue
+        result.drill_seconds = (result.drill_seconds or 0) + seconds
+        expected = artifact.metadata.get("row_counts") or {}
+        for table, count in sorted(expected.items()):
+            if counts.get(table) != count:
+                result.problems.append(
+                    _("%(table)s has %(actual)s rows after the drill, the backup recorded %(expected)s.")
+                    % {"table": table, "actual": counts.get(table), "expected": count}
+                )
+        result.checked.append(
+            f"{artifact.kind}:{artifact.name} drill: {len(expected)} tables, row counts compared, {seconds:.1f}s"
+        )
+
+
+def _record(run: BackupRun, result: VerifyResult, *, drill: bool) -> VerifyResult:
     result.ok = not result.problems
     if not result.ok:
         verification = BackupRun.Verification.FAILED

@@ -5,13 +5,14 @@ Used by every admin and the operations overview; the JSON APIs keep the raw numb
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext_lazy
 
 EMPTY = "—"
 
@@ -102,3 +103,29 @@ def human_duration(value: timedelta | None) -> str:
 
 
 FORMATTERS = {"ms": format_milliseconds, "s": format_seconds, "bytes": format_bytes, "number": format_number}
+
+
+# (seconds in the unit, its sentence): each a whole sentence with its number, so that every language writes
+# "9 minutes ago" its own way ("9分前"), not "%(age)s ago" around Django's "9 minutes". ngettext_lazy with "num"
+# picks singular or plural from the number given at formatting time, and lets makemessages find each pair.
+_AGO_UNITS = (
+    (365 * 86400, ngettext_lazy("%(num)d year ago", "%(num)d years ago", "num")),
+    (30 * 86400, ngettext_lazy("%(num)d month ago", "%(num)d months ago", "num")),
+    (7 * 86400, ngettext_lazy("%(num)d week ago", "%(num)d weeks ago", "num")),
+    (86400, ngettext_lazy("%(num)d day ago", "%(num)d days ago", "num")),
+    (3600, ngettext_lazy("%(num)d hour ago", "%(num)d hours ago", "num")),
+    (60, ngettext_lazy("%(num)d minute ago", "%(num)d minutes ago", "num")),
+)
+
+
+def time_ago(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago `value` was, in its largest whole unit, as one translated sentence: "9 minutes ago"."""
+    if value is None:
+        return EMPTY
+    seconds = int(((now or timezone.now()) - value).total_seconds())
+    if seconds < 60:
+        return gettext("just now")
+    for size, sentence in _AGO_UNITS:
+        if seconds >= size:
+            return str(sentence % {"num": seconds // size})
+    raise AssertionError("unreachable: a minute or more matches the minute unit")

@@ -42,7 +42,7 @@ def test_it_shows_the_last_backup_its_checks_and_the_button_for_those_allowed():
     html = render_for(make_user("runner", permissions=("run_backup",)))
 
     assert reverse("admin:backups_backuprun_change", args=[last.pk]) in html
-    assert "3.0\xa0MB" in html and "4\xa0hours, 58\xa0minutes ago" in html
+    assert "3.0\xa0MB" in html and "4 hours ago" in html
     assert "not verified" in html
     assert "RTO 4.2 s" in html and f"#{drilled.pk}" in html
     assert "No backup is running." in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -43,9 +44,30 @@ class ProgressPrinter:
         self.tty = bool(getattr(out, "isatty", lambda: False)())
         self.drawn = False
         self.last_plain: float | None = None
+        self.last_line = ""
+        # update() may come from a heartbeat thread while the command's own thread prints log lines (line())
+        self._lock = threading.RLock()
 
     def update(self, figures, current: str = "") -> None:
         """`figures`: backups.services.progress.Figures (done, estimate, percent, ETA)."""
+        with self._lock:
+            self._update(figures, current)
+
+    def line(self, text: str, out=None) -> None:
+        """Print a whole line (a log line, on `out` or the bar's stream) above the bar, which is drawn again below."""
+        out = out or self.out
+        with self._lock:
+            if self.drawn:
+                self.out.write("\r\x1b[K", ending="")  # the bar's line is cleared; the log line takes its place
+                self.out.flush()
+                out.write(text)
+                out.flush()
+                self.out.write(self.last_line, ending="")
+                self.out.flush()
+            else:
+                out.write(text)
+
+    def _update(self, figures, current: str) -> None:
         done = human_bytes(figures.done)
         if figures.total:
             amount = _("%(done)s of about %(total)s") % {"done": done, "total": human_bytes(figures.total)}
@@ -71,11 +93,13 @@ class ProgressPrinter:
             left = human_duration(timedelta(seconds=round(figures.eta_seconds)))
             eta = "  " + _("about %(time)s left") % {"time": left}
         line = f"{self.label} {bar}{amount}{eta}  {current}".rstrip()
-        self.out.write("\r\x1b[K" + line, ending="")  # back to the line's start, clear it, draw again
+        self.last_line = "\r\x1b[K" + line
+        self.out.write(self.last_line, ending="")  # back to the line's start, clear it, draw again
         self.out.flush()
         self.drawn = True
 
     def finish(self) -> None:
-        if self.drawn:
-            self.out.write("")  # ends the redrawn line
-            self.drawn = False
+        with self._lock:
+            if self.drawn:
+                self.out.write("")  # ends the redrawn line
+                self.drawn = False

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from backups.management.commands._output import cli_actor
+from backups.management.commands._output import ProgressPrinter, cli_actor
 from backups.models import BackupRun, RestoreRun
 from backups.physical.cli import add_physical_arguments, is_physical, physical_restore_command
 from backups.postgres import settings_dict_from_url
@@ -54,9 +54,16 @@ class Command(BaseCommand):
                 answer = ""
             if answer != expected:
                 raise CommandError(_("Restore cancelled; nothing was touched."))
+        # on stderr like the backup's: a bar redrawn on a terminal, a plain line every few seconds otherwise
+        self.printer = ProgressPrinter(self.stderr, _("restore of backup #%(id)s") % {"id": run_id})
         try:
-            restore = restore_run_execute(run_id=run_id, into=into, only=only, actor=cli_actor(),
-                                          log=self._progress)
+            try:
+                restore = restore_run_execute(
+                    run_id=run_id, into=into, only=only, actor=cli_actor(), log=self._progress,
+                    on_progress=lambda heartbeat: self.printer.update(heartbeat.figures()),
+                )
+            finally:
+                self.printer.finish()
         except RestoreBusy as exc:
             raise CommandError(str(exc)) from None
         if restore.status != RestoreRun.Status.SUCCEEDED:
@@ -70,7 +77,7 @@ class Command(BaseCommand):
     def _progress(self, line: str) -> None:
         # the outcome line is the CommandError (or the success line) below: not printed twice
         if not line.startswith(("refused: ", "failed: ")):
-            self.stdout.write(line)
+            self.printer.line(line, out=self.stdout)
 
     @staticmethod
     def _confirmation_word(run_id: int, into: str | None, only: str | None) -> str:

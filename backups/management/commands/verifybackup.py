@@ -5,6 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from backups.management.commands._output import ProgressPrinter
 from backups.models import BackupRun
 from backups.selectors import backup_run_latest_succeeded
 from backups.services.verify import backup_run_verify
@@ -31,7 +32,13 @@ class Command(BaseCommand):
             run_id = run.pk
         elif not BackupRun.objects.filter(pk=run_id).exists():
             raise CommandError(_("There is no backup #%(id)s.") % {"id": run_id})
-        result = backup_run_verify(run_id=run_id, drill=drill)
+        # a drill's progress on stderr (so --json on stdout stays parseable): a bar on a terminal, plain lines otherwise
+        printer = ProgressPrinter(self.stderr, _("drill of backup #%(id)s") % {"id": run_id})
+        try:
+            result = backup_run_verify(run_id=run_id, drill=drill,
+                                       on_progress=lambda heartbeat: printer.update(heartbeat.figures()))
+        finally:
+            printer.finish()
         if json:
             payload = {
                 "id": result.run.pk,

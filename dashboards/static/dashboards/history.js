@@ -322,7 +322,7 @@
       });
       total += drawChart(document.getElementById("backup-charts"), data.backups, data.range, [], {});
       drawTimeline(data.timeline, data.range, data.markers);
-      say(interpolate(M.loaded, {points: total, resolution: M[data.range.resolution + (data.range.step === 300 ? "300" : "")], ms: elapsed}));
+      say(interpolate(M["loaded_" + data.range.resolution + (data.range.step === 300 ? "300" : "")], {points: total, ms: elapsed}));
       root.dataset.loaded = "1";
     })
     .catch(function (error) {

@@ -1,5 +1,5 @@
 /* The operations overview refreshes itself: it polls the staff-only overview endpoint and swaps in each section,
-   faster while a backup runs so its progress moves. Strings come from the page (translated there). */
+   faster while a backup or a restore drill runs so its progress moves. Strings come from the page (translated there). */
 (function () {
   "use strict";
   var root = document.getElementById("operations-overview");
@@ -24,7 +24,7 @@
     root.dataset.healthStatus = data.health.status || "";
     root.dataset.backupActive = data.backup.active ? data.backup.active.status : "";
     status.textContent = messages.updated.replace("%(time)s", new Date().toLocaleTimeString());
-    return data.backup.active ? busy : idle;
+    return data.backup.active || drilling() ? busy : idle;
   }
 
   function refresh() {
@@ -38,6 +38,10 @@
       .then(function (next) { window.setTimeout(refresh, next); });
   }
 
+  function drilling() {  // a restore drill runs: its row (templates/admin/overview/_backups.html) is in the section
+    return root.querySelector("#overview-drill") !== null;
+  }
+
   var running = document.getElementById("overview-now");
-  window.setTimeout(refresh, running && running.dataset.activeStatus ? busy : idle);
+  window.setTimeout(refresh, (running && running.dataset.activeStatus) || drilling() ? busy : idle);
 })();
