@@ -59,7 +59,7 @@ def test_a_japanese_channel_receives_japanese_and_an_english_one_english(channel
     assert firing["title"] == "[発生] ディスク容量がほぼ満杯 (host=db1, path=/var)"
     body = firing["message"]
     for line in ["ディスク容量がほぼ満杯 — 重大", "内容: disk_used_percent > 90", "対象: host=db1, path=/var",
-                 "発生日時: 2026-03-02 18:00:00 JST (5分 前)", "観測値: 97.5", "OpsPortal で開く: "]:
+                 "発生日時: 2026-03-02 18:00:00 JST (5分前)", "観測値: 97.5", "OpsPortal で開く: "]:
         assert line in body, body
     assert resolved["title"].startswith("[解決] ディスク容量がほぼ満杯")
     assert "解決日時: 2026-03-02 18:06:00 JST" in resolved["message"]
