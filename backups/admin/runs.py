@@ -12,7 +12,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from backups.admin import pitr, views
 from backups.admin.log_repr import StableLogReprMixin
@@ -21,6 +21,7 @@ from backups.selectors import backup_run_duration, backup_run_manifest, backup_r
 from backups.services.delete import BackupRunNotDeletable, backup_run_delete
 from backups.services.retention import RetentionPolicy
 from backups.services.runs import backup_runs_set_pinned
+from monitoring.messages import Message
 from opsportal.lib.admin_display import HumanNumbersMixin
 from opsportal.lib.humanize import format_seconds, human_duration, status_badge
 
@@ -258,7 +259,7 @@ class BackupRunAdmin(StableLogReprMixin, HumanNumbersMixin, admin.ModelAdmin):
         with transaction.atomic():
             changed = backup_runs_set_pinned(runs=queryset, pinned=pinned)
             for run in changed:
-                self.log_change(request, run, _("Pinned") if pinned else _("Unpinned"))
+                self.log_change(request, run, Message(gettext_noop("Pinned") if pinned else gettext_noop("Unpinned")))
         self.message_user(
             request,
             (ngettext("%(count)s backup pinned.", "%(count)s backups pinned.", len(changed)) if pinned
