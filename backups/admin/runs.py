@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from backups.admin import pitr, views
 from backups.admin.log_repr import StableLogReprMixin
+from backups.log_lines import translated_log
 from backups.models import BackupArtifact, BackupRun
 from backups.selectors import backup_run_duration, backup_run_manifest, backup_run_progress, backup_sources_listed
 from backups.services.delete import BackupRunNotDeletable, backup_run_delete
@@ -171,7 +172,8 @@ class BackupRunAdmin(StableLogReprMixin, HumanNumbersMixin, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("log"))
     def log_text(self, run: BackupRun):
-        return format_html("<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>", run.log or "")
+        return format_html("<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>",
+                           translated_log(run.log))
 
     @admin.display(description=gettext_lazy("manifest"))
     def manifest_text(self, run: BackupRun):
