@@ -91,7 +91,7 @@ def seed_portal() -> dict:
                               finished_at=now - timedelta(minutes=58), bytes_total=9_437_184, bytes_done=9_437_184,
                               log="2026-12-04 06:00:01 safety backup #4 of database\n"
                                   "2026-12-04 06:01:40 succeeded")
-    BackupRun.objects.filter(pk=run.pk).update(verification="passed", verified_at=now - timedelta(minutes=30),
+    BackupRun.objects.filter(pk=run.pk).update(verification="drill_passed", verified_at=now - timedelta(minutes=30),
                                                verification_detail="restored into a scratch database: 41 tables")
 
     content_type = ContentType.objects.get_for_model(BackupRun)
