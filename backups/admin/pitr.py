@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST
 
 from backups.models import BackupRun, RestoreRun
@@ -34,6 +34,7 @@ from backups.physical.restore import (
     physical_restore_enqueue,
     recovery_window,
 )
+from monitoring.messages import Message
 
 if TYPE_CHECKING:
     from backups.admin.runs import BackupRunAdmin
@@ -105,7 +106,7 @@ def run_physical_now(model_admin: BackupRunAdmin):
         except (BackupBusy, PhysicalNotConfigured) as exc:
             model_admin.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:backups_backuprun_changelist"))
-        model_admin.log_addition(request, run, _("Physical backup requested from the admin."))
+        model_admin.log_addition(request, run, Message(gettext_noop("Physical backup requested from the admin.")))
         model_admin.message_user(request, _("Physical backup #%(id)s (%(type)s) queued.")
                                  % {"id": run.pk, "type": backup_type})
         return HttpResponseRedirect(reverse("admin:backups_backuprun_change", args=[run.pk]))
@@ -151,7 +152,8 @@ def point_in_time(model_admin: BackupRunAdmin):
                                          messages.WARNING)
                 return HttpResponseRedirect(reverse("admin:backups_restorerun_change", args=[exc.other.pk]))
             restore_admin = model_admin.admin_site._registry[RestoreRun]
-            restore_admin.log_addition(request, restore, _("Point-in-time restore requested from the admin."))
+            restore_admin.log_addition(
+                request, restore, Message(gettext_noop("Point-in-time restore requested from the admin.")))
             if in_container:
                 model_admin.message_user(request, _(
                     "Point-in-time restore #%(id)s queued: into the new container %(name)s (volume %(volume)s) on "

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from backups.admin.log_repr import StableLogReprMixin
+from backups.log_lines import translated_log
 from backups.models import RestoreRun
 from backups.selectors import restore_run_progress
 from opsportal.lib.humanize import status_badge
@@ -76,7 +77,7 @@ class RestoreRunAdmin(StableLogReprMixin, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("log"))
     def log_text(self, restore: RestoreRun):
-        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", restore.log or "")
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", translated_log(restore.log))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         restore = self.get_object(request, object_id)

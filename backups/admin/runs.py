@@ -12,10 +12,11 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from backups.admin import pitr, views
 from backups.admin.log_repr import StableLogReprMixin
+from backups.log_lines import translated_log
 from backups.models import BackupArtifact, BackupRun
 from backups.selectors import (
     backup_run_drill_progress,
@@ -28,6 +29,7 @@ from backups.selectors import (
 from backups.services.delete import BackupRunNotDeletable, backup_run_delete
 from backups.services.retention import RetentionPolicy
 from backups.services.runs import backup_runs_set_pinned
+from monitoring.messages import Message
 from opsportal.lib.admin_display import HumanNumbersMixin
 from opsportal.lib.humanize import format_seconds, human_duration, status_badge
 
@@ -177,7 +179,8 @@ class BackupRunAdmin(StableLogReprMixin, HumanNumbersMixin, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("log"))
     def log_text(self, run: BackupRun):
-        return format_html("<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>", run.log or "")
+        return format_html("<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>",
+                           translated_log(run.log))
 
     @admin.display(description=gettext_lazy("manifest"))
     def manifest_text(self, run: BackupRun):
@@ -267,7 +270,7 @@ class BackupRunAdmin(StableLogReprMixin, HumanNumbersMixin, admin.ModelAdmin):
         with transaction.atomic():
             changed = backup_runs_set_pinned(runs=queryset, pinned=pinned)
             for run in changed:
-                self.log_change(request, run, _("Pinned") if pinned else _("Unpinned"))
+                self.log_change(request, run, Message(gettext_noop("Pinned") if pinned else gettext_noop("Unpinned")))
         self.message_user(
             request,
             (ngettext("%(count)s backup pinned.", "%(count)s backups pinned.", len(changed)) if pinned

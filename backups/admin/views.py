@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backups.models import BackupRun, RestoreRun
@@ -31,6 +32,7 @@ from backups.selectors import (
 from backups.services.backup import BackupBusy, backup_run_enqueue
 from backups.services.restore import RestoreBusy
 from backups.services.runs import backup_run_verify_enqueue, backup_runs_set_pinned, restore_run_enqueue
+from monitoring.messages import Message
 
 if TYPE_CHECKING:
     from backups.admin.runs import BackupRunAdmin
@@ -85,7 +87,8 @@ def run_now(model_admin: BackupRunAdmin) -> View:
                 messages.WARNING,
             )
         else:
-            model_admin.log_addition(request, run, _("Started a backup from the admin (Run backup now)."))
+            model_admin.log_addition(
+                request, run, Message(gettext_noop("Started a backup from the admin (Run backup now).")))
             model_admin.message_user(
                 request, format_html(_("Backup {} queued; it runs on the backups queue."), _run_link(run))
             )
@@ -112,7 +115,8 @@ def drill_progress(model_admin: BackupRunAdmin) -> View:
 
 def enqueue_verify(model_admin: BackupRunAdmin, request: HttpRequest, run: BackupRun, *, drill: bool) -> None:
     backup_run_verify_enqueue(run_id=run.pk, drill=drill)
-    model_admin.log_change(request, run, _("Restore drill requested.") if drill else _("Verification requested."))
+    model_admin.log_change(request, run, Message(gettext_noop("Restore drill requested.") if drill
+                                                  else gettext_noop("Verification requested.")))
 
 
 def verify(model_admin: BackupRunAdmin, *, drill: bool) -> View:
@@ -144,7 +148,8 @@ def pin(model_admin: BackupRunAdmin, *, pinned: bool) -> View:
         if not model_admin.has_run_backup_permission(request):
             raise PermissionDenied
         if backup_runs_set_pinned(runs=[run], pinned=pinned):
-            model_admin.log_change(request, run, _("Pinned") if pinned else _("Unpinned"))
+            model_admin.log_change(
+                request, run, Message(gettext_noop("Pinned") if pinned else gettext_noop("Unpinned")))
         model_admin.message_user(
             request,
             _("Backup #%(id)s is pinned: the retention policy never deletes it.") % {"id": run.pk}
@@ -201,9 +206,9 @@ def _start_restore(model_admin: BackupRunAdmin, request: HttpRequest, run: Backu
             request, format_html("{} {} {}", _("Nothing was started."), str(exc), _restore_link(exc.other)),
             messages.WARNING)
         return HttpResponseRedirect(reverse("admin:backups_backuprun_change", args=[run.pk]))
-    model_admin.log_change(request, run, _("Restore #%(id)s requested.") % {"id": restore_record.pk})
+    model_admin.log_change(request, run, Message(gettext_noop("Restore #%(id)s requested."), {"id": restore_record.pk}))
     restore_admin = model_admin.admin_site._registry[RestoreRun]
-    restore_admin.log_addition(request, restore_record, _("Restore requested from the admin."))
+    restore_admin.log_addition(request, restore_record, Message(gettext_noop("Restore requested from the admin.")))
     model_admin.message_user(
         request,
         _("Restore #%(id)s of backup #%(run)s queued: a safety backup is taken first.")

@@ -6,7 +6,9 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.db import connection
 from django.urls import reverse
+from django.utils import translation
 
+from backups.admin.log_repr import change_message
 from backups.models import BackupRun, RestoreRun
 from backups.services.restore import restore_run_perform
 from tests.backups.conftest import make_run
@@ -63,7 +65,11 @@ def test_the_right_name_queues_a_restore_whose_page_follows_it_to_the_end(
     assert restore.status == RestoreRun.Status.QUEUED and restore.triggered_by_name == "root"
     assert response["Location"] == reverse("admin:backups_restorerun_change", args=[restore.pk])
     assert len(callbacks) == 1
-    assert LogEntry.objects.filter(object_id=str(run.pk), change_message__contains=f"Restore #{restore.pk}").exists()
+    entry = LogEntry.objects.get(object_id=str(run.pk))
+    assert change_message(entry) == f"Restore #{restore.pk} requested."
+    # Stored as the msgid and its parameters: a Japanese reader of the run's history reads it in Japanese.
+    with translation.override("ja"):
+        assert change_message(entry) == f"リストア #{restore.pk} を要求しました。"
     queued_page = super_client.get(response["Location"]).content.decode()
     assert 'id="live-progress"' in queued_page
     assert reverse("admin:backups_restorerun_progress", args=[restore.pk]) in queued_page
