@@ -13,7 +13,7 @@ from backups.services.restore import RestoreBusy, restore_run_execute
 
 class Command(BaseCommand):
     help = _("Restore a backup run (a safety backup of the target is taken first).")
-    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    # Only the backup settings' checks (backups/system_checks.py), not the URLconf/admin/model checks: a quick start.
     requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:
