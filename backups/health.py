@@ -17,7 +17,7 @@ from django.utils.translation import gettext_noop as _
 from backups.models import BackupRun
 from backups.physical.health import WalArchiveCheck  # noqa: F401 (registers the check)
 from backups.selectors import backup_run_latest_complete, backup_run_latest_succeeded, backup_run_latest_verified
-from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -27,7 +27,7 @@ class BackupsCheck(HealthCheck):
     name = "backups"
     uses_database = True
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         last = backup_run_latest_complete()
         if last is None:
             if backup_run_latest_succeeded() is not None:

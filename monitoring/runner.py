@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop as _
 
 from monitoring import registry
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, check_result, worst
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample, check_result, worst
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.pool import Job, run_jobs
@@ -33,7 +33,7 @@ from opsportal.lib.hostname import host_name
 
 logger = logging.getLogger(__name__)
 
-_cache: dict[str, tuple[float, CheckResult]] = {}
+_cache: dict[str, tuple[float, CheckOutcome]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -49,7 +49,7 @@ def local_hostname() -> str:
 
 @dataclass
 class HealthReport:
-    results: list[CheckResult]
+    results: list[CheckOutcome]
     duration: float
     generated_at: datetime
     extra_samples: list[Sample] = field(default_factory=list)
@@ -76,7 +76,7 @@ class HealthReport:
         return found + self.extra_samples
 
 
-def _check_result(check: HealthCheck, job: Job) -> CheckResult:
+def _check_result(check: HealthCheck, job: Job) -> CheckOutcome:
     if not job.done.is_set():
         result = check.failure(Message(_("no answer within %(seconds).1f s"),
                                        {"seconds": min(job.timeout, time.monotonic() - job.started)}))
@@ -94,13 +94,13 @@ def _check_result(check: HealthCheck, job: Job) -> CheckResult:
 
 def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
                extra_jobs: dict[str, tuple[Callable[[], object], float]] | None = None,
-               ) -> tuple[list[CheckResult], dict[str, Job]]:
+               ) -> tuple[list[CheckOutcome], dict[str, Job]]:
     """Run checks (and optional extra callables) concurrently; return results in check order and the extra jobs.
 
     Extra jobs (other hosts' reports, metric providers) read the database: they run on the database pool."""
     deadline = settings.HEALTH_DEADLINE.total_seconds() if deadline is None else deadline
     now = time.monotonic()
-    cached: dict[int, CheckResult] = {}
+    cached: dict[int, CheckOutcome] = {}
     jobs: list[Job] = []
     pending: list[tuple[int, HealthCheck, Job]] = []
     for index, check in enumerate(checks):
@@ -117,7 +117,7 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
               for label, (target, timeout) in (extra_jobs or {}).items()}
     run_jobs(jobs + list(extras.values()), deadline=deadline)
 
-    results: dict[int, CheckResult] = dict(cached)
+    results: dict[int, CheckOutcome] = dict(cached)
     for index, check, job in pending:
         result = _check_result(check, job)
         if check.cache_for and result.status == Status.OK:
@@ -134,7 +134,7 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
     return ordered, extras
 
 
-def _remote_host_results() -> list[CheckResult]:
+def _remote_host_results() -> list[CheckOutcome]:
     from monitoring.selectors import host_reports_current
 
     return host_reports_current(exclude=local_hostname())

@@ -9,11 +9,12 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from monitoring.checks.base import CheckResult, check_result
+from monitoring.checks.base import CheckOutcome, check_result
 from monitoring.history import utc_day
 from monitoring.messages import Message
 from monitoring.models import (
     CheckDailyRollup,
+    CheckResult,
     CheckRollup,
     HealthSnapshot,
     HostReport,
@@ -23,20 +24,17 @@ from monitoring.models import (
     Status,
     WorkerHeartbeat,
 )
-from monitoring.models import (
-    CheckResult as CheckResultRow,
-)
 
 
 def worker_heartbeats_recent(*, limit: int = 10) -> list[WorkerHeartbeat]:
     return list(WorkerHeartbeat.objects.order_by("-last_seen")[:limit])
 
 
-def host_reports_current(*, exclude: str = "") -> list[CheckResult]:
+def host_reports_current(*, exclude: str = "") -> list[CheckOutcome]:
     """The host checks each worker host last reported; a host gone silent is one 'host' warning instead."""
     now = timezone.now()
     stale = settings.MONITOR_WORKER_STALE
-    results: list[CheckResult] = []
+    results: list[CheckOutcome] = []
     for report in HostReport.objects.exclude(hostname=exclude).order_by("hostname"):
         age = now - report.reported_at
         if age > stale:
@@ -47,7 +45,7 @@ def host_reports_current(*, exclude: str = "") -> list[CheckResult]:
             ))
             continue
         for item in report.results:
-            result = CheckResult.from_dict(item)
+            result = CheckOutcome.from_dict(item)
             result.host = report.hostname
             results.append(result)
     return results
@@ -338,7 +336,7 @@ def _check_tail(*, start: datetime, end: datetime, step: int) -> dict[tuple[str,
                 add(name, host, int(at), (ok, warning, critical))
         return bins
     index = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}
-    for name, host, taken_at, status in CheckResultRow.objects.filter(
+    for name, host, taken_at, status in CheckResult.objects.filter(
             taken_at__gte=raw_from, taken_at__lte=end).values_list("check_name", "host", "taken_at", "status"):
         counts = [0, 0, 0]
         counts[index[Status(status)]] = 1
@@ -346,5 +344,5 @@ def _check_tail(*, start: datetime, end: datetime, step: int) -> dict[tuple[str,
     return bins
 
 
-def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResultRow]:
-    return list(CheckResultRow.objects.filter(check_name=check_name).order_by("-taken_at")[:limit])
+def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResult]:
+    return list(CheckResult.objects.filter(check_name=check_name).order_by("-taken_at")[:limit])

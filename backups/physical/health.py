@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -41,7 +41,7 @@ class WalArchiveCheck(HealthCheck):
 
         return [cls()] if enabled() else []
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         from backups.physical.sql import archiver_state
 
         state = archiver_state()

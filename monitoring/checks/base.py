@@ -40,7 +40,9 @@ class Sample:
 
 
 @dataclass
-class CheckResult:
+class CheckOutcome:
+    """What one run of a health check returns; a snapshot stores it as a `monitoring.models.CheckResult` row."""
+
     name: str
     status: Status
     message: str = ""
@@ -88,7 +90,7 @@ class CheckResult:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+    def from_dict(cls, data: dict[str, Any]) -> CheckOutcome:
         return cls(
             name=data["name"],
             status=Status(data["status"]),
@@ -103,13 +105,13 @@ class CheckResult:
         )
 
 
-def check_result(name: str, status: Status, message: str | Message = "", **fields: Any) -> CheckResult:
+def check_result(name: str, status: Status, message: str | Message = "", **fields: Any) -> CheckOutcome:
     """A result whose message, if a Message, keeps its id and parameters beside its text in LANGUAGE_CODE."""
     if isinstance(message, Message):
         data = message.data()
-        return CheckResult(name=name, status=status, message=message.render_default(),
+        return CheckOutcome(name=name, status=status, message=message.render_default(),
                            message_id=data["message_id"], message_params=data["params"], **fields)
-    return CheckResult(name=name, status=status, message=message, **fields)
+    return CheckOutcome(name=name, status=status, message=message, **fields)
 
 
 def worst(statuses: list[Status]) -> Status:
@@ -144,24 +146,24 @@ class HealthCheck:
             return self.timeout_override
         return settings.MONITOR_CHECK_TIMEOUT.total_seconds()
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         raise NotImplementedError
 
     def result(self, status: Status, message: str | Message = "", values: dict | None = None,
-               samples: list[Sample] | None = None) -> CheckResult:
+               samples: list[Sample] | None = None) -> CheckOutcome:
         return check_result(self.name, status, message, values=values or {}, samples=samples or [],
                             critical=self.critical)
 
     def ok(self, message: str | Message = "", values: dict | None = None,
-           samples: list[Sample] | None = None) -> CheckResult:
+           samples: list[Sample] | None = None) -> CheckOutcome:
         return self.result(Status.OK, message, values, samples)
 
     def warning(self, message: str | Message, values: dict | None = None,
-                samples: list[Sample] | None = None) -> CheckResult:
+                samples: list[Sample] | None = None) -> CheckOutcome:
         return self.result(Status.WARNING, message, values, samples)
 
     def failure(self, message: str | Message, values: dict | None = None,
-                samples: list[Sample] | None = None) -> CheckResult:
+                samples: list[Sample] | None = None) -> CheckOutcome:
         return self.result(Status.CRITICAL, message, values, samples)
 
 

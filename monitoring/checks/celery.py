@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample
 from monitoring.checks.redis import redis_client
 from monitoring.messages import Message
 from monitoring.models import BeatTick, Status, WorkerHeartbeat
@@ -47,7 +47,7 @@ class CeleryCheck(HealthCheck):
     name = "celery"
     uses_database = True
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         now = timezone.now()
         stale = settings.MONITOR_WORKER_STALE
         queues = monitored_queues()

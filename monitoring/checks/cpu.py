@@ -10,7 +10,7 @@ import psutil
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample, threshold_status
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -71,7 +71,7 @@ class CpuCheck(HealthCheck):
     name = "cpu"
     per_host = True
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         cores = psutil.cpu_count() or 1
         load1, load5, load15 = psutil.getloadavg()
         percent = cpu_usage.read()

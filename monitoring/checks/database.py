@@ -8,7 +8,7 @@ import time
 from django.db import connections
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample, threshold_status
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.registry import register
@@ -51,7 +51,7 @@ class DatabaseCheck(HealthCheck):
     def instances(cls) -> list[HealthCheck]:
         return [cls(alias) for alias in connections]
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         connection = connections[self.alias]
         labels = {"database": self.alias}
         if connection.vendor != "postgresql":

@@ -9,7 +9,7 @@ import psutil
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status, worst
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample, threshold_status, worst
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -26,7 +26,7 @@ class DiskCheck(HealthCheck):
     name = "disk"
     per_host = True
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         warning, critical = settings.MONITOR_DISK_WARNING, settings.MONITOR_DISK_CRITICAL
         values: dict = {}
         samples: list[Sample] = []

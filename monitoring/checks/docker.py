@@ -11,7 +11,7 @@ from collections import Counter
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.registry import register
@@ -59,7 +59,7 @@ class DockerCheck(HealthCheck):
     def instances(cls) -> list[HealthCheck]:
         return [cls()] if settings.MONITOR_DOCKER_URL else []
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         url = settings.MONITOR_DOCKER_URL
         timeout = max(1, int(self.timeout))
         try:

@@ -6,7 +6,7 @@ import psutil
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample, threshold_status
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -16,7 +16,7 @@ class MemoryCheck(HealthCheck):
     name = "memory"
     per_host = True
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         memory = psutil.virtual_memory()
         values = {"used_percent": memory.percent, "available_bytes": memory.available, "total_bytes": memory.total}
         samples = [

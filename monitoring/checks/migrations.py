@@ -6,7 +6,7 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample
 from monitoring.messages import Message
 from monitoring.messages import plural_msgids as ngettext  # extracted as a plural pair, rendered when read
 from monitoring.registry import register
@@ -20,7 +20,7 @@ class MigrationsCheck(HealthCheck):
     # Loading the migration graph costs tens of milliseconds and its answer only changes on deploy.
     cache_for = 60.0
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         pending: list[str] = []
         for alias in connections:
             executor = MigrationExecutor(connections[alias])

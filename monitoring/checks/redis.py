@@ -10,7 +10,7 @@ import redis
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample, threshold_status
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -65,7 +65,7 @@ class RedisCheck(HealthCheck):
     def instances(cls) -> list[HealthCheck]:
         return [cls(role) for role in redis_urls()]
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         url = redis_urls()[self.role]
         client = redis_client(url, timeout=self.timeout)
         labels = {"role": self.role}
