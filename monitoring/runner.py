@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop as _
 
 from monitoring import registry
-from monitoring.checks.base import CheckOutcome, HealthCheck, Sample, check_result, worst
+from monitoring.checks.base import CheckOutcome, HealthCheck, Sample, check_outcome, worst
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.pool import Job, run_jobs
@@ -76,7 +76,7 @@ class HealthReport:
         return found + self.extra_samples
 
 
-def _check_result(check: HealthCheck, job: Job) -> CheckOutcome:
+def _check_outcome(check: HealthCheck, job: Job) -> CheckOutcome:
     if not job.done.is_set():
         result = check.failure(Message(_("no answer within %(seconds).1f s"),
                                        {"seconds": min(job.timeout, time.monotonic() - job.started)}))
@@ -119,7 +119,7 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
 
     results: dict[int, CheckOutcome] = dict(cached)
     for index, check, job in pending:
-        result = _check_result(check, job)
+        result = _check_outcome(check, job)
         if check.cache_for and result.status == Status.OK:
             with _cache_lock:
                 _cache[check.cache_key()] = (now, result)
@@ -171,7 +171,7 @@ def health_report_collect(*, names: list[str] | None = None, hosts: bool = True,
             report.results.extend(job.value)  # type: ignore[arg-type]
         else:
             logger.warning("reading host reports failed: %s", job.error or "no answer in time")
-            report.results.append(check_result(
+            report.results.append(check_outcome(
                 "hosts", Status.WARNING, Message(_("the reports of other hosts could not be read")),
                 critical=False))
     if "metrics" in jobs and jobs["metrics"].done.is_set() and jobs["metrics"].error is None:

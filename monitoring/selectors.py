@@ -9,7 +9,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from monitoring.checks.base import CheckOutcome, check_result
+from monitoring.checks.base import CheckOutcome, check_outcome
 from monitoring.history import utc_day
 from monitoring.messages import Message
 from monitoring.models import (
@@ -38,7 +38,7 @@ def host_reports_current(*, exclude: str = "") -> list[CheckOutcome]:
     for report in HostReport.objects.exclude(hostname=exclude).order_by("hostname"):
         age = now - report.reported_at
         if age > stale:
-            results.append(check_result(
+            results.append(check_outcome(
                 "host", Status.WARNING, Message(gettext_noop("no report from this host for %(minutes)d min"),
                                                 {"minutes": int(age.total_seconds() // 60)}),
                 host=report.hostname, critical=False, values={"reported_at": report.reported_at.isoformat()},

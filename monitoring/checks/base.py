@@ -105,7 +105,7 @@ class CheckOutcome:
         )
 
 
-def check_result(name: str, status: Status, message: str | Message = "", **fields: Any) -> CheckOutcome:
+def check_outcome(name: str, status: Status, message: str | Message = "", **fields: Any) -> CheckOutcome:
     """A result whose message, if a Message, keeps its id and parameters beside its text in LANGUAGE_CODE."""
     if isinstance(message, Message):
         data = message.data()
@@ -151,7 +151,7 @@ class HealthCheck:
 
     def result(self, status: Status, message: str | Message = "", values: dict | None = None,
                samples: list[Sample] | None = None) -> CheckOutcome:
-        return check_result(self.name, status, message, values=values or {}, samples=samples or [],
+        return check_outcome(self.name, status, message, values=values or {}, samples=samples or [],
                             critical=self.critical)
 
     def ok(self, message: str | Message = "", values: dict | None = None,
