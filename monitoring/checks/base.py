@@ -1,8 +1,9 @@
 """The contract of a health check: a name, a critical flag, a timeout, and a typed result.
 
 A check subclasses HealthCheck and implements `run()`, returning `self.ok(...)`, `self.warning(...)` or
-`self.critical(...)` with a message and the observed values; an exception it raises becomes a critical result with
-the exception's text. Numeric values worth graphing are returned as `samples` (metrics). A check with
+`self.failure(...)` (status critical; `critical` itself is the class flag saying whether a failure may make the
+overall status critical) with a message and the observed values; an exception it raises becomes a critical result
+with the exception's text. Numeric values worth graphing are returned as `samples` (metrics). A check with
 `per_host = True` (disk, memory, cpu, docker) runs on every host: on the web host live and on each worker host with
 its heartbeat. A check that queries a database sets `uses_database = True` (see monitoring/pool.py).
 """
