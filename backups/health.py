@@ -17,7 +17,7 @@ from django.utils.translation import gettext_noop as _
 from backups.models import BackupRun
 from backups.physical.health import WalArchiveCheck  # noqa: F401 (registers the check)
 from backups.selectors import backup_run_latest_complete, backup_run_latest_succeeded, backup_run_latest_verified
-from monitoring.checks.base import CheckOutcome, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -39,10 +39,10 @@ class BackupsCheck(HealthCheck):
         age = timezone.now() - last.finished_at
         values: dict = {"last_success": last.finished_at.isoformat(), "age_seconds": round(age.total_seconds()),
                         "rpo_seconds": rpo.total_seconds(), "run": str(last.pk)}
-        samples = [Sample("backup_last_success_age_seconds", age.total_seconds(), {},
+        samples = [MetricValue("backup_last_success_age_seconds", age.total_seconds(), {},
                           "Age of the last successful backup.")]
         values["size_bytes"] = last.total_bytes
-        samples.append(Sample("backup_last_size_bytes", float(last.total_bytes), {},
+        samples.append(MetricValue("backup_last_size_bytes", float(last.total_bytes), {},
                               "Size of the last successful backup."))
         drill = self._last_drill()
         if drill:

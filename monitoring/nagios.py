@@ -11,7 +11,7 @@ import math
 
 from django.utils.translation import ngettext
 
-from monitoring.checks.base import CheckOutcome, Sample
+from monitoring.checks.base import CheckOutcome, MetricValue
 from monitoring.models import SEVERITY, Status
 
 EXIT_CODES = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}
@@ -55,7 +55,7 @@ def perf_datum(label: str, value: float, unit: str = "", minimum: float | None =
     return datum.rstrip(";")
 
 
-def _sample_datum(prefix: str, sample: Sample) -> str | None:
+def _sample_datum(prefix: str, sample: MetricValue) -> str | None:
     try:
         value = float(sample.value)
     except (TypeError, ValueError):

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 
-from monitoring.checks.base import HealthCheck, Sample
+from monitoring.checks.base import HealthCheck, MetricValue
 from opsportal.lib.registry import Registry, autodiscover
 
-MetricProvider = Callable[[], Iterable[Sample]]
+MetricProvider = Callable[[], Iterable[MetricValue]]
 
 CHECKS: Registry[type[HealthCheck]] = Registry("health check", name_of=lambda check_class: check_class.name)
 METRICS: Registry[MetricProvider] = Registry("metric provider")

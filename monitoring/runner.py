@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop as _
 
 from monitoring import registry
-from monitoring.checks.base import CheckOutcome, HealthCheck, Sample, check_outcome, worst
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, check_outcome, worst
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.pool import Job, run_jobs
@@ -52,27 +52,27 @@ class HealthReport:
     results: list[CheckOutcome]
     duration: float
     generated_at: datetime
-    extra_samples: list[Sample] = field(default_factory=list)
+    extra_samples: list[MetricValue] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
         return worst([result.counts_as for result in self.results])
 
-    def samples(self) -> list[Sample]:
+    def samples(self) -> list[MetricValue]:
         """Every metric: each check's status and duration, the samples checks returned, and providers' metrics."""
-        found: list[Sample] = []
+        found: list[MetricValue] = []
         for result in self.results:
             labels = {"check": result.name, "host": result.host}
             # As the result counts: a non-critical check's critical is a 1, so no rule on this metric pages for it.
             severity = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}[result.counts_as]
-            found.append(Sample("health_check_status", severity, labels,
+            found.append(MetricValue("health_check_status", severity, labels,
                                 "Status of a health check as it counts: 0 ok, 1 warning, 2 critical "
                                 "(a non-critical check's critical is 1)."))
-            found.append(Sample("health_check_duration_seconds", result.duration, labels,
+            found.append(MetricValue("health_check_duration_seconds", result.duration, labels,
                                 "Time a health check took."))
             for sample in result.samples:
                 sample_labels = {**sample.labels, "host": result.host} if result.host else sample.labels
-                found.append(Sample(sample.name, sample.value, sample_labels, sample.help))
+                found.append(MetricValue(sample.name, sample.value, sample_labels, sample.help))
         return found + self.extra_samples
 
 
@@ -140,8 +140,8 @@ def _remote_host_results() -> list[CheckOutcome]:
     return host_reports_current(exclude=local_hostname())
 
 
-def _provider_samples() -> list[Sample]:
-    samples: list[Sample] = []
+def _provider_samples() -> list[MetricValue]:
+    samples: list[MetricValue] = []
     for provider in registry.metric_providers():
         try:
             samples.extend(provider())

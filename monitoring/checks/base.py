@@ -3,7 +3,7 @@
 A check subclasses HealthCheck and implements `run()`, returning `self.ok(...)`, `self.warning(...)` or
 `self.failure(...)` (status critical; `critical` itself is the class flag saying whether a failure may make the
 overall status critical) with a message and the observed values; an exception it raises becomes a critical result
-with the exception's text. Numeric values worth graphing are returned as `samples` (metrics). A check with
+with the exception's text. Numeric values worth graphing are returned as `samples` (MetricValue, metrics). A check with
 `per_host = True` (disk, memory, cpu, docker) runs on every host: on the web host live and on each worker host with
 its heartbeat. A check that queries a database sets `uses_database = True` (see monitoring/pool.py).
 """
@@ -20,7 +20,7 @@ from monitoring.models import SEVERITY, Status
 
 
 @dataclass(frozen=True)
-class Sample:
+class MetricValue:
     """One numeric metric value: `name` follows Prometheus naming (snake_case with a unit suffix)."""
 
     name: str
@@ -35,7 +35,7 @@ class Sample:
         return {"name": self.name, "value": self.value, "labels": dict(self.labels), "help": self.help}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Sample:
+    def from_dict(cls, data: dict[str, Any]) -> MetricValue:
         return cls(name=data["name"], value=float(data["value"]), labels=dict(data.get("labels") or {}),
                    help=data.get("help", ""))
 
@@ -48,7 +48,7 @@ class CheckOutcome:
     status: Status
     message: str = ""
     values: dict[str, Any] = field(default_factory=dict)
-    samples: list[Sample] = field(default_factory=list)
+    samples: list[MetricValue] = field(default_factory=list)
     critical: bool = True
     duration: float = 0.0
     host: str = ""
@@ -99,7 +99,7 @@ class CheckOutcome:
             message_id=data.get("message_id", ""),
             message_params=data.get("message_params") or {},
             values=data.get("values") or {},
-            samples=[Sample.from_dict(item) for item in data.get("samples") or []],
+            samples=[MetricValue.from_dict(item) for item in data.get("samples") or []],
             critical=data.get("critical", True),
             duration=float(data.get("duration_ms", 0)) / 1000,
             host=data.get("host", ""),
@@ -151,20 +151,20 @@ class HealthCheck:
         raise NotImplementedError
 
     def result(self, status: Status, message: str | Message = "", values: dict | None = None,
-               samples: list[Sample] | None = None) -> CheckOutcome:
+               samples: list[MetricValue] | None = None) -> CheckOutcome:
         return check_outcome(self.name, status, message, values=values or {}, samples=samples or [],
                             critical=self.critical)
 
     def ok(self, message: str | Message = "", values: dict | None = None,
-           samples: list[Sample] | None = None) -> CheckOutcome:
+           samples: list[MetricValue] | None = None) -> CheckOutcome:
         return self.result(Status.OK, message, values, samples)
 
     def warning(self, message: str | Message, values: dict | None = None,
-                samples: list[Sample] | None = None) -> CheckOutcome:
+                samples: list[MetricValue] | None = None) -> CheckOutcome:
         return self.result(Status.WARNING, message, values, samples)
 
     def failure(self, message: str | Message, values: dict | None = None,
-                samples: list[Sample] | None = None) -> CheckOutcome:
+                samples: list[MetricValue] | None = None) -> CheckOutcome:
         return self.result(Status.CRITICAL, message, values, samples)
 
 

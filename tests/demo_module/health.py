@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckOutcome, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue
 from monitoring.messages import Message
 from monitoring.registry import metric, register
 
@@ -30,5 +30,5 @@ class OrderBacklogCheck(HealthCheck):
 
 
 @metric
-def order_metrics() -> list[Sample]:
-    return [Sample("demo_order_backlog", _backlog(), {"module": "demo"}, "Orders waiting to be shipped.")]
+def order_metrics() -> list[MetricValue]:
+    return [MetricValue("demo_order_backlog", _backlog(), {"module": "demo"}, "Orders waiting to be shipped.")]
