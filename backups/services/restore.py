@@ -183,7 +183,7 @@ def restore_run_create(
     )
 
 
-def restore_run_execute(
+def restore_run_create_and_execute(
     *,
     run_id: int,
     into: str | None = None,

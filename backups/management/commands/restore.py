@@ -8,7 +8,7 @@ from backups.models import BackupRun, RestoreRun
 from backups.physical.cli import add_physical_arguments, is_physical, physical_restore_command
 from backups.postgres import settings_dict_from_url
 from backups.selectors import restore_confirmation_word
-from backups.services.restore import RestoreBusy, restore_run_execute
+from backups.services.restore import RestoreBusy, restore_run_create_and_execute
 
 
 class Command(BaseCommand):
@@ -55,8 +55,8 @@ class Command(BaseCommand):
             if answer != expected:
                 raise CommandError(_("Restore cancelled; nothing was touched."))
         try:
-            restore = restore_run_execute(run_id=run_id, into=into, only=only, actor=cli_actor(),
-                                          log=self._progress)
+            restore = restore_run_create_and_execute(run_id=run_id, into=into, only=only, actor=cli_actor(),
+                                                     log=self._progress)
         except RestoreBusy as exc:
             raise CommandError(str(exc)) from None
         if restore.status != RestoreRun.Status.SUCCEEDED:
