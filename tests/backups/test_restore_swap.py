@@ -24,7 +24,7 @@ from backups.models import BackupRun, RestoreRun
 from backups.services.catalog_pending import marker_path
 from backups.services.restore import restore_run_create, restore_run_create_and_execute
 from backups.tasks import reap_stale_runs
-from backups.tasks import restore_run_execute as restore_task
+from backups.tasks import run_restore as restore_task
 from tests.backups.conftest import PG, current_db_url
 from tests.conftest import wait_for
 
