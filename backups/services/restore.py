@@ -194,12 +194,12 @@ def restore_run_create_and_execute(
 ) -> RestoreRun:
     """Restore backup `run_id` now; the outcome (succeeded, refused, failed) is on the returned RestoreRun."""
     restore = restore_run_create(run_id=run_id, into=into, only=only, user=user, actor=actor)
-    performed = restore_run_perform(restore_id=restore.pk, into=into, log=log, requested_run_id=run_id)
-    assert performed is not None  # just created, so nobody else can have claimed it
-    return performed
+    executed = restore_run_execute(restore_id=restore.pk, into=into, log=log, requested_run_id=run_id)
+    assert executed is not None  # just created, so nobody else can have claimed it
+    return executed
 
 
-def restore_run_perform(
+def restore_run_execute(
     *,
     restore_id: int,
     into: str | None = None,

@@ -36,7 +36,7 @@ from backups.physical.restore import physical_restore_create, physical_restore_p
 from backups.physical.setup import stanza_setup
 from backups.physical.tasks import pitr_drill
 from backups.services.backup import backup_run_execute
-from backups.services.restore import restore_run_perform
+from backups.services.restore import restore_run_execute
 from tests.conftest import wait_for
 from tests.docker_postgres import postgres_container
 
@@ -257,7 +257,7 @@ def test_the_admin_form_asks_for_a_container_name_and_queues_a_restore_into_it(d
     assert response.status_code == 302, response.content.decode()[-2000:]
     shown = client.get(response["Location"]).content.decode()  # the derived name and port, shown from the start
     assert f"{pg.container.name}-pitr-{restore.pk}" in shown and str(restore.port) in shown
-    done = restore_run_perform(restore_id=restore.pk)  # what the worker does with the queued task
+    done = restore_run_execute(restore_id=restore.pk)  # what the worker does with the queued task
     assert done.status == RestoreRun.Status.SUCCEEDED, done.error
     assert done.pg_path == f"{pg.container.name}-pitr-{restore.pk}" and _ids(done.port) == [1, 2, 3]
 
