@@ -220,7 +220,7 @@ def _in_place_stop_start(action: str) -> None:
                                % {"error": (result.stderr or result.stdout).strip()[-500:]})
 
 
-def physical_restore_perform(
+def physical_restore_execute(
     *, restore_id: int, log: Callable[[str], None] | None = None, keep_running: bool = True,
     cluster_out: list | None = None,
 ) -> RestoreRun | None:

@@ -208,9 +208,9 @@ def restore_run_execute(
 ) -> RestoreRun | None:
     """Carry out a queued RestoreRun; None if another delivery already claimed it (queued → running)."""
     if RestoreRun.objects.filter(pk=restore_id, kind=BackupRun.Kind.PHYSICAL).exists():
-        from backups.physical.restore import physical_restore_perform  # point-in-time restores: pgBackRest
+        from backups.physical.restore import physical_restore_execute  # point-in-time restores: pgBackRest
 
-        return physical_restore_perform(restore_id=restore_id, log=log)
+        return physical_restore_execute(restore_id=restore_id, log=log)
     lines: list[str] = []
 
     def log_line(line: str) -> None:
