@@ -115,3 +115,11 @@ def test_restore_asks_naming_the_database_it_overwrites_and_prints_the_outcome_o
     printed = capsys.readouterr().out
     assert str(refused.value).startswith(f"Restore #{RestoreRun.objects.get().pk} refused: ")
     assert "refused:" not in printed  # the reason once, as the command's error
+
+
+def test_a_restore_recorded_without_a_status_waits_for_a_worker_which_carries_it_out(env_backup):
+    # A new RestoreRun is queued until a worker claims it; were it born "running", no worker would ever claim it.
+    restore = RestoreRun.objects.create(source_run=env_backup, source_run_uuid=env_backup.uuid, target="file")
+    assert restore.status == RestoreRun.Status.QUEUED
+    done = restore_run_execute(restore_id=restore.pk)
+    assert done is not None and done.status == RestoreRun.Status.SUCCEEDED, done and done.error
