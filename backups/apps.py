@@ -8,7 +8,7 @@ class BackupsConfig(AppConfig):
     verbose_name = _("Backups")
 
     def ready(self) -> None:
-        from backups import checks, receivers  # noqa: F401 (registers the system checks and listeners)
+        from backups import receivers, system_checks  # noqa: F401 (registers the system checks and listeners)
         from backups.schedules import create_default_schedules
         from backups.sources import autodiscover
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_noop as _
 from backups.models import BackupRun
 from backups.physical.health import WalArchiveCheck  # noqa: F401 (registers the check)
 from backups.selectors import backup_freshness, backup_run_latest_succeeded
-from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -27,7 +27,7 @@ class BackupsCheck(HealthCheck):
     name = "backups"
     uses_database = True
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         # One query: the latest complete backup and the latest drill (the warnings below read one more).
         found = backup_freshness()
         if found is None:
@@ -41,10 +41,10 @@ class BackupsCheck(HealthCheck):
         age = timezone.now() - last.finished_at
         values: dict = {"last_success": last.finished_at.isoformat(), "age_seconds": round(age.total_seconds()),
                         "rpo_seconds": rpo.total_seconds(), "run": str(last.pk)}
-        samples = [Sample("backup_last_success_age_seconds", age.total_seconds(), {},
+        samples = [MetricValue("backup_last_success_age_seconds", age.total_seconds(), {},
                           "Age of the last successful backup.")]
         values["size_bytes"] = last.total_bytes
-        samples.append(Sample("backup_last_size_bytes", float(last.total_bytes), {},
+        samples.append(MetricValue("backup_last_size_bytes", float(last.total_bytes), {},
                               "Size of the last successful backup."))
         if drill:
             values["last_drill"] = drill

@@ -182,7 +182,7 @@ class RestoreRun(models.Model):
         on_delete=models.SET_NULL,
         related_name="safety_for",
     )
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

@@ -11,7 +11,7 @@ from backups.services.backup import backup_run_execute, backup_run_scheduled
 from backups.services.catalog_pending import catalog_reindex_if_owed
 from backups.services.journal import journal_replay
 from backups.services.reaper import backup_runs_reap_dead_workers, backup_runs_reap_stale, restore_runs_reap_stale
-from backups.services.restore import restore_run_perform
+from backups.services.restore import restore_run_execute
 from backups.services.retention import backup_runs_prune
 from backups.services.scratch import scratch_databases_reap
 from backups.services.swap import restore_databases_reap, temp_files_reap
@@ -61,7 +61,14 @@ def prune_backups() -> int:
     return len(backup_runs_prune().deleted)
 
 
+@shared_task(name="backups.tasks.run_restore")
+def run_restore(restore_id: int) -> None:
+    # The service claims the RestoreRun queued → running, so a redelivered message finds it claimed and does nothing.
+    restore_run_execute(restore_id=restore_id)
+
+
+# The task's registered name until this release: messages already queued under it are still carried out.
+# Remove once no worker of the previous release can have left one in the broker.
 @shared_task(name="backups.tasks.restore_run_execute")
-def restore_run_execute(restore_id: int) -> None:
-    # Claims the RestoreRun queued → running: a redelivered message does nothing.
-    restore_run_perform(restore_id=restore_id)
+def run_restore_queued_under_old_name(restore_id: int) -> None:
+    restore_run_execute(restore_id=restore_id)

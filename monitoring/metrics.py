@@ -8,14 +8,14 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitoring.checks.base import Sample
+from monitoring.checks.base import MetricValue
 from opsportal.lib.registry import Registry, autodiscover
 
 PREFIX = "opsportal_"
 
 
 class _SamplesCollector:
-    def __init__(self, samples: Iterable[Sample]) -> None:
+    def __init__(self, samples: Iterable[MetricValue]) -> None:
         self.samples = list(samples)
 
     def collect(self) -> Iterator[Metric]:
@@ -46,14 +46,14 @@ def collect_registered() -> list[Metric]:
     return [family for factory in COLLECTORS for family in factory().collect()]
 
 
-def prometheus_text(samples: Iterable[Sample], families: Iterable[Metric]) -> bytes:
+def prometheus_text(samples: Iterable[MetricValue], families: Iterable[Metric]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_SamplesCollector(samples))
     registry.register(_Collected(list(families)))
     return generate_latest(registry)
 
 
-def samples_json(samples: Iterable[Sample], families: Iterable[Metric]) -> list[dict]:
+def samples_json(samples: Iterable[MetricValue], families: Iterable[Metric]) -> list[dict]:
     found = [{"name": sample.name, "labels": sample.labels, "value": sample.value} for sample in samples]
     for family in families:
         found.extend(

@@ -11,7 +11,7 @@ import math
 
 from django.utils.translation import ngettext
 
-from monitoring.checks.base import CheckResult, Sample
+from monitoring.checks.base import CheckOutcome, MetricValue
 from monitoring.models import SEVERITY, Status
 
 EXIT_CODES = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}
@@ -55,7 +55,7 @@ def perf_datum(label: str, value: float, unit: str = "", minimum: float | None =
     return datum.rstrip(";")
 
 
-def _sample_datum(prefix: str, sample: Sample) -> str | None:
+def _sample_datum(prefix: str, sample: MetricValue) -> str | None:
     try:
         value = float(sample.value)
     except (TypeError, ValueError):
@@ -69,7 +69,7 @@ def _sample_datum(prefix: str, sample: Sample) -> str | None:
     return perf_datum(name, value, unit, minimum, maximum)
 
 
-def performance_data(results: list[CheckResult], duration: float) -> str:
+def performance_data(results: list[CheckOutcome], duration: float) -> str:
     """The run's duration, then each check's duration and the values it sampled."""
     data = [perf_datum("duration", duration, "s", 0.0)]
     for result in results:
@@ -78,7 +78,7 @@ def performance_data(results: list[CheckResult], duration: float) -> str:
     return " ".join(data)
 
 
-def summary_line(results: list[CheckResult], status: Status, duration: float) -> str:
+def summary_line(results: list[CheckOutcome], status: Status, duration: float) -> str:
     """`OK - 4 checks ok | ...`, or the state and each check that is not ok, the worst first."""
     failing = sorted((result for result in results if result.status != Status.OK),
                      key=lambda result: -SEVERITY[result.status])

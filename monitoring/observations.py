@@ -36,7 +36,7 @@ class StaleSnapshotError(RuntimeError):
 
 
 def parse_labels(key: str) -> dict[str, str]:
-    """The inverse of Sample.labels_key(): 'host=a,path=/' -> {'host': 'a', 'path': '/'}."""
+    """The inverse of MetricValue.labels_key(): 'host=a,path=/' -> {'host': 'a', 'path': '/'}."""
     labels = {}
     for part in filter(None, key.split(",")):
         name, _, value = part.partition("=")

@@ -1,7 +1,7 @@
 """The registry of health checks and metric providers, filled by discovery.
 
 Built-in checks live one per module in `monitoring/checks/`; any installed app may add its own in a `health.py`
-module, using the `register` decorator for a HealthCheck subclass and `metric` for a function returning Samples.
+module, using the `register` decorator for a HealthCheck subclass and `metric` for a function returning MetricValues.
 Both are `opsportal.lib.registry.Registry` objects (CHECKS, METRICS); discovery runs lazily, the first time the
 registry is read, and again when INSTALLED_APPS changes.
 """
@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 
-from monitoring.checks.base import HealthCheck, Sample
+from monitoring.checks.base import HealthCheck, MetricValue
 from opsportal.lib.registry import Registry, autodiscover
 
-MetricProvider = Callable[[], Iterable[Sample]]
+MetricProvider = Callable[[], Iterable[MetricValue]]
 
 CHECKS: Registry[type[HealthCheck]] = Registry("health check", name_of=lambda check_class: check_class.name)
 METRICS: Registry[MetricProvider] = Registry("metric provider")
@@ -32,7 +32,7 @@ def register(check_class: type[HealthCheck]) -> type[HealthCheck]:
 
 
 def metric(provider: MetricProvider) -> MetricProvider:
-    """Function decorator: the function returns Samples that /api/system/metrics and snapshots include."""
+    """Function decorator: the function returns MetricValues that /api/system/metrics and snapshots include."""
     return METRICS.register(provider)
 
 

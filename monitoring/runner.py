@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop as _
 
 from monitoring import registry
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, check_result, worst
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, check_outcome, worst
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.pool import Job, run_jobs
@@ -33,7 +33,7 @@ from opsportal.lib.hostname import host_name
 
 logger = logging.getLogger(__name__)
 
-_cache: dict[str, tuple[float, CheckResult]] = {}
+_cache: dict[str, tuple[float, CheckOutcome]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -49,34 +49,34 @@ def local_hostname() -> str:
 
 @dataclass
 class HealthReport:
-    results: list[CheckResult]
+    results: list[CheckOutcome]
     duration: float
     generated_at: datetime
-    extra_samples: list[Sample] = field(default_factory=list)
+    extra_samples: list[MetricValue] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
         return worst([result.counts_as for result in self.results])
 
-    def samples(self) -> list[Sample]:
+    def samples(self) -> list[MetricValue]:
         """Every metric: each check's status and duration, the samples checks returned, and providers' metrics."""
-        found: list[Sample] = []
+        found: list[MetricValue] = []
         for result in self.results:
             labels = {"check": result.name, "host": result.host}
             # As the result counts: a non-critical check's critical is a 1, so no rule on this metric pages for it.
             severity = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2}[result.counts_as]
-            found.append(Sample("health_check_status", severity, labels,
+            found.append(MetricValue("health_check_status", severity, labels,
                                 "Status of a health check as it counts: 0 ok, 1 warning, 2 critical "
                                 "(a non-critical check's critical is 1)."))
-            found.append(Sample("health_check_duration_seconds", result.duration, labels,
+            found.append(MetricValue("health_check_duration_seconds", result.duration, labels,
                                 "Time a health check took."))
             for sample in result.samples:
                 sample_labels = {**sample.labels, "host": result.host} if result.host else sample.labels
-                found.append(Sample(sample.name, sample.value, sample_labels, sample.help))
+                found.append(MetricValue(sample.name, sample.value, sample_labels, sample.help))
         return found + self.extra_samples
 
 
-def _check_result(check: HealthCheck, job: Job) -> CheckResult:
+def _check_outcome(check: HealthCheck, job: Job) -> CheckOutcome:
     if not job.done.is_set():
         result = check.failure(Message(_("no answer within %(seconds).1f s"),
                                        {"seconds": min(job.timeout, time.monotonic() - job.started)}))
@@ -94,13 +94,13 @@ def _check_result(check: HealthCheck, job: Job) -> CheckResult:
 
 def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
                extra_jobs: dict[str, tuple[Callable[[], object], float]] | None = None,
-               ) -> tuple[list[CheckResult], dict[str, Job]]:
+               ) -> tuple[list[CheckOutcome], dict[str, Job]]:
     """Run checks (and optional extra callables) concurrently; return results in check order and the extra jobs.
 
     Extra jobs (other hosts' reports, metric providers) read the database: they run on the database pool."""
     deadline = settings.HEALTH_DEADLINE.total_seconds() if deadline is None else deadline
     now = time.monotonic()
-    cached: dict[int, CheckResult] = {}
+    cached: dict[int, CheckOutcome] = {}
     jobs: list[Job] = []
     pending: list[tuple[int, HealthCheck, Job]] = []
     inline: list[tuple[int, HealthCheck, Job]] = []
@@ -123,9 +123,9 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
     # The pools' jobs start first; the inline checks run here meanwhile, then the caller waits for the rest.
     run_jobs(jobs + list(extras.values()), deadline=deadline, meanwhile=[job for _i, _c, job in inline])
 
-    results: dict[int, CheckResult] = dict(cached)
+    results: dict[int, CheckOutcome] = dict(cached)
     for index, check, job in pending:
-        result = _check_result(check, job)
+        result = _check_outcome(check, job)
         if check.cache_for and result.status == Status.OK:
             with _cache_lock:
                 _cache[check.cache_key()] = (now, result)
@@ -140,14 +140,14 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
     return ordered, extras
 
 
-def _remote_host_results() -> list[CheckResult]:
+def _remote_host_results() -> list[CheckOutcome]:
     from monitoring.selectors import host_reports_current
 
     return host_reports_current(exclude=local_hostname())
 
 
-def _provider_samples() -> list[Sample]:
-    samples: list[Sample] = []
+def _provider_samples() -> list[MetricValue]:
+    samples: list[MetricValue] = []
     for provider in registry.metric_providers():
         try:
             samples.extend(provider())
@@ -177,7 +177,7 @@ def health_report_collect(*, names: list[str] | None = None, hosts: bool = True,
             report.results.extend(job.value)  # type: ignore[arg-type]
         else:
             logger.warning("reading host reports failed: %s", job.error or "no answer in time")
-            report.results.append(check_result(
+            report.results.append(check_outcome(
                 "hosts", Status.WARNING, Message(_("the reports of other hosts could not be read")),
                 critical=False))
     if "metrics" in jobs and jobs["metrics"].done.is_set() and jobs["metrics"].error is None:

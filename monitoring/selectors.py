@@ -9,12 +9,13 @@ from django.db.models import Avg, Case, Count, FloatField, Max, Min, Q, Value, W
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from monitoring.checks.base import CheckResult, check_result
+from monitoring.checks.base import CheckOutcome, check_outcome
 from monitoring.history import utc_day
 from monitoring.messages import Message
 from monitoring.models import (
     SEVERITY,
     CheckDailyRollup,
+    CheckResult,
     CheckRollup,
     HealthSnapshot,
     HostReport,
@@ -24,9 +25,6 @@ from monitoring.models import (
     Status,
     WorkerHeartbeat,
 )
-from monitoring.models import (
-    CheckResult as CheckResultRow,
-)
 from opsportal.lib.timebins import EpochBin, bin_start, rows
 
 
@@ -34,22 +32,22 @@ def worker_heartbeats_recent(*, limit: int = 10) -> list[WorkerHeartbeat]:
     return list(WorkerHeartbeat.objects.order_by("-last_seen")[:limit])
 
 
-def host_reports_current(*, exclude: str = "") -> list[CheckResult]:
+def host_reports_current(*, exclude: str = "") -> list[CheckOutcome]:
     """The host checks each worker host last reported; a host gone silent is one 'host' warning instead."""
     now = timezone.now()
     stale = settings.MONITOR_WORKER_STALE
-    results: list[CheckResult] = []
+    results: list[CheckOutcome] = []
     for report in HostReport.objects.exclude(hostname=exclude).order_by("hostname"):
         age = now - report.reported_at
         if age > stale:
-            results.append(check_result(
+            results.append(check_outcome(
                 "host", Status.WARNING, Message(gettext_noop("no report from this host for %(minutes)d min"),
                                                 {"minutes": int(age.total_seconds() // 60)}),
                 host=report.hostname, critical=False, values={"reported_at": report.reported_at.isoformat()},
             ))
             continue
         for item in report.results:
-            result = CheckResult.from_dict(item)
+            result = CheckOutcome.from_dict(item)
             result.host = report.hostname
             results.append(result)
     return results
@@ -276,15 +274,15 @@ def _check_tail(*, start: datetime, end: datetime, step: int) -> dict[tuple[str,
 
 def _check_counts_binned(*, start: datetime, end: datetime, step: int):
     """(check, host, bin start, ok, warning, critical) of the raw results per `step` seconds."""
-    return rows(CheckResultRow.objects.filter(taken_at__gte=start, taken_at__lte=end).annotate(
+    return rows(CheckResult.objects.filter(taken_at__gte=start, taken_at__lte=end).annotate(
         at=EpochBin("taken_at", step)).values("check_name", "host", "at").annotate(
         ok=Count("id", filter=Q(status=Status.OK)), warning=Count("id", filter=Q(status=Status.WARNING)),
         critical=Count("id", filter=Q(status=Status.CRITICAL))),
         "check_name", "host", "at", "ok", "warning", "critical")
 
 
-def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResultRow]:
-    return list(CheckResultRow.objects.filter(check_name=check_name).order_by("-taken_at")[:limit])
+def check_results_recent(*, check_name: str, limit: int = 60) -> list[CheckResult]:
+    return list(CheckResult.objects.filter(check_name=check_name).order_by("-taken_at")[:limit])
 
 
 def check_bands_binned(*, start: datetime, end: datetime, step: int) -> list[tuple[str, str, int, int, float]]:
@@ -292,7 +290,7 @@ def check_bands_binned(*, start: datetime, end: datetime, step: int) -> list[tup
     time order: a day of 17 checks is 24,000 rows, binned to five minutes 4,900. Severity as in SEVERITY."""
     worst = Max(Case(*[When(status=status, then=Value(severity)) for status, severity in SEVERITY.items()]))
     not_ok = Avg(Case(When(status=Status.OK, then=Value(0.0)), default=Value(1.0), output_field=FloatField()))
-    binned = CheckResultRow.objects.filter(taken_at__gte=start, taken_at__lte=end).annotate(
+    binned = CheckResult.objects.filter(taken_at__gte=start, taken_at__lte=end).annotate(
         at=EpochBin("taken_at", step)).values("check_name", "host", "at").annotate(worst=worst, not_ok=not_ok)
     # By time only: sorting by the text columns costs more (collation).
     return [(name, host, at, worst, float(share)) for name, host, at, worst, share in rows(

@@ -8,7 +8,7 @@ class PerformanceConfig(AppConfig):
     verbose_name = _("Performance")
 
     def ready(self) -> None:
-        from performance import checks  # noqa: F401 (registers the system checks)
+        from performance import system_checks  # noqa: F401 (registers the system checks)
         from performance.schedules import create_default_schedules
 
         post_migrate.connect(create_default_schedules, sender=self)

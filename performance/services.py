@@ -15,7 +15,7 @@ from django.utils import timezone
 from opsportal.lib.instance import instance_id
 from performance.credentials import CredentialError, decrypt_password
 from performance.models import PerfResult, PerfRollup, PerfTarget, RequestRollup, RequestStat
-from performance.probes import Sample
+from performance.probes import ProbeMeasurement
 from performance.probes.api import probe_api
 from performance.probes.page import probe_page
 from performance.registry import discover_targets
@@ -77,7 +77,7 @@ def _probe_deadline() -> timedelta:
     return settings.PERF_PROBE_TIMEOUT * 12 + timedelta(minutes=1)
 
 
-def perf_target_measure(*, target: PerfTarget, samples: int | None = None) -> list[Sample]:
+def perf_target_measure(*, target: PerfTarget, samples: int | None = None) -> list[ProbeMeasurement]:
     """Run the probe for the target's kind; store nothing."""
     count = samples or target.samples
     timeout = settings.PERF_PROBE_TIMEOUT.total_seconds()
@@ -85,7 +85,8 @@ def perf_target_measure(*, target: PerfTarget, samples: int | None = None) -> li
         url = perf_target_absolute_url(target=target)
     except NoReverseMatch:
         # The app that served it was removed; the target stays (an admin disables or deletes it) and says why.
-        return [Sample(outcome=PerfResult.Outcome.FAILED, error=f"URL name {target.url_name!r} does not resolve")]
+        return [ProbeMeasurement(outcome=PerfResult.Outcome.FAILED,
+                                 error=f"URL name {target.url_name!r} does not resolve")]
     # the portal's own pages (a path, a URL name, or an absolute URL under PERF_BASE_URL) must be answered by it
     own = not target.url.startswith(("http://", "https://")) or url.startswith(settings.PERF_BASE_URL + "/")
     expected_instance = instance_id() if own else ""
@@ -99,7 +100,7 @@ def perf_target_measure(*, target: PerfTarget, samples: int | None = None) -> li
         try:
             password = decrypt_password(target.login_password_encrypted)
         except CredentialError as exc:
-            return [Sample(outcome=PerfResult.Outcome.FAILED, error=str(exc))]
+            return [ProbeMeasurement(outcome=PerfResult.Outcome.FAILED, error=str(exc))]
     return probe_page(
         url=url,
         expected_status=target.expected_status,
@@ -113,7 +114,8 @@ def perf_target_measure(*, target: PerfTarget, samples: int | None = None) -> li
     )
 
 
-def perf_results_store(*, target: PerfTarget, samples: list[Sample], at: datetime | None = None) -> list[PerfResult]:
+def perf_results_store(*, target: PerfTarget, samples: list[ProbeMeasurement],
+                       at: datetime | None = None) -> list[PerfResult]:
     at = at or timezone.now()
     return PerfResult.objects.bulk_create(
         PerfResult(

@@ -18,7 +18,7 @@ from backups.physical.restore import (
     TARGET_TIME,
     confirmation_word,
     physical_restore_create,
-    physical_restore_perform,
+    physical_restore_execute,
 )
 
 
@@ -93,7 +93,7 @@ def physical_restore_command(command: BaseCommand, *, yes: bool, to_time: str | 
                                           in_place=in_place, actor=cli_actor())
     except RestoreBusy as exc:
         raise CommandError(str(exc)) from None
-    done = physical_restore_perform(restore_id=restore.pk, log=command.stdout.write)
+    done = physical_restore_execute(restore_id=restore.pk, log=command.stdout.write)
     assert done is not None  # just created here
     if done.status != RestoreRun.Status.SUCCEEDED:
         raise CommandError(_("Restore #%(id)s %(status)s: %(error)s")

@@ -30,7 +30,7 @@ from backups.physical.cluster import RestoredCluster, _chown_to_run_as, free_por
 from backups.physical.command import pgbackrest_run, scrub
 from backups.physical.container import RestoredContainer
 from backups.physical.info import DRILL_ANNOTATION
-from backups.physical.restore import TARGET_TIME, physical_restore_create, physical_restore_perform
+from backups.physical.restore import TARGET_TIME, physical_restore_create, physical_restore_execute
 from backups.physical.sql import connect, marker_cleanup, marker_phases, marker_write, switch_wal_and_wait
 
 logger = logging.getLogger("backups")
@@ -74,7 +74,7 @@ def physical_drill(*, actor: str = "drill") -> DrillResult:
     clusters: list[RestoredCluster | RestoredContainer] = []
     ok, detail, rto = False, "", None
     try:
-        done = physical_restore_perform(restore_id=restore.pk, keep_running=False, cluster_out=clusters)
+        done = physical_restore_execute(restore_id=restore.pk, keep_running=False, cluster_out=clusters)
         restore = done or restore
         if restore.status != RestoreRun.Status.SUCCEEDED:
             detail = _("the restore did not succeed: %(error)s") % {"error": restore.error}

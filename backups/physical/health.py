@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -41,7 +41,7 @@ class WalArchiveCheck(HealthCheck):
 
         return [cls()] if enabled() else []
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         from backups.physical.sql import archiver_state
 
         state = archiver_state()
@@ -49,14 +49,14 @@ class WalArchiveCheck(HealthCheck):
         lag = age if (state.pending_segments and age is not None) else 0.0
         failing = 1.0 if state.failing else 0.0
         samples = [
-            Sample("backup_wal_archive_age_seconds", age if age is not None else -1.0, {},
+            MetricValue("backup_wal_archive_age_seconds", age if age is not None else -1.0, {},
                    "Seconds since the last WAL segment was archived (-1: never)."),
-            Sample("backup_wal_archive_failed_count", float(state.failed_count), {},
+            MetricValue("backup_wal_archive_failed_count", float(state.failed_count), {},
                    "Failed WAL archive attempts (pg_stat_archiver.failed_count)."),
-            Sample("backup_wal_archive_failing", failing, {}, "1 while the latest WAL archive attempt failed."),
-            Sample("backup_wal_archive_pending_segments", float(state.pending_segments), {},
+            MetricValue("backup_wal_archive_failing", failing, {}, "1 while the latest WAL archive attempt failed."),
+            MetricValue("backup_wal_archive_pending_segments", float(state.pending_segments), {},
                    "Complete WAL segments not archived yet."),
-            Sample("backup_wal_archive_lag_seconds", lag, {},
+            MetricValue("backup_wal_archive_lag_seconds", lag, {},
                    "How long complete WAL segments have waited for the archive: the data a loss would cost."),
         ]
         values = {

@@ -104,10 +104,10 @@ def physical_restore_create(
 def physical_restore_enqueue(**kwargs) -> RestoreRun:
     from django.db import transaction
 
-    from backups.tasks import restore_run_execute
+    from backups.tasks import run_restore
 
     restore = physical_restore_create(**kwargs)
-    transaction.on_commit(lambda: restore_run_execute.delay(restore.pk))
+    transaction.on_commit(lambda: run_restore.delay(restore.pk))
     return restore
 
 
@@ -220,7 +220,7 @@ def _in_place_stop_start(action: str) -> None:
                                % {"error": (result.stderr or result.stdout).strip()[-500:]})
 
 
-def physical_restore_perform(
+def physical_restore_execute(
     *, restore_id: int, log: Callable[[str], None] | None = None, keep_running: bool = True,
     cluster_out: list | None = None,
 ) -> RestoreRun | None:

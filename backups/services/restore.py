@@ -187,7 +187,7 @@ def restore_run_create(
     )
 
 
-def restore_run_execute(
+def restore_run_create_and_execute(
     *,
     run_id: int,
     into: str | None = None,
@@ -202,13 +202,13 @@ def restore_run_execute(
     `on_progress` is told the heartbeat (its bytes done and figures) after each beat, from the heartbeat's thread.
     """
     restore = restore_run_create(run_id=run_id, into=into, only=only, user=user, actor=actor)
-    performed = restore_run_perform(restore_id=restore.pk, into=into, log=log, requested_run_id=run_id,
-                                    on_progress=on_progress)
-    assert performed is not None  # just created, so nobody else can have claimed it
-    return performed
+    executed = restore_run_execute(restore_id=restore.pk, into=into, log=log, requested_run_id=run_id,
+                                   on_progress=on_progress)
+    assert executed is not None  # just created, so nobody else can have claimed it
+    return executed
 
 
-def restore_run_perform(
+def restore_run_execute(
     *,
     restore_id: int,
     into: str | None = None,
@@ -218,9 +218,9 @@ def restore_run_perform(
 ) -> RestoreRun | None:
     """Carry out a queued RestoreRun; None if another delivery already claimed it (queued → running)."""
     if RestoreRun.objects.filter(pk=restore_id, kind=BackupRun.Kind.PHYSICAL).exists():
-        from backups.physical.restore import physical_restore_perform  # point-in-time restores: pgBackRest
+        from backups.physical.restore import physical_restore_execute  # point-in-time restores: pgBackRest
 
-        return physical_restore_perform(restore_id=restore_id, log=log)
+        return physical_restore_execute(restore_id=restore_id, log=log)
     lines: list[str] = []
 
     def log_line(line: str) -> None:

@@ -37,8 +37,8 @@ def restore_run_enqueue(*, run_id: int, user: AbstractBaseUser | None = None) ->
     """A queued restore of backup `run_id` (RestoreBusy if its target is already being restored), run by a worker
     after commit."""
     from backups.services.restore import restore_run_create
-    from backups.tasks import restore_run_execute
+    from backups.tasks import run_restore
 
     restore = restore_run_create(run_id=run_id, user=user)
-    transaction.on_commit(lambda: restore_run_execute.delay(restore.pk))
+    transaction.on_commit(lambda: run_restore.delay(restore.pk))
     return restore

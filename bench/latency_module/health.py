@@ -6,13 +6,13 @@ import json
 import os
 from pathlib import Path
 
-from monitoring.checks.base import Sample
+from monitoring.checks.base import MetricValue
 from monitoring.registry import metric
 
 
 @metric
-def bench_condition() -> list[Sample]:
+def bench_condition() -> list[MetricValue]:
     path = Path(os.environ.get("BENCH_CONDITION_FILE", "/nonexistent"))
     values = json.loads(path.read_text()) if path.exists() else {}
-    return [Sample("bench_condition", float(value), {"case": case}, "Set by bench/alerting_latency.py.")
+    return [MetricValue("bench_condition", float(value), {"case": case}, "Set by bench/alerting_latency.py.")
             for case, value in sorted(values.items())]

@@ -1,8 +1,9 @@
 """The contract of a health check: a name, a critical flag, a timeout, and a typed result.
 
 A check subclasses HealthCheck and implements `run()`, returning `self.ok(...)`, `self.warning(...)` or
-`self.critical(...)` with a message and the observed values; an exception it raises becomes a critical result with
-the exception's text. Numeric values worth graphing are returned as `samples` (metrics). A check with
+`self.failure(...)` (status critical; `critical` itself is the class flag saying whether a failure may make the
+overall status critical) with a message and the observed values; an exception it raises becomes a critical result
+with the exception's text. Numeric values worth graphing are returned as `samples` (MetricValue, metrics). A check with
 `per_host = True` (disk, memory, cpu, docker) runs on every host: on the web host live and on each worker host with
 its heartbeat. A check that queries a database sets `uses_database = True` (see monitoring/pool.py).
 """
@@ -19,7 +20,7 @@ from monitoring.models import SEVERITY, Status
 
 
 @dataclass(frozen=True)
-class Sample:
+class MetricValue:
     """One numeric metric value: `name` follows Prometheus naming (snake_case with a unit suffix)."""
 
     name: str
@@ -34,18 +35,20 @@ class Sample:
         return {"name": self.name, "value": self.value, "labels": dict(self.labels), "help": self.help}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Sample:
+    def from_dict(cls, data: dict[str, Any]) -> MetricValue:
         return cls(name=data["name"], value=float(data["value"]), labels=dict(data.get("labels") or {}),
                    help=data.get("help", ""))
 
 
 @dataclass
-class CheckResult:
+class CheckOutcome:
+    """What one run of a health check returns; a snapshot stores it as a `monitoring.models.CheckResult` row."""
+
     name: str
     status: Status
     message: str = ""
     values: dict[str, Any] = field(default_factory=dict)
-    samples: list[Sample] = field(default_factory=list)
+    samples: list[MetricValue] = field(default_factory=list)
     critical: bool = True
     duration: float = 0.0
     host: str = ""
@@ -88,7 +91,7 @@ class CheckResult:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+    def from_dict(cls, data: dict[str, Any]) -> CheckOutcome:
         return cls(
             name=data["name"],
             status=Status(data["status"]),
@@ -96,20 +99,20 @@ class CheckResult:
             message_id=data.get("message_id", ""),
             message_params=data.get("message_params") or {},
             values=data.get("values") or {},
-            samples=[Sample.from_dict(item) for item in data.get("samples") or []],
+            samples=[MetricValue.from_dict(item) for item in data.get("samples") or []],
             critical=data.get("critical", True),
             duration=float(data.get("duration_ms", 0)) / 1000,
             host=data.get("host", ""),
         )
 
 
-def check_result(name: str, status: Status, message: str | Message = "", **fields: Any) -> CheckResult:
+def check_outcome(name: str, status: Status, message: str | Message = "", **fields: Any) -> CheckOutcome:
     """A result whose message, if a Message, keeps its id and parameters beside its text in LANGUAGE_CODE."""
     if isinstance(message, Message):
         data = message.data()
-        return CheckResult(name=name, status=status, message=message.render_default(),
+        return CheckOutcome(name=name, status=status, message=message.render_default(),
                            message_id=data["message_id"], message_params=data["params"], **fields)
-    return CheckResult(name=name, status=status, message=message, **fields)
+    return CheckOutcome(name=name, status=status, message=message, **fields)
 
 
 def worst(statuses: list[Status]) -> Status:
@@ -149,24 +152,24 @@ class HealthCheck:
             return self.timeout_override
         return settings.MONITOR_CHECK_TIMEOUT.total_seconds()
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         raise NotImplementedError
 
     def result(self, status: Status, message: str | Message = "", values: dict | None = None,
-               samples: list[Sample] | None = None) -> CheckResult:
-        return check_result(self.name, status, message, values=values or {}, samples=samples or [],
+               samples: list[MetricValue] | None = None) -> CheckOutcome:
+        return check_outcome(self.name, status, message, values=values or {}, samples=samples or [],
                             critical=self.critical)
 
     def ok(self, message: str | Message = "", values: dict | None = None,
-           samples: list[Sample] | None = None) -> CheckResult:
+           samples: list[MetricValue] | None = None) -> CheckOutcome:
         return self.result(Status.OK, message, values, samples)
 
     def warning(self, message: str | Message, values: dict | None = None,
-                samples: list[Sample] | None = None) -> CheckResult:
+                samples: list[MetricValue] | None = None) -> CheckOutcome:
         return self.result(Status.WARNING, message, values, samples)
 
     def failure(self, message: str | Message, values: dict | None = None,
-                samples: list[Sample] | None = None) -> CheckResult:
+                samples: list[MetricValue] | None = None) -> CheckOutcome:
         return self.result(Status.CRITICAL, message, values, samples)
 
 

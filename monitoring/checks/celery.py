@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue
 from monitoring.checks.redis import redis_client
 from monitoring.messages import Message
 from monitoring.models import BeatTick, Status, WorkerHeartbeat
@@ -47,7 +47,7 @@ class CeleryCheck(HealthCheck):
     name = "celery"
     uses_database = True
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         now = timezone.now()
         stale = settings.MONITOR_WORKER_STALE
         queues = monitored_queues()
@@ -61,12 +61,12 @@ class CeleryCheck(HealthCheck):
         values = {"workers": {queue: sorted(hosts) for queue, hosts in alive.items()},
                   "beat_last_tick_age_seconds": round(beat_age, 1) if beat_age is not None else None,
                   "queue_lengths": lengths}
-        samples = [Sample("celery_workers_online", len(hosts), {"queue": queue}, "Workers with a fresh heartbeat.")
+        samples = [MetricValue("celery_workers_online", len(hosts), {"queue": queue}, "Workers with a fresh heartbeat.")
                    for queue, hosts in sorted(alive.items())]
         if beat_age is not None:
-            samples.append(Sample("celery_beat_tick_age_seconds", beat_age, {}, "Age of the last beat tick."))
+            samples.append(MetricValue("celery_beat_tick_age_seconds", beat_age, {}, "Age of the last beat tick."))
         for queue, length in (lengths or {}).items():
-            samples.append(Sample("celery_queue_length", length, {"queue": queue}, "Messages waiting in a queue."))
+            samples.append(MetricValue("celery_queue_length", length, {"queue": queue}, "Messages waiting in a queue."))
 
         problems: list[tuple[Status, Message]] = []
         for queue in queues:

@@ -10,7 +10,7 @@ import psutil
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, threshold_status
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -72,7 +72,7 @@ class CpuCheck(HealthCheck):
     per_host = True
     inline = True  # /proc only
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         cores = psutil.cpu_count() or 1
         load1, load5, load15 = psutil.getloadavg()
         percent = cpu_usage.read()
@@ -80,11 +80,12 @@ class CpuCheck(HealthCheck):
         values = {"cores": cores, "load1": load1, "load5": load5, "load15": load15,
                   "load5_per_core": round(per_core, 2), "cpu_percent": percent}
         samples = [
-            Sample("cpu_percent", percent, {}, "CPU in use since the previous measurement (at least a short sample)."),
-            Sample("load_average", load1, {"period": "1m"}, "Load average."),
-            Sample("load_average", load5, {"period": "5m"}, "Load average."),
-            Sample("load_average", load15, {"period": "15m"}, "Load average."),
-            Sample("cpu_cores", cores, {}, "Logical CPU cores."),
+            MetricValue("cpu_percent", percent, {},
+                        "CPU in use since the previous measurement (at least a short sample)."),
+            MetricValue("load_average", load1, {"period": "1m"}, "Load average."),
+            MetricValue("load_average", load5, {"period": "5m"}, "Load average."),
+            MetricValue("load_average", load15, {"period": "15m"}, "Load average."),
+            MetricValue("cpu_cores", cores, {}, "Logical CPU cores."),
         ]
         status = threshold_status(per_core, warning=settings.MONITOR_LOAD_WARNING,
                                   critical=settings.MONITOR_LOAD_CRITICAL)

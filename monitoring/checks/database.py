@@ -8,7 +8,7 @@ import time
 from django.db import connections
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, threshold_status
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.registry import register
@@ -51,7 +51,7 @@ class DatabaseCheck(HealthCheck):
     def instances(cls) -> list[HealthCheck]:
         return [cls(alias) for alias in connections]
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         connection = connections[self.alias]
         labels = {"database": self.alias}
         if connection.vendor != "postgresql":
@@ -61,7 +61,7 @@ class DatabaseCheck(HealthCheck):
                 cursor.fetchone()
             latency_ms = (time.perf_counter() - started) * 1000
             values: dict = {"alias": self.alias, "vendor": connection.vendor, "latency_ms": round(latency_ms, 2)}
-            samples = [Sample("database_latency_seconds", latency_ms / 1000, labels, "Round trip of a query.")]
+            samples = [MetricValue("database_latency_seconds", latency_ms / 1000, labels, "Round trip of a query.")]
             return self.ok(Message(_("%(vendor)s answers in %(ms).1f ms"),
                                    {"vendor": connection.vendor, "ms": latency_ms}),
                            values, samples)
@@ -81,14 +81,14 @@ class DatabaseCheck(HealthCheck):
         latency_ms = (time.perf_counter() - started) * 1000
         size = database_size(self.alias)
         values = {"alias": self.alias, "vendor": connection.vendor, "latency_ms": round(latency_ms, 2)}
-        samples = [Sample("database_latency_seconds", latency_ms / 1000, labels, "Round trip of a query.")]
+        samples = [MetricValue("database_latency_seconds", latency_ms / 1000, labels, "Round trip of a query.")]
         percent = 100.0 * in_use / maximum if maximum else 0.0
         values.update(connections=in_use, max_connections=maximum, connections_percent=round(percent, 1),
                       size_bytes=size)
         samples += [
-            Sample("database_connections", in_use, labels, "Client connections to the server."),
-            Sample("database_max_connections", maximum, labels, "The server's max_connections."),
-            Sample("database_size_bytes", size, labels, "Size of the database."),
+            MetricValue("database_connections", in_use, labels, "Client connections to the server."),
+            MetricValue("database_max_connections", maximum, labels, "The server's max_connections."),
+            MetricValue("database_size_bytes", size, labels, "Size of the database."),
         ]
         status = threshold_status(percent, warning=CONNECTIONS_WARNING_PERCENT, critical=CONNECTIONS_CRITICAL_PERCENT)
         counts = {"ms": latency_ms, "used": in_use, "max": maximum, "percent": percent}

@@ -9,7 +9,7 @@ import psutil
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status, worst
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, threshold_status, worst
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -26,10 +26,10 @@ class DiskCheck(HealthCheck):
     name = "disk"
     per_host = True
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         warning, critical = settings.MONITOR_DISK_WARNING, settings.MONITOR_DISK_CRITICAL
         values: dict = {}
-        samples: list[Sample] = []
+        samples: list[MetricValue] = []
         statuses = []
         notes = []
         for raw in settings.MONITOR_DISK_PATHS:
@@ -39,8 +39,8 @@ class DiskCheck(HealthCheck):
             statuses.append(status)
             values[path] = {"used_percent": usage.percent, "free_bytes": usage.free, "total_bytes": usage.total}
             samples += [
-                Sample("disk_used_percent", usage.percent, {"path": path}, "Used space of the filesystem."),
-                Sample("disk_free_bytes", usage.free, {"path": path}, "Free space of the filesystem."),
+                MetricValue("disk_used_percent", usage.percent, {"path": path}, "Used space of the filesystem."),
+                MetricValue("disk_free_bytes", usage.free, {"path": path}, "Free space of the filesystem."),
             ]
             notes.append(Message(_("%(path)s %(percent).0f%% used"), {"path": path, "percent": usage.percent}))
         return self.result(worst(statuses), Message.join(notes), values, samples)

@@ -11,7 +11,7 @@ from collections import Counter
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.registry import register
@@ -59,7 +59,7 @@ class DockerCheck(HealthCheck):
     def instances(cls) -> list[HealthCheck]:
         return [cls()] if settings.MONITOR_DOCKER_URL else []
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         url = settings.MONITOR_DOCKER_URL
         timeout = max(1, int(self.timeout))
         try:
@@ -78,7 +78,7 @@ class DockerCheck(HealthCheck):
 
         by_name = {}
         states: Counter[str] = Counter()
-        samples: list[Sample] = []
+        samples: list[MetricValue] = []
         for container in containers:
             name = container["Name"].lstrip("/")
             state = container["State"]
@@ -88,11 +88,11 @@ class DockerCheck(HealthCheck):
             by_name[name] = {"state": state.get("Status", ""), "health": health, "restart_count": restarts,
                              "backup_stop": labels.get(BACKUP_STOP_LABEL) == "true"}
             states[state.get("Status", "unknown")] += 1
-            samples.append(Sample("docker_container_restarts", restarts, {"container": name},
+            samples.append(MetricValue("docker_container_restarts", restarts, {"container": name},
                                   "Restarts of a container."))
         # "running" is always present (0 included) so a graph of running containers has no gaps.
         for state, count in sorted({"running": 0, **states}.items()):
-            samples.append(Sample("docker_containers", count, {"state": state}, "Containers by state."))
+            samples.append(MetricValue("docker_containers", count, {"state": state}, "Containers by state."))
 
         problems: list[tuple[Status, Message]] = []
         for required in settings.MONITOR_REQUIRED_CONTAINERS:

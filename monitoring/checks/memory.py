@@ -6,7 +6,7 @@ import psutil
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, threshold_status
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -17,12 +17,12 @@ class MemoryCheck(HealthCheck):
     per_host = True
     inline = True  # /proc only
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         memory = psutil.virtual_memory()
         values = {"used_percent": memory.percent, "available_bytes": memory.available, "total_bytes": memory.total}
         samples = [
-            Sample("memory_used_percent", memory.percent, {}, "Memory in use."),
-            Sample("memory_available_bytes", memory.available, {}, "Memory available without swapping."),
+            MetricValue("memory_used_percent", memory.percent, {}, "Memory in use."),
+            MetricValue("memory_available_bytes", memory.available, {}, "Memory available without swapping."),
         ]
         status = threshold_status(memory.percent, warning=settings.MONITOR_MEMORY_WARNING,
                                   critical=settings.MONITOR_MEMORY_CRITICAL)

@@ -10,7 +10,7 @@ import redis
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample, threshold_status
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, threshold_status
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -65,7 +65,7 @@ class RedisCheck(HealthCheck):
     def instances(cls) -> list[HealthCheck]:
         return [cls(role) for role in redis_urls()]
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         url = redis_urls()[self.role]
         client = redis_client(url, timeout=self.timeout)
         labels = {"role": self.role}
@@ -82,11 +82,11 @@ class RedisCheck(HealthCheck):
         values = {"server": redacted(url), "latency_ms": round(latency_ms, 2), "used_memory_bytes": used,
                   "maxmemory_bytes": maximum, "connected_clients": connected}
         samples = [
-            Sample("redis_latency_seconds", latency_ms / 1000, labels,
-                   "Round trip of PING (with INFO memory and clients)."),
-            Sample("redis_used_memory_bytes", used, labels, "Memory used by Redis."),
-            Sample("redis_maxmemory_bytes", maximum, labels, "Redis maxmemory (0: no limit)."),
-            Sample("redis_connected_clients", connected, labels, "Clients connected to Redis."),
+            MetricValue("redis_latency_seconds", latency_ms / 1000, labels,
+                        "Round trip of PING (with INFO memory and clients)."),
+            MetricValue("redis_used_memory_bytes", used, labels, "Memory used by Redis."),
+            MetricValue("redis_maxmemory_bytes", maximum, labels, "Redis maxmemory (0: no limit)."),
+            MetricValue("redis_connected_clients", connected, labels, "Clients connected to Redis."),
         ]
         if not maximum:
             message = Message(_("PING %(ms).1f ms, %(mib).1f MiB used (no maxmemory)"), {"ms": latency_ms,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class Sample:
+class ProbeMeasurement:
     """One measurement. `outcome` is ok, failed or unavailable (PerfResult.Outcome values)."""
 
     outcome: str

@@ -12,7 +12,7 @@ import os
 from django.utils.translation import gettext as _
 
 from opsportal.lib.instance import HEADER
-from performance.probes import Sample, another_server
+from performance.probes import ProbeMeasurement, another_server
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -61,9 +61,10 @@ def probe_page(
     username: str = "",
     password: str = "",
     expected_instance: str = "",
-) -> list[Sample]:
+) -> list[ProbeMeasurement]:
     if not chromium_path or not os.access(chromium_path, os.X_OK):
-        return [Sample(outcome="unavailable", error=_("browser unavailable: no Chromium at %s") % chromium_path)]
+        return [ProbeMeasurement(outcome="unavailable",
+                                 error=_("browser unavailable: no Chromium at %s") % chromium_path)]
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -75,7 +76,7 @@ def probe_page(
                 )
             except PlaywrightError as exc:
                 first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                return [Sample(outcome="unavailable", error=_("browser unavailable: %s") % first_line[:500])]
+                return [ProbeMeasurement(outcome="unavailable", error=_("browser unavailable: %s") % first_line[:500])]
             try:
                 context = browser.new_context()
                 context.set_default_timeout(timeout * 1000)
@@ -83,13 +84,13 @@ def probe_page(
                     try:
                         _log_in(context, login_url=login_url, username=username, password=password)
                     except (LoginFailed, PlaywrightError) as exc:
-                        return [Sample(outcome="failed", error=_("login failed: %s") % _first_line(exc))]
+                        return [ProbeMeasurement(outcome="failed", error=_("login failed: %s") % _first_line(exc))]
                 return [_one_load(context, url=url, expected_status=expected_status,
                                   expected_instance=expected_instance) for _ in range(samples)]
             finally:
                 browser.close()
     except PlaywrightError as exc:  # the driver itself could not start
-        return [Sample(outcome="unavailable", error=_("browser unavailable: %s") % _first_line(exc))]
+        return [ProbeMeasurement(outcome="unavailable", error=_("browser unavailable: %s") % _first_line(exc))]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -113,7 +114,7 @@ def _log_in(context, *, login_url: str, username: str, password: str) -> None:
         page.close()
 
 
-def _one_load(context, *, url: str, expected_status: int, expected_instance: str) -> Sample:
+def _one_load(context, *, url: str, expected_status: int, expected_instance: str) -> ProbeMeasurement:
     from playwright.sync_api import Error as PlaywrightError
 
     page = context.new_page()
@@ -123,7 +124,7 @@ def _one_load(context, *, url: str, expected_status: int, expected_instance: str
         page.wait_for_function("performance.getEntriesByType('navigation')[0].loadEventEnd > 0")
         timings = page.evaluate(_TIMINGS_JS)
     except PlaywrightError as exc:
-        return Sample(outcome="failed", error=_first_line(exc))
+        return ProbeMeasurement(outcome="failed", error=_first_line(exc))
     finally:
         page.close()
     status = response.status if response is not None else None
@@ -138,7 +139,7 @@ def _one_load(context, *, url: str, expected_status: int, expected_instance: str
             "expected": expected_status,
         }
     )
-    return Sample(
+    return ProbeMeasurement(
         outcome="failed" if error else "ok",
         duration_ms=timings["load"],
         http_status=status,

@@ -10,7 +10,7 @@ from django.utils import translation
 
 from backups.admin.log_repr import change_message
 from backups.models import BackupRun, RestoreRun
-from backups.services.restore import restore_run_perform
+from backups.services.restore import restore_run_execute
 from tests.backups.conftest import make_run
 
 pytestmark = pytest.mark.django_db
@@ -75,8 +75,8 @@ def test_the_right_name_queues_a_restore_whose_page_follows_it_to_the_end(
     assert reverse("admin:backups_restorerun_progress", args=[restore.pk]) in queued_page
 
     # What the worker does with the task (tests/backups/test_admin_worker.py runs it on a real worker).
-    restore_run_perform(restore_id=restore.pk)
-    assert restore_run_perform(restore_id=restore.pk) is None  # a redelivered message does nothing
+    restore_run_execute(restore_id=restore.pk)
+    assert restore_run_execute(restore_id=restore.pk) is None  # a redelivered message does nothing
 
     restore.refresh_from_db()
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error

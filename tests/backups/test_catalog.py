@@ -15,7 +15,7 @@ from django.core.management import call_command
 from backups import manifest
 from backups.models import BackupRun, RestoreRun
 from backups.services.catalog import backup_catalog_reindex
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from backups.services.verify import backup_run_verify
 from backups.signals import restore_finished
 from tests.backups.s3 import Bucket
@@ -91,7 +91,7 @@ def test_an_in_place_restore_of_the_portal_database_ends_well_despite_a_malforme
     (backup_dir / "broken").mkdir()
     (backup_dir / "broken" / manifest.MANIFEST_NAME).write_text("{")
 
-    restore = restore_run_execute(run_id=run.pk, actor="test")
+    restore = restore_run_create_and_execute(run_id=run.pk, actor="test")
 
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     assert "broken" in restore.log and "not valid JSON" in restore.log
@@ -113,9 +113,9 @@ def test_verification_drill_rto_and_restores_come_back_when_the_catalog_is_rebui
 ):
     run = run_backup()
     assert backup_run_verify(run_id=run.pk, drill=True).ok
-    restore = restore_run_execute(run_id=run.pk, into=new_database_url(), actor="alice")
+    restore = restore_run_create_and_execute(run_id=run.pk, into=new_database_url(), actor="alice")
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
-    refused = restore_run_execute(run_id=run.pk, only="file:nothing", actor="bob")
+    refused = restore_run_create_and_execute(run_id=run.pk, only="file:nothing", actor="bob")
     assert refused.status == RestoreRun.Status.REFUSED
     run.refresh_from_db()
     assert run.verification == BackupRun.Verification.DRILL_PASSED and run.drill_rto_seconds is not None
@@ -138,8 +138,8 @@ def test_verification_drill_rto_and_restores_come_back_when_the_catalog_is_rebui
 def test_an_in_place_restore_keeps_the_drill_result_rto_and_earlier_restores_of_the_backup(backup_dir, run_backup):
     run = run_backup()  # the dump inside holds this run unverified and no restore at all
     drilled = backup_run_verify(run_id=run.pk, drill=True).run
-    first = restore_run_execute(run_id=run.pk, actor="alice")
-    second = restore_run_execute(run_id=run.pk, actor="bob")
+    first = restore_run_create_and_execute(run_id=run.pk, actor="alice")
+    second = restore_run_create_and_execute(run_id=run.pk, actor="bob")
 
     assert (first.status, second.status) == (RestoreRun.Status.SUCCEEDED, RestoreRun.Status.SUCCEEDED)
     restored = BackupRun.objects.get(uuid=run.uuid)
@@ -173,7 +173,7 @@ def test_a_failing_restore_finished_receiver_does_not_fail_a_restore_of_the_port
 
     restore_finished.connect(broken, weak=False, dispatch_uid="broken")
     try:
-        restore = restore_run_execute(run_id=run.pk, actor="test")
+        restore = restore_run_create_and_execute(run_id=run.pk, actor="test")
     finally:
         restore_finished.disconnect(dispatch_uid="broken")
 

@@ -17,7 +17,7 @@ from django.db import connection
 from django.urls import reverse
 
 from backups.models import BackupRun, RestoreRun
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from backups.services.scratch import scratch_databases_reap
 from backups.services.swap import restore_databases_reap
 from backups.services.verify import backup_run_verify
@@ -100,7 +100,7 @@ def test_a_named_database_is_restored_in_place_and_never_migrated(other_database
     _sql(billing, "DELETE FROM invoices WHERE id > 1; CREATE TABLE made_later (x int)")
     portal_runs = BackupRun.objects.count()
 
-    restore = restore_run_execute(run_id=run.pk, only="postgres:billing")
+    restore = restore_run_create_and_execute(run_id=run.pk, only="postgres:billing")
 
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     assert _sql(billing, "SELECT id FROM invoices ORDER BY id") == [(1,), (2,), (3,)]
@@ -130,7 +130,7 @@ def test_a_drill_restores_each_named_database_on_its_own_server_and_compares_row
 def test_restore_refuses_a_database_that_is_no_longer_named(other_databases, settings, run_backup):
     run = run_backup(only=["postgres:crm"])
     _use(settings, f"billing={_url(other_databases['billing'])}")
-    restore = restore_run_execute(run_id=run.pk)
+    restore = restore_run_create_and_execute(run_id=run.pk)
     assert restore.status == RestoreRun.Status.REFUSED
     assert "BACKUP_DATABASE_URLS does not name" in restore.error
 
@@ -250,7 +250,7 @@ def test_a_database_on_another_server_is_backed_up_restored_and_drilled_there(ot
     assert run.status == BackupRun.Status.SUCCEEDED, run.error
     assert run.artifacts.get().metadata["row_counts"] == {"public.invoices": 5}
     remote("TRUNCATE invoices")
-    restore = restore_run_execute(run_id=run.pk, only="postgres:remote")
+    restore = restore_run_create_and_execute(run_id=run.pk, only="postgres:remote")
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     assert remote("SELECT count(*) FROM invoices") == [(5,)]
     result = backup_run_verify(run_id=run.pk, drill=True)

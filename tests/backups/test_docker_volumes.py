@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from backups.models import BackupRun, RestoreRun
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,7 +91,7 @@ def test_volume_backup_and_restore_stop_and_restart_the_labelled_container(
         network_mode="none",
         remove=True,
     )
-    restore = restore_run_execute(run_id=run.pk, only=f"docker-volume:{volume}")
+    restore = restore_run_create_and_execute(run_id=run.pk, only=f"docker-volume:{volume}")
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     assert restore.safety_run.status == BackupRun.Status.SUCCEEDED
 
@@ -125,7 +125,7 @@ def test_a_removed_volume_is_created_again_by_restore(backup_dir, settings, clie
         assert run.status == BackupRun.Status.SUCCEEDED, run.error
         client.volumes.get(name).remove()
 
-        restore = restore_run_execute(run_id=run.pk)
+        restore = restore_run_create_and_execute(run_id=run.pk)
         assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
         assert restore.safety_run is None  # nothing existed to protect
         assert _read(client, name, "cat /data/file.txt") == "kept\n"

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from backups.models import BackupRun, RestoreRun
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from backups.signals import restore_finished
 from tests.opsportal.embedded import manage
 
@@ -52,7 +52,7 @@ def test_wrong_or_missing_age_key_is_refused_with_a_clear_message(
 ):
     run = run_backup()
     settings.BACKUP_AGE_IDENTITY_FILE = ""
-    restore = restore_run_execute(run_id=run.pk)
+    restore = restore_run_create_and_execute(run_id=run.pk)
     assert restore.status == RestoreRun.Status.REFUSED
     assert "BACKUP_AGE_IDENTITY_FILE" in restore.error
 
@@ -73,7 +73,7 @@ def test_a_sqlite_backup_is_refused_for_postgresql(backup_dir, tmp_path):
     run = BackupRun.objects.get()
     assert run.artifacts.get(kind="database").format == "sqlite3"
 
-    restore = restore_run_execute(run_id=run.pk)
+    restore = restore_run_create_and_execute(run_id=run.pk)
     assert restore.status == RestoreRun.Status.REFUSED
     assert "SQLite database; it cannot be restored into PostgreSQL" in restore.error
 
@@ -85,7 +85,7 @@ def test_a_file_is_restored_and_the_previous_one_kept_beside_it(backup_dir, sett
     run = run_backup()
     env_file.write_text("TOKEN=changed\n")
 
-    restore = restore_run_execute(run_id=run.pk, only=f"file:{env_file}")
+    restore = restore_run_create_and_execute(run_id=run.pk, only=f"file:{env_file}")
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     assert env_file.read_text() == "TOKEN=old\n"
     kept = list(tmp_path.glob("app.env.before-restore-*"))
@@ -106,7 +106,7 @@ def test_a_restore_counts_every_decoded_byte_as_its_progress(backup_dir, run_bac
     run = run_backup()
     assert run.status == BackupRun.Status.SUCCEEDED, run.error
     database = run.artifacts.get(kind="database")
-    restore = restore_run_execute(run_id=run.pk, only="database", into=new_database_url())
+    restore = restore_run_create_and_execute(run_id=run.pk, only="database", into=new_database_url())
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     restore.refresh_from_db()
     assert restore.bytes_total == database.raw_bytes

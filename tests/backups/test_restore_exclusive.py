@@ -10,13 +10,13 @@ from django.utils import timezone
 
 from backups.models import BackupRun, RestoreRun
 from backups.services.backup import BackupBusy, backup_run_create, backup_run_execute
-from backups.services.restore import RestoreBusy, restore_run_create, restore_run_perform
+from backups.services.restore import RestoreBusy, restore_run_create, restore_run_execute
 
 pytestmark = pytest.mark.django_db
 
 
 def _running(restore: RestoreRun) -> RestoreRun:
-    """What the worker's claim writes when it starts the restore (restore_run_perform)."""
+    """What the worker's claim writes when it starts the restore (restore_run_execute)."""
     now = timezone.now()
     RestoreRun.objects.filter(pk=restore.pk).update(status=RestoreRun.Status.RUNNING, started_at=now,
                                                     heartbeat_at=now)
@@ -67,7 +67,7 @@ def test_a_second_restore_of_the_same_target_is_refused_while_the_first_is_queue
                                actor="test")
     assert other.status == RestoreRun.Status.QUEUED
     # once the first has run, the same target can be restored again
-    assert restore_run_perform(restore_id=first.pk).status == RestoreRun.Status.SUCCEEDED
+    assert restore_run_execute(restore_id=first.pk).status == RestoreRun.Status.SUCCEEDED
     assert restore_run_create(run_id=env_backup.pk, actor="test").status == RestoreRun.Status.QUEUED
 
 
@@ -115,3 +115,11 @@ def test_restore_asks_naming_the_database_it_overwrites_and_prints_the_outcome_o
     printed = capsys.readouterr().out
     assert str(refused.value).startswith(f"Restore #{RestoreRun.objects.get().pk} refused: ")
     assert "refused:" not in printed  # the reason once, as the command's error
+
+
+def test_a_restore_recorded_without_a_status_waits_for_a_worker_which_carries_it_out(env_backup):
+    # A new RestoreRun is queued until a worker claims it; were it born "running", no worker would ever claim it.
+    restore = RestoreRun.objects.create(source_run=env_backup, source_run_uuid=env_backup.uuid, target="file")
+    assert restore.status == RestoreRun.Status.QUEUED
+    done = restore_run_execute(restore_id=restore.pk)
+    assert done is not None and done.status == RestoreRun.Status.SUCCEEDED, done and done.error

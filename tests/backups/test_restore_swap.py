@@ -22,9 +22,9 @@ from django.db import connection, connections
 
 from backups.models import BackupRun, RestoreRun
 from backups.services.catalog_pending import marker_path
-from backups.services.restore import restore_run_create, restore_run_execute
+from backups.services.restore import restore_run_create, restore_run_create_and_execute
 from backups.tasks import reap_stale_runs
-from backups.tasks import restore_run_execute as restore_task
+from backups.tasks import run_restore as restore_task
 from tests.backups.conftest import PG, current_db_url
 from tests.conftest import wait_for
 
@@ -89,7 +89,7 @@ def test_restoring_the_portal_database_swaps_in_a_database_whose_catalog_is_alre
     backup = run_backup()
     assert backup.status == BackupRun.Status.SUCCEEDED, backup.error
     _change_note()
-    restore = restore_run_execute(run_id=backup.pk, actor="test")
+    restore = restore_run_create_and_execute(run_id=backup.pk, actor="test")
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     assert _note() == "at backup time"
     assert "swapped in" in _assert_catalog_right(backup, restore.pk).log
@@ -100,7 +100,7 @@ def test_the_previous_database_is_kept_as_an_undo_when_asked(backup_dir, marked,
     settings.BACKUP_RESTORE_KEEP_PREVIOUS = True
     backup = run_backup()
     _change_note()
-    restore = restore_run_execute(run_id=backup.pk, actor="test")
+    restore = restore_run_create_and_execute(run_id=backup.pk, actor="test")
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     kept = _side_databases()
     try:
@@ -190,7 +190,7 @@ def test_a_corrupt_artifact_fails_the_restore_and_leaves_the_old_database_untouc
     type(artifact).objects.filter(pk=artifact.pk).update(
         sha256=hashlib.sha256(broken).hexdigest(), stored_bytes=len(broken), raw_bytes=len(truncated))
     _change_note()
-    restore = restore_run_execute(run_id=backup.pk, actor="test")
+    restore = restore_run_create_and_execute(run_id=backup.pk, actor="test")
     assert restore.status == RestoreRun.Status.FAILED
     assert "pg_restore exited" in restore.error
     assert _note() == "changed after the backup"

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from backups.models import BackupRun, RestoreRun
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from tests.backups.conftest import current_db_url, schema_dump, table_contents
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +30,7 @@ def test_round_trip_into_a_new_database_keeps_schema_and_every_row(
     assert artifact.metadata["server_version"].startswith("15")
 
     target = new_database_url()
-    restore = restore_run_execute(run_id=run.pk, into=target)
+    restore = restore_run_create_and_execute(run_id=run.pk, into=target)
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     assert restore.safety_run is None  # a new database has nothing to protect
 
@@ -59,6 +59,6 @@ def test_encrypted_round_trip_through_the_restore_command(
 
 def test_into_refuses_a_database_that_already_has_tables(backup_dir, run_backup):
     run = run_backup()
-    restore = restore_run_execute(run_id=run.pk, into=current_db_url())
+    restore = restore_run_create_and_execute(run_id=run.pk, into=current_db_url())
     assert restore.status == RestoreRun.Status.REFUSED
     assert "already has tables" in restore.error

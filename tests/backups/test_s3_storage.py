@@ -29,7 +29,7 @@ from backups.models import BackupRun, RestoreRun
 from backups.pipeline import READ_AHEAD
 from backups.services.backup import backup_run_create, backup_run_enqueue, backup_run_execute
 from backups.services.reaper import backup_runs_reap_stale
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from backups.services.verify import backup_run_verify
 from backups.storage import MAX_PARTS, backup_storage, part_size
 from backups.tasks import prune_backups
@@ -114,7 +114,7 @@ def test_verification_reads_the_objects_back_and_a_corrupted_object_fails_it_cle
     assert f"{artifact.path} is corrupt" in run.verification_detail
     assert artifact.sha256 in run.verification_detail  # the expected checksum, beside the one found
 
-    restore = restore_run_execute(run_id=run.pk, into=new_database_url())
+    restore = restore_run_create_and_execute(run_id=run.pk, into=new_database_url())
     assert restore.status == RestoreRun.Status.REFUSED
     assert "corrupt" in restore.error and artifact.path in restore.error
 
@@ -222,7 +222,7 @@ def test_restore_reads_database_and_env_back_from_the_bucket(s3_bucket, env_file
     original_env = env_file.read_bytes()
     env_file.write_text("SECRET_KEY=changed-after-the-backup\n")
 
-    restore = restore_run_execute(run_id=run.pk)
+    restore = restore_run_create_and_execute(run_id=run.pk)
 
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     assert set(User.objects.values_list("username", flat=True)) == {"alice"}

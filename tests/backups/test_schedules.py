@@ -11,7 +11,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from backups import schedules
 from backups.models import BackupRun, RestoreRun
 from backups.services.backup import backup_run_create
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from backups.signals import backup_failed, backup_succeeded, restore_finished
 from backups.tasks import drill_latest_backup, run_scheduled_backup
 
@@ -103,9 +103,9 @@ def test_restore_finished_is_sent_with_the_restore(backup_dir):
     restore_finished.connect(lambda sender, restore, **kw: received.append(restore), weak=False, dispatch_uid="t3")
     try:
         failed = BackupRun.objects.create(status=BackupRun.Status.FAILED)
-        restore = restore_run_execute(run_id=failed.pk)
+        restore = restore_run_create_and_execute(run_id=failed.pk)
     finally:
         restore_finished.disconnect(dispatch_uid="t3")
     assert restore.status == RestoreRun.Status.REFUSED
     assert [r.pk for r in received] == [restore.pk]
-    assert restore_run_execute(run_id=999_999).error == "There is no backup #999999."
+    assert restore_run_create_and_execute(run_id=999_999).error == "There is no backup #999999."

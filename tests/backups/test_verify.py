@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from backups.models import BackupRun, RestoreRun
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from tests.backups.conftest import PG
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,7 +62,7 @@ def test_one_corrupted_byte_fails_verification_and_restore_refuses(backup_dir, r
     assert "corrupt" in run.verification_detail
 
     target = new_database_url()
-    restore = restore_run_execute(run_id=run.pk, into=target)
+    restore = restore_run_create_and_execute(run_id=run.pk, into=target)
     assert restore.status == RestoreRun.Status.REFUSED
     assert "corrupt" in restore.error and artifact.path in restore.error
     with psycopg.connect(f"{PG}/postgres") as conn:  # refused before touching anything: not even created

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from monitoring.checks.base import CheckResult, HealthCheck
+from monitoring.checks.base import CheckOutcome, HealthCheck
 from monitoring.registry import register
 
 runs = {"count": 0}
@@ -16,7 +16,7 @@ class CountingCheck(HealthCheck):
     name = "counting-test"
     critical = False
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         with _lock:
             runs["count"] += 1
         return self.ok("counted")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckResult, HealthCheck, Sample
+from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue
 from monitoring.messages import Message
 from monitoring.registry import metric, register
 
@@ -20,7 +20,7 @@ class OrderBacklogCheck(HealthCheck):
     name = "demo-orders"
     critical = False  # a backlog is worth a warning, never a 503
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         backlog = _backlog()
         values = {"backlog": backlog}
         message = Message(_("%(count)d orders waiting"), {"count": backlog})  # read in each reader's language
@@ -30,5 +30,5 @@ class OrderBacklogCheck(HealthCheck):
 
 
 @metric
-def order_metrics() -> list[Sample]:
-    return [Sample("demo_order_backlog", _backlog(), {"module": "demo"}, "Orders waiting to be shipped.")]
+def order_metrics() -> list[MetricValue]:
+    return [MetricValue("demo_order_backlog", _backlog(), {"module": "demo"}, "Orders waiting to be shipped.")]

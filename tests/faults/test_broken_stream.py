@@ -23,7 +23,7 @@ import pytest
 from django.db import connection, connections
 
 from backups.models import BackupArtifact, BackupRun, RestoreRun
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from backups.services.verify import backup_run_verify
 from backups.sources.database import pg_restore_stream
 from tests.backups.conftest import PG
@@ -176,7 +176,7 @@ def test_a_restore_of_an_artifact_that_breaks_while_decoding_fails_fast_and_leav
                      "WHERE id = 1")
     before = state(ledger)
 
-    restore = finishes_within(WITHIN, lambda: restore_run_execute(run_id=run.pk))
+    restore = finishes_within(WITHIN, lambda: restore_run_create_and_execute(run_id=run.pk))
 
     assert restore.status == RestoreRun.Status.FAILED, restore.error
     assert "could not be decoded" in restore.error and "pg_restore exited" not in restore.error, restore.error
@@ -259,7 +259,7 @@ def test_s3_lost_in_the_middle_of_a_restore_fails_it_fast_naming_the_lost_connec
     closer = threading.Thread(target=lose_s3_once_pg_restore_reads, daemon=True)
     closer.start()
 
-    restore = finishes_within(WITHIN + 40, lambda: restore_run_execute(run_id=run.pk, into=into))
+    restore = finishes_within(WITHIN + 40, lambda: restore_run_create_and_execute(run_id=run.pk, into=into))
 
     closer.join(10)
     assert lost, "pg_restore never started"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backups.models import BackupRun, RestoreRun
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from tests.backups.conftest import files_under
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
@@ -55,7 +55,7 @@ def test_a_read_only_storage_fails_the_run_naming_it_and_keeps_earlier_backups(
 
         # What is in storage can still be restored while it is read-only.
         env.write_text("SECRET=changed\n")
-        restore = restore_run_execute(run_id=good.pk, only=f"file:{env}", actor="test")
+        restore = restore_run_create_and_execute(run_id=good.pk, only=f"file:{env}", actor="test")
         assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
         assert env.read_text() == "SECRET=first\n"
     finally:

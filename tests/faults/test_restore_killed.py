@@ -14,7 +14,7 @@ import pytest
 
 from backups.models import BackupRun, RestoreRun
 from backups.services.restore import restore_run_create
-from backups.tasks import reap_stale_runs, restore_run_execute
+from backups.tasks import reap_stale_runs, run_restore
 from tests.backups.conftest import current_db_url
 from tests.conftest import wait_for
 
@@ -72,7 +72,7 @@ def test_sigkill_mid_restore_leaves_the_database_as_before_or_as_restored(
         extra_env={"BACKUP_DIR": str(backup_dir), "BACKUP_FILES": "", "BACKUP_DOCKER_VOLUMES": ""},
     )
     restore = restore_run_create(run_id=backup.pk, actor="test")
-    restore_run_execute.delay(restore.pk)
+    run_restore.delay(restore.pk)
     def restoring() -> bool:
         status = RestoreRun.objects.filter(pk=restore.pk).values_list("status", "error").first()
         assert status is None or status[0] in (RestoreRun.Status.QUEUED, RestoreRun.Status.RUNNING), status

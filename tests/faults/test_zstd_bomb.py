@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from backups.models import BackupArtifact, BackupRun, RestoreRun
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from backups.services.verify import backup_run_verify
 from tests.backups.conftest import sqlite_database_alias
 
@@ -112,7 +112,7 @@ def test_a_bomb_stops_an_in_place_sqlite_restore_and_the_live_database_is_untouc
     swap_in(backup_dir, artifact, zstd_bomb)
     before = sha256_file(sqlite_alias)
 
-    restore = restore_run_execute(run_id=run.pk)
+    restore = restore_run_create_and_execute(run_id=run.pk)
 
     assert restore.status == RestoreRun.Status.FAILED
     assert LIMIT_MESSAGE in restore.error and "No space left" not in restore.error, restore.error
@@ -134,7 +134,7 @@ def test_a_bomb_in_the_env_backup_leaves_the_real_env_untouched(settings, backup
     assert artifact.raw_bytes == len(env.read_bytes())
     swap_in(backup_dir, artifact, zstd_bomb)
 
-    restore = restore_run_execute(run_id=run.pk, only=f"file:{env}")
+    restore = restore_run_create_and_execute(run_id=run.pk, only=f"file:{env}")
 
     assert restore.status == RestoreRun.Status.FAILED
     assert LIMIT_MESSAGE in restore.error and "No space left" not in restore.error, restore.error

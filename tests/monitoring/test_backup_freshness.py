@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from backups.models import BackupRun, RestoreRun
 from backups.services.backup import backup_run_create, backup_run_execute
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from monitoring.models import Status
 from tests.backups.conftest import sqlite_database_alias
 from tests.monitoring.test_checks import run_one
@@ -49,7 +49,7 @@ def test_a_safety_backup_after_a_restore_does_not_count_as_a_fresh_backup(
     settings.BACKUP_RPO = timedelta(hours=26)
     complete = age(run_backup(), 30)  # the nightly backups stopped 30 h ago
 
-    restore = restore_run_execute(run_id=complete.pk, only=f"database:{second_database}")
+    restore = restore_run_create_and_execute(run_id=complete.pk, only=f"database:{second_database}")
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     safety = BackupRun.objects.get(trigger=BackupRun.Trigger.SAFETY)
     assert safety.status == BackupRun.Status.SUCCEEDED  # 0.0 h old, but of one source only

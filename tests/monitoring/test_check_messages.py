@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import translation
 
-from monitoring.checks.base import CheckResult as Result
+from monitoring.checks.base import CheckOutcome as Result
 from monitoring.checks.celery import _duration
 from monitoring.messages import Message, render_message
 from monitoring.models import HealthSnapshot, Status

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitoring.checks.base import CheckResult, HealthCheck
+from monitoring.checks.base import CheckOutcome, HealthCheck
 from monitoring.registry import register
 
 
@@ -13,5 +13,5 @@ class OptionalFeedCheck(HealthCheck):
     name = "optional-feed"
     critical = False
 
-    def run(self) -> CheckResult:
+    def run(self) -> CheckOutcome:
         return self.failure("the optional feed refused the connection", values={"reachable": False})

@@ -18,7 +18,7 @@ from django.conf import settings as django_settings
 from backups import manifest
 from backups.models import BackupArtifact, BackupRun, RestoreRun
 from backups.services.catalog import backup_catalog_reindex
-from backups.services.restore import restore_run_execute
+from backups.services.restore import restore_run_create_and_execute
 from backups.sources.base import RestoreTarget, SourceError
 from backups.sources.docker_volumes import DockerVolumeSource
 from backups.sources.tar_safety import checked_tar_stream
@@ -98,7 +98,7 @@ def test_a_crafted_volume_archive_is_refused_before_anything_is_touched(backup_d
     # No Docker engine is needed: the archive is refused before the engine is even asked.
     settings.BACKUP_DOCKER_HOST = "unix:///nonexistent/docker.sock"
     run = _volume_run(_tar(*members))
-    restore = restore_run_execute(run_id=run.pk, only="docker-volume:appdata", actor="test")
+    restore = restore_run_create_and_execute(run_id=run.pk, only="docker-volume:appdata", actor="test")
     assert restore.status == RestoreRun.Status.REFUSED, restore.error
     assert "crafted archive" in restore.error and said in restore.error
     assert restore.safety_run is None
@@ -117,7 +117,7 @@ def test_a_crafted_volume_archive_is_refused_before_anything_is_touched(backup_d
 def test_a_harmless_volume_archive_passes_the_archive_check(backup_dir, settings, members):
     settings.BACKUP_DOCKER_HOST = "unix:///nonexistent/docker.sock"
     run = _volume_run(_tar(*members))
-    restore = restore_run_execute(run_id=run.pk, only="docker-volume:appdata", actor="test")
+    restore = restore_run_create_and_execute(run_id=run.pk, only="docker-volume:appdata", actor="test")
     # Past the archive check, the next refusal is the missing engine: the archive itself was accepted.
     assert restore.status == RestoreRun.Status.REFUSED
     assert "does not answer" in restore.error
@@ -155,7 +155,8 @@ def test_a_volume_restore_strips_setuid_setgid_and_sticky_bits_and_keeps_inner_l
         _link("./a", "b"),
         _link("./b/up", ".."),
     )
-    restore = restore_run_execute(run_id=_volume_run(raw, volume).pk, only=f"docker-volume:{volume}", actor="test")
+    restore = restore_run_create_and_execute(run_id=_volume_run(raw, volume).pk, only=f"docker-volume:{volume}",
+                                             actor="test")
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     listing = client.containers.run(
         django_settings.BACKUP_DOCKER_IMAGE,
@@ -207,7 +208,7 @@ def test_a_manifest_path_outside_the_run_folder_is_refused(backup_dir, settings,
     crafted = BackupRun.objects.create(status=BackupRun.Status.SUCCEEDED, storage_prefix=run.storage_prefix)
     artifact.pk, artifact.run, artifact.path = None, crafted, crafted_path
     artifact.save()
-    restore = restore_run_execute(run_id=crafted.pk, actor="test")
+    restore = restore_run_create_and_execute(run_id=crafted.pk, actor="test")
     assert restore.status == RestoreRun.Status.REFUSED
     assert "outside the folder" in restore.error
 
@@ -217,13 +218,13 @@ def test_a_manifest_naming_a_file_outside_backup_files_is_refused(backup_dir, se
     victim = tmp_path / "victim.conf"
     victim.write_text("keep me\n")
     crafted = _craft_manifest(run, name=str(victim))
-    restore = restore_run_execute(run_id=crafted.pk, actor="test")
+    restore = restore_run_create_and_execute(run_id=crafted.pk, actor="test")
     assert restore.status == RestoreRun.Status.REFUSED
     assert "not one of BACKUP_FILES" in restore.error
     assert victim.read_text() == "keep me\n"
     # The honest manifest still restores the configured file.
     honest = _craft_manifest(crafted, name=env)
-    assert restore_run_execute(run_id=honest.pk, actor="test").status == RestoreRun.Status.SUCCEEDED
+    assert restore_run_create_and_execute(run_id=honest.pk, actor="test").status == RestoreRun.Status.SUCCEEDED
 
 
 def test_an_archive_swapped_after_the_check_is_stopped_at_the_crafted_member(backup_dir, fresh_volume):

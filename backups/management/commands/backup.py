@@ -17,7 +17,7 @@ from backups.services.failure import BackupInterrupted
 
 class Command(BaseCommand):
     help = _("Back up the portal now (databases, files, Docker volumes), or re-index the catalog from storage.")
-    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    # Only the backup settings' checks (backups/system_checks.py), not the URLconf/admin/model checks: a quick start.
     requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:

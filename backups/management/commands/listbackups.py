@@ -27,7 +27,7 @@ class Command(BaseCommand):
         "List backup runs, newest first: the newest 50 unless --limit says otherwise; --before ID pages on to older "
         "ones."
     )
-    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    # Only the backup settings' checks (backups/system_checks.py), not the URLconf/admin/model checks: a quick start.
     requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:

@@ -20,7 +20,7 @@ from backups.services.backup import BackupBusy, backup_run_execute
 class Command(BaseCommand):
     help = _("Take a physical backup through pgBackRest (full, diff or incr), create the stanza, check it, or "
              "rebuild the physical catalog from pgBackRest's own.")
-    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    # Only the backup settings' checks (backups/system_checks.py), not the URLconf/admin/model checks: a quick start.
     requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:

@@ -9,7 +9,7 @@ from backups.services.retention import RetentionPolicy, backup_runs_prune
 
 class Command(BaseCommand):
     help = _("Apply the retention policy: delete the backups it does not keep (files and records), saying why.")
-    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    # Only the backup settings' checks (backups/system_checks.py), not the URLconf/admin/model checks: a quick start.
     requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:

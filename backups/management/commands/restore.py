@@ -8,12 +8,12 @@ from backups.models import BackupRun, RestoreRun
 from backups.physical.cli import add_physical_arguments, is_physical, physical_restore_command
 from backups.postgres import settings_dict_from_url
 from backups.selectors import restore_confirmation_word
-from backups.services.restore import RestoreBusy, restore_run_execute
+from backups.services.restore import RestoreBusy, restore_run_create_and_execute
 
 
 class Command(BaseCommand):
     help = _("Restore a backup run (a safety backup of the target is taken first).")
-    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    # Only the backup settings' checks (backups/system_checks.py), not the URLconf/admin/model checks: a quick start.
     requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:
@@ -58,7 +58,7 @@ class Command(BaseCommand):
         self.printer = ProgressPrinter(self.stderr, _("restore of backup #%(id)s") % {"id": run_id})
         try:
             try:
-                restore = restore_run_execute(
+                restore = restore_run_create_and_execute(
                     run_id=run_id, into=into, only=only, actor=cli_actor(), log=self._progress,
                     on_progress=lambda heartbeat: self.printer.update(heartbeat.figures()),
                 )

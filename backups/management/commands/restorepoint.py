@@ -10,7 +10,7 @@ from backups.physical.sql import restore_point_create
 class Command(BaseCommand):
     help = _("Create a named restore point (pg_create_restore_point) and wait until its WAL is archived, e.g. "
              "before a deploy: `restore --to-name NAME` recovers to exactly that moment.")
-    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    # Only the backup settings' checks (backups/system_checks.py), not the URLconf/admin/model checks: a quick start.
     requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:

@@ -13,7 +13,7 @@ from backups.services.verify import backup_run_verify
 
 class Command(BaseCommand):
     help = _("Recompute every artifact's sha256 from storage; --drill also restores into a scratch database.")
-    # Only the backup settings' checks (backups/checks.py), not the URLconf/admin/model checks: a quick start.
+    # Only the backup settings' checks (backups/system_checks.py), not the URLconf/admin/model checks: a quick start.
     requires_system_checks = ["backups"]
 
     def add_arguments(self, parser) -> None:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from backups.models import BackupRun, RestoreRun
 from backups.physical.backup import physical_backup_create
 from backups.services.backup import backup_run_execute
-from backups.services.restore import restore_run_perform
+from backups.services.restore import restore_run_execute
 from tests.backups.physical.conftest import order_ids, write_rows
 from tests.conftest import free_port
 
@@ -48,7 +48,7 @@ def test_the_form_queues_a_restore_that_brings_the_cluster_back_on_its_port(phys
     restore = RestoreRun.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/{restore.pk}/change/")
     assert restore.kind == "physical" and restore.triggered_by_name == "operator"
-    done = restore_run_perform(restore_id=restore.pk)  # what the worker does with the queued task
+    done = restore_run_execute(restore_id=restore.pk)  # what the worker does with the queued task
     assert done.status == RestoreRun.Status.SUCCEEDED, done.error
     assert order_ids(port) == [1, 2, 3]
     assert "opsportal-before-restore" in operator.get(

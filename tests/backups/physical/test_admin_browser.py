@@ -15,7 +15,7 @@ from playwright.sync_api import expect, sync_playwright
 from backups.models import BackupRun, RestoreRun
 from backups.physical.backup import physical_backup_create
 from backups.services.backup import backup_run_execute
-from backups.services.restore import restore_run_perform
+from backups.services.restore import restore_run_execute
 from performance.probes.page import CHROMIUM_ARGS
 from tests.backups.physical.conftest import moment_between_commits, order_ids, write_rows
 from tests.conftest import ROOT, free_port
@@ -84,6 +84,6 @@ def test_the_point_in_time_form_in_both_languages_restores_to_the_typed_time(liv
 
     restore = RestoreRun.objects.get()
     assert restore.kind == "physical" and restore.triggered_by_name == "root"
-    done = restore_run_perform(restore_id=restore.pk)  # what the worker does with the queued task
+    done = restore_run_execute(restore_id=restore.pk)  # what the worker does with the queued task
     assert done.status == RestoreRun.Status.SUCCEEDED, done.error
     assert order_ids(port) == [1, 2, 3, 4, 5]  # the rows committed before the typed time, none after

@@ -13,7 +13,7 @@ from backups.models import BackupRun, RestoreRun
 from backups.physical.backup import physical_backup_create
 from backups.physical.health import WalArchiveCheck
 from backups.physical.info import stanza_info
-from backups.physical.restore import physical_restore_create, physical_restore_perform
+from backups.physical.restore import physical_restore_create, physical_restore_execute
 from backups.physical.setup import stanza_setup
 from backups.services.backup import backup_run_execute
 from monitoring.models import Status
@@ -62,7 +62,7 @@ def test_postgres_in_a_container_on_its_volume_is_backed_up_online_through_docke
         conn.execute("SELECT pg_switch_wal()")
     wait_for(lambda: WalArchiveCheck().run().status == Status.OK, timeout=60, what="the archive to be ok")
     restore = physical_restore_create(target_type="latest")
-    refused = physical_restore_perform(restore_id=restore.pk)
+    refused = physical_restore_execute(restore_id=restore.pk)
     # Here the repository is in the container's own file system: no new container could read it, so a restore
     # is refused, saying why, before anything is created.
     assert refused.status == RestoreRun.Status.REFUSED and "own file system" in refused.error, refused.error

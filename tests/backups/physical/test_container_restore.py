@@ -32,11 +32,11 @@ from backups.physical.container import (
     restored_containers_reap,
     restored_environment,
 )
-from backups.physical.restore import physical_restore_create, physical_restore_perform
+from backups.physical.restore import physical_restore_create, physical_restore_execute
 from backups.physical.setup import stanza_setup
 from backups.physical.tasks import pitr_drill
 from backups.services.backup import backup_run_execute
-from backups.services.restore import restore_run_perform
+from backups.services.restore import restore_run_execute
 from tests.conftest import wait_for
 from tests.docker_postgres import postgres_container
 
@@ -130,7 +130,7 @@ def test_restore_to_a_time_starts_a_new_container_on_a_new_volume_with_exactly_t
     _switch_and_wait(url)
 
     restore = physical_restore_create(target_type="time", target=moment.isoformat())
-    done = physical_restore_perform(restore_id=restore.pk)
+    done = physical_restore_execute(restore_id=restore.pk)
 
     assert done.status == RestoreRun.Status.SUCCEEDED, done.error + done.log
     name = f"{pg.container.name}-pitr-{restore.pk}"  # derived, and recorded with the port on the restore
@@ -155,9 +155,9 @@ def test_a_restore_into_a_taken_name_or_over_the_running_container_is_refused_wi
     pg, url = db_data
     _write(url, range(1, 5))
     _full_backup()
-    over = physical_restore_perform(restore_id=physical_restore_create(target_type="latest", in_place=True).pk)
+    over = physical_restore_execute(restore_id=physical_restore_create(target_type="latest", in_place=True).pk)
     assert over.status == RestoreRun.Status.REFUSED and "does not restore over the running container" in over.error
-    taken = physical_restore_perform(restore_id=physical_restore_create(
+    taken = physical_restore_execute(restore_id=physical_restore_create(
         target_type="latest", pg_path=pg.container.name).pk)
     assert taken.status == RestoreRun.Status.REFUSED and "running container" in taken.error
     assert _labelled(pg.client, pg.container.name) == []
@@ -179,7 +179,7 @@ def test_the_drill_of_a_container_proves_the_marked_moment_and_leaves_no_contain
 
 def _restore_in_child(restore_id: int) -> None:
     connections.close_all()  # the parent's connections are not this process's
-    physical_restore_perform(restore_id=restore_id)
+    physical_restore_execute(restore_id=restore_id)
     os._exit(0)
 
 
@@ -257,7 +257,7 @@ def test_the_admin_form_asks_for_a_container_name_and_queues_a_restore_into_it(d
     assert response.status_code == 302, response.content.decode()[-2000:]
     shown = client.get(response["Location"]).content.decode()  # the derived name and port, shown from the start
     assert f"{pg.container.name}-pitr-{restore.pk}" in shown and str(restore.port) in shown
-    done = restore_run_perform(restore_id=restore.pk)  # what the worker does with the queued task
+    done = restore_run_execute(restore_id=restore.pk)  # what the worker does with the queued task
     assert done.status == RestoreRun.Status.SUCCEEDED, done.error
     assert done.pg_path == f"{pg.container.name}-pitr-{restore.pk}" and _ids(done.port) == [1, 2, 3]
 

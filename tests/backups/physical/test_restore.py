@@ -10,7 +10,7 @@ from backups.physical.cluster import free_port
 from backups.physical.restore import physical_restore_create, recovery_window
 from backups.physical.sql import restore_point_create
 from backups.services.backup import backup_run_execute
-from backups.services.restore import restore_run_perform
+from backups.services.restore import restore_run_execute
 from tests.backups.physical.conftest import moment_between_commits, order_ids, write_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,7 +26,7 @@ def _restore(folder, target_type: str, target: str = "") -> RestoreRun:
     port = free_port()
     restore = physical_restore_create(target_type=target_type, target=target, pg_path=str(folder / "restored"),
                                       port=port, actor="test")
-    done = restore_run_perform(restore_id=restore.pk)
+    done = restore_run_execute(restore_id=restore.pk)
     assert done is not None
     return done
 
@@ -82,11 +82,11 @@ def test_a_time_before_the_earliest_recoverable_time_is_refused_untouched(physic
 def test_a_port_in_use_or_a_non_empty_directory_is_refused(physical):
     _full_backup()
     busy = physical_restore_create(target_type="latest", pg_path=str(physical.folder / "a"), port=physical.port)
-    assert restore_run_perform(restore_id=busy.pk).status == RestoreRun.Status.REFUSED
+    assert restore_run_execute(restore_id=busy.pk).status == RestoreRun.Status.REFUSED
     (physical.folder / "b").mkdir()
     (physical.folder / "b" / "keep.txt").write_text("mine")
     full = physical_restore_create(target_type="latest", pg_path=str(physical.folder / "b"), port=free_port())
-    refused = restore_run_perform(restore_id=full.pk)
+    refused = restore_run_execute(restore_id=full.pk)
     assert refused.status == RestoreRun.Status.REFUSED and "not empty" in refused.error
     assert (physical.folder / "b" / "keep.txt").read_text() == "mine"
 
@@ -98,7 +98,7 @@ def test_restore_in_place_takes_a_safety_backup_then_brings_the_cluster_back_to_
     write_rows(physical, range(6, 11))
     physical.switch_and_wait()
     restore = physical_restore_create(target_type="time", target=target, in_place=True, actor="test")
-    done = restore_run_perform(restore_id=restore.pk)
+    done = restore_run_execute(restore_id=restore.pk)
     assert done.status == RestoreRun.Status.SUCCEEDED, done.error
     assert order_ids(physical.port) == [1, 2, 3, 4, 5]  # the same cluster, same port, back at T
     safety = done.safety_run

@@ -29,7 +29,7 @@ from backups.physical.info import stanza_info
 from backups.physical.restore import physical_restore_create
 from backups.physical.setup import stanza_setup
 from backups.services.backup import backup_run_execute
-from backups.services.restore import restore_run_perform
+from backups.services.restore import restore_run_execute
 from tests.backups.physical.conftest import (
     ALIAS,
     ArchivingCluster,
@@ -132,7 +132,7 @@ def test_an_s3_repository_backs_up_and_restores_to_a_time_with_every_object_in_t
 
     restore = physical_restore_create(target_type="time", target=target, pg_path=str(cluster.folder / "restored"),
                                       port=free_port(), actor="test")
-    done = restore_run_perform(restore_id=restore.pk)
+    done = restore_run_execute(restore_id=restore.pk)
     assert done.status == RestoreRun.Status.SUCCEEDED, done.error
     assert order_ids(done.port) == list(range(1, 21))
     assert order_ids(cluster.port) == list(range(1, 31))

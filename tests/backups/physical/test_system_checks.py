@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backups.checks import physical_backups
+from backups.system_checks import physical_backups
 
 
 def _ids(settings) -> set[str]:
