@@ -171,7 +171,32 @@ class Progress:
             logger.exception("backup run %s: failing the stalled run failed", self.run_id)
 
 
-class RestoreHeartbeat:
+class _BytesHeartbeat:
+    """A periodic beat that writes a byte count (a restore's, a drill's) and tells the CLI's bar after each beat."""
+
+    def __init__(self, *, bytes_total: int | None, name: str, error_message: str,
+                 on_flush: Callable | None = None) -> None:
+        self.bytes_done = 0
+        self.bytes_total = bytes_total
+        self.started = time.monotonic()
+        self.finished = False
+        self.on_flush = on_flush  # the CLI's bar: told after each beat, from the heartbeat's thread
+        # A failed beat (e.g. the restored catalog is being swapped in) is logged; the next beat retries.
+        self._beat = PeriodicThread(self.flush, every=settings.BACKUP_PROGRESS_EVERY.total_seconds(), name=name,
+                                    error_message=error_message, logger=logger, hold_connection=True)
+
+    def add(self, count: int) -> None:
+        self.bytes_done += count
+
+    def figures(self, *, finished: bool = False) -> Figures:
+        return progress_figures(done=self.bytes_done, total=self.bytes_total,
+                                elapsed=time.monotonic() - self.started, finished=finished or self.finished)
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+
+class RestoreHeartbeat(_BytesHeartbeat):
     """Beats for a running restore, so the reaper can tell a lost worker from a long restore; carries its progress.
 
     The restore passes `add` as `on_bytes` to `decoded()`, so the raw bytes put back are counted and written with
@@ -180,31 +205,13 @@ class RestoreHeartbeat:
     """
 
     def __init__(self, restore_id: int, *, on_flush: Callable[[RestoreHeartbeat], None] | None = None) -> None:
+        super().__init__(bytes_total=None, name=f"restore-{restore_id}-heartbeat",
+                         error_message=f"restore {restore_id}: heartbeat failed", on_flush=on_flush)
         self.restore_id = restore_id
-        self.bytes_done = 0
-        self.bytes_total: int | None = None
-        self.started = time.monotonic()
-        self.on_flush = on_flush  # the CLI's bar: told after each beat, from the heartbeat's thread
         self._total_read = False
-        # A failed beat (e.g. the restored catalog is being swapped in) is logged; the next beat retries.
-        self._beat = PeriodicThread(
-            self.flush,
-            every=settings.BACKUP_PROGRESS_EVERY.total_seconds(),
-            name=f"restore-{restore_id}-heartbeat",
-            error_message=f"restore {restore_id}: heartbeat failed",
-            logger=logger,
-            hold_connection=True,
-        )
-
-    def add(self, count: int) -> None:
-        self.bytes_done += count
 
     def expect(self, total: int | None) -> None:
         self.bytes_total, self._total_read = total, True
-
-    def figures(self, *, finished: bool = False) -> Figures:
-        return progress_figures(done=self.bytes_done, total=self.bytes_total,
-                                elapsed=time.monotonic() - self.started, finished=finished)
 
     def start(self) -> None:
         self._beat.start()
@@ -235,7 +242,7 @@ class RestoreHeartbeat:
             self.on_flush(self)
 
 
-class DrillHeartbeat:
+class DrillHeartbeat(_BytesHeartbeat):
     """Beats for a running restore drill, on its backup's row: raw bytes decoded so far against `bytes_total`.
 
     `start()` marks the drill running (drill_started_at, drill_heartbeat_at), each beat writes the count, `stop()`
@@ -244,27 +251,9 @@ class DrillHeartbeat:
 
     def __init__(self, run_id: int, bytes_total: int | None, *,
                  on_flush: Callable[[DrillHeartbeat], None] | None = None) -> None:
+        super().__init__(bytes_total=bytes_total, name=f"drill-{run_id}-heartbeat",
+                         error_message=f"restore drill of backup run {run_id}: heartbeat failed", on_flush=on_flush)
         self.run_id = run_id
-        self.bytes_done = 0
-        self.bytes_total = bytes_total
-        self.started = time.monotonic()
-        self.on_flush = on_flush  # the CLI's bar: told after each beat, from the heartbeat's thread
-        self.finished = False
-        self._beat = PeriodicThread(
-            self.flush,
-            every=settings.BACKUP_PROGRESS_EVERY.total_seconds(),
-            name=f"drill-{run_id}-heartbeat",
-            error_message=f"restore drill of backup run {run_id}: heartbeat failed",
-            logger=logger,
-            hold_connection=True,
-        )
-
-    def add(self, count: int) -> None:
-        self.bytes_done += count
-
-    def figures(self) -> Figures:
-        return progress_figures(done=self.bytes_done, total=self.bytes_total,
-                                elapsed=time.monotonic() - self.started, finished=self.finished)
 
     def start(self) -> None:
         now = timezone.now()
