@@ -11,6 +11,17 @@ from typing import BinaryIO
 from django.core.files.storage import Storage
 
 
+def delete_listed(storage: Storage, prefix: str) -> list[str]:
+    """Delete the files the storage lists under `prefix` (none if it is gone); return their names."""
+    removed: list[str] = []
+    with contextlib.suppress(FileNotFoundError):
+        _, files = storage.listdir(prefix)
+        for file_name in files:
+            storage.delete(f"{prefix}/{file_name}")
+            removed.append(f"{prefix}/{file_name}")
+    return removed
+
+
 class StorageFileUpload:
     def __init__(self, storage: Storage, name: str) -> None:
         self.storage = storage
@@ -49,10 +60,4 @@ class GenericBackend:
         return []
 
     def delete_prefix(self, prefix: str) -> list[str]:
-        removed: list[str] = []
-        with contextlib.suppress(FileNotFoundError):
-            _, files = self.storage.listdir(prefix)
-            for file_name in files:
-                self.storage.delete(f"{prefix}/{file_name}")
-                removed.append(f"{prefix}/{file_name}")
-        return removed
+        return delete_listed(self.storage, prefix)

@@ -39,6 +39,8 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.files.storage import Storage
 from django.utils.translation import gettext as _
 
+from backups.storage.generic import delete_listed
+
 logger = logging.getLogger("backups")
 
 MiB = 1 << 20
@@ -330,9 +332,4 @@ class S3Backend:
         removed: list[str] = []
         with contextlib.suppress(Exception):
             removed += [f"{key} (unfinished upload)" for key in self.abort_uploads(prefix)]
-        with contextlib.suppress(FileNotFoundError):
-            _, files = self.storage.listdir(prefix)
-            for file_name in files:
-                self.storage.delete(f"{prefix}/{file_name}")
-                removed.append(f"{prefix}/{file_name}")
-        return removed
+        return removed + delete_listed(self.storage, prefix)
