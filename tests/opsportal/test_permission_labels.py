@@ -50,7 +50,8 @@ def test_a_custom_permission_shows_its_stored_name_translated():
     with translation.override("en"):
         assert permission_label(permission) == "Backups | backup run | Can run, verify, drill and pin backups"
     with translation.override("ja"):
-        assert permission_label(permission) == "バックアップ | バックアップ実行 | バックアップの実行、検証、訓練、ピン留めができる"
+        assert permission_label(permission) == ("バックアップ | バックアップ実行 | "
+                                                "バックアップの実行、検証、訓練、ピン留めができる")
 
 
 def test_a_permission_whose_model_is_gone_shows_what_is_stored():
