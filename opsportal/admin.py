@@ -6,6 +6,8 @@ column of the tasks listed on a schedule's page, the "Human readable" crontab de
 the server's locale, here in the request's language), the description of the crontab on a periodic task's page and the
 error for running a task nobody registered. Each admin is django-celery-beat's own, subclassed and registered again
 (this app comes after django_celery_beat in INSTALLED_APPS): forms, actions, templates and permissions stay its own.
+
+Django's group and user admins are registered again the same way, their permission choices in the reader's language.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from celery import schedules
 from cron_descriptor import FormatException, MissingFieldException, Options, WrongArgumentException, get_description
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group, Permission, User
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat import admin as beat_admin
@@ -27,6 +31,8 @@ from django_celery_beat.models import (
     SolarSchedule,
     cronexp,
 )
+
+from opsportal.lib.permissions import PermissionMultipleChoiceField
 
 # cron-descriptor's locales (cron_descriptor/locale/*.mo) for the portal's languages; any other reads English.
 CRON_DESCRIPTOR_LOCALES = {"ja": "ja_JP"}
@@ -159,4 +165,28 @@ class SolarScheduleAdmin(ScheduleAdminMixin, beat_admin.SolarScheduleAdmin):
 
 @admin.register(ClockedSchedule)
 class ClockedScheduleAdmin(ScheduleAdminMixin, beat_admin.ClockedScheduleAdmin):
+    pass
+
+
+class PermissionLabelsMixin:
+    """Every many-to-many to Permission chosen in the reader's language (opsportal.lib.permissions)."""
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.remote_field.model is Permission:
+            kwargs["form_class"] = PermissionMultipleChoiceField
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+
+
+# django.contrib.auth's admins (registered before this module: auth comes first in INSTALLED_APPS), again, with the
+# permissions of the group and user forms listed in the reader's language.
+admin.site.unregister([Group, User])
+
+
+@admin.register(Group)
+class GroupAdmin(PermissionLabelsMixin, auth_admin.GroupAdmin):
+    pass
+
+
+@admin.register(User)
+class UserAdmin(PermissionLabelsMixin, auth_admin.UserAdmin):
     pass
