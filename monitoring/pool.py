@@ -23,9 +23,11 @@ hold no connection (closed after every job) and are at most POOL_MAX_THREADS; th
 are at most MONITOR_DB_CONNECTIONS, and a connection one of them kept past CONN_MAX_AGE is closed before its next
 job (close_old_connections), as a request thread's would be. So the max_workers bounds replace the old shrinking.
 
-The executors' threads are not daemon threads: at interpreter exit Python waits for a job that is still running
-(a check stuck in a dependency that never answers delays the exit of `manage.py monitor` until it returns; the
-checks' own client timeouts bound that).
+The executors' threads are daemon threads, as the hand-made pool's were: ThreadPoolExecutor's own threads are joined
+at interpreter exit, so one check stuck for ever in a dependency that never answers kept `manage.py monitor` (and a
+worker shutting down) from exiting after it had its report. `_DaemonThreadPoolExecutor` overrides the one private
+method that starts a thread (`_adjust_thread_count`, as of CPython 3.11) to start daemon threads that are not
+joined at exit; the rest (queue, idle-thread reuse, shutdown, futures) is the standard library's.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import thread as _futures_thread
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -72,13 +76,33 @@ class Job:
             self.done.set()
 
 
+class _DaemonThreadPoolExecutor(ThreadPoolExecutor):
+    """A ThreadPoolExecutor whose threads do not hold up the interpreter's exit (see the module docstring)."""
+
+    def _adjust_thread_count(self) -> None:
+        if self._idle_semaphore.acquire(timeout=0):  # an idle thread will take the job
+            return
+        if len(self._threads) < self._max_workers:
+            work_queue = self._work_queue
+
+            def wake_up(_: object) -> None:  # the executor was garbage-collected: let the thread see it and exit
+                work_queue.put(None)
+
+            thread = threading.Thread(
+                name=f"{self._thread_name_prefix}_{len(self._threads)}", daemon=True,
+                target=_futures_thread._worker,
+                args=(weakref.ref(self, wake_up), work_queue, self._initializer, self._initargs))
+            thread.start()
+            self._threads.add(thread)  # not in _threads_queues: Python's exit hook would join it
+
+
 class Pool:
     """A ThreadPoolExecutor of at most `limit` threads, with the connection handling of health-check jobs."""
 
     def __init__(self, *, limit: int, keeps_connections: bool) -> None:
         self.limit = limit
         self.keeps_connections = keeps_connections
-        self.executor = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="health-check")
+        self.executor = _DaemonThreadPoolExecutor(max_workers=limit, thread_name_prefix="health-check")
         self.local = threading.local()  # per thread: when its connections last served a job without an error
 
     def submit(self, job: Job) -> None:
