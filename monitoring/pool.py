@@ -1,22 +1,33 @@
 """The threads that run health checks, and the fixed number of database connections they may hold.
 
-Jobs run on two pools of long-lived daemon threads; the caller waits at most each job's timeout, and never longer
-than the overall deadline. A job that has not answered by then is reported as failed by the runner and abandoned: it
-holds no lock, and its thread goes back to work (or exits) when the job finally returns. So the caller never hangs.
+Jobs run on two `concurrent.futures.ThreadPoolExecutor`s; the caller waits (`concurrent.futures.wait`) at most each
+job's timeout, and never longer than the overall deadline. A job that has not answered by then is reported as failed
+by the runner and abandoned: it holds no lock, and its thread goes back to work when the job finally returns. So the
+caller never hangs. A job that no thread has started by then is cancelled (`Future.cancel()`): it is dropped unrun,
+so a backlog never outlives the load that made it.
 
 - Jobs that use the database (checks with `uses_database = True`, reading other hosts' reports, metric providers
-  and collectors) run on the database pool: at most MONITOR_DB_CONNECTIONS threads per process, each keeping its
+  and collectors) run on the database executor: at most MONITOR_DB_CONNECTIONS threads per process, each keeping its
   connection as Django keeps a request thread's (CONN_MAX_AGE, CONN_HEALTH_CHECKS, closed after an error). When all
-  of them are busy, or stuck in a database that does not answer, further database jobs wait in its queue; a job
-  whose caller has stopped waiting is dropped unrun, so a backlog never outlives the load that made it. However
+  of them are busy, or stuck in a database that does not answer, further database jobs wait in its queue. However
   many requests run checks at once, these checks hold at most MONITOR_DB_CONNECTIONS connections per database
   alias and process (before, each of up to 64 threads kept its own for CONN_MAX_AGE: a load of health requests
   filled PostgreSQL's max_connections and took the portal down with it).
-- Every other job (Redis, Docker, disk, memory, cpu) runs on the general pool, which grows to POOL_MAX_THREADS
-  while threads are busy or stuck in a dead dependency. Its threads hold no database connection between jobs: a
-  check that uses the database without saying so has its connections closed after each run (and is logged once).
+- Every other job (Redis, Docker, disk, memory, cpu) runs on the general executor, which starts threads up to
+  POOL_MAX_THREADS while threads are busy or stuck in a dead dependency. Its threads hold no database connection
+  between jobs: a check that uses the database without saying so has its connections closed after each run (and is
+  logged once).
 
-Both shrink when threads stay idle for POOL_IDLE_SECONDS; an idle thread closes its connections and exits.
+A ThreadPoolExecutor never stops an idle thread. That is bounded, not leaked: the general executor's idle threads
+hold no connection (closed after every job) and are at most POOL_MAX_THREADS; the database executor's idle threads
+are at most MONITOR_DB_CONNECTIONS, and a connection one of them kept past CONN_MAX_AGE is closed before its next
+job (close_old_connections), as a request thread's would be. So the max_workers bounds replace the old shrinking.
+
+The executors' threads are daemon threads, as the hand-made pool's were: ThreadPoolExecutor's own threads are joined
+at interpreter exit, so one check stuck for ever in a dependency that never answers kept `manage.py monitor` (and a
+worker shutting down) from exiting after it had its report. `_DaemonThreadPoolExecutor` overrides the one private
+method that starts a thread (`_adjust_thread_count`, as of CPython 3.11) to start daemon threads that are not
+joined at exit; the rest (queue, idle-thread reuse, shutdown, futures) is the standard library's.
 """
 
 from __future__ import annotations
@@ -24,10 +35,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import thread as _futures_thread
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -35,7 +48,6 @@ from django.db import close_old_connections, connections
 logger = logging.getLogger(__name__)
 
 POOL_MAX_THREADS = 64
-POOL_IDLE_SECONDS = 60.0
 
 
 class Job:
@@ -51,6 +63,7 @@ class Job:
         self.started = time.monotonic()
         self.finished = 0.0
         self.wait_until: float | None = None  # when the caller stops waiting: a job taken later is not run
+        self.future: Future[None] | None = None
 
     def run(self) -> None:
         self.started = time.monotonic()  # from when a thread takes it, not from when it was queued
@@ -63,60 +76,58 @@ class Job:
             self.done.set()
 
 
+class _DaemonThreadPoolExecutor(ThreadPoolExecutor):
+    """A ThreadPoolExecutor whose threads do not hold up the interpreter's exit (see the module docstring)."""
+
+    def _adjust_thread_count(self) -> None:
+        if self._idle_semaphore.acquire(timeout=0):  # an idle thread will take the job
+            return
+        if len(self._threads) < self._max_workers:
+            work_queue = self._work_queue
+
+            def wake_up(_: object) -> None:  # the executor was garbage-collected: let the thread see it and exit
+                work_queue.put(None)
+
+            thread = threading.Thread(
+                name=f"{self._thread_name_prefix}_{len(self._threads)}", daemon=True,
+                target=_futures_thread._worker,
+                args=(weakref.ref(self, wake_up), work_queue, self._initializer, self._initargs))
+            thread.start()
+            self._threads.add(thread)  # not in _threads_queues: Python's exit hook would join it
+
+
 class Pool:
-    """Grows to `limit` threads when every thread is busy (or stuck), shrinks when threads stay idle."""
+    """A ThreadPoolExecutor of at most `limit` threads, with the connection handling of health-check jobs."""
 
     def __init__(self, *, limit: int, keeps_connections: bool) -> None:
         self.limit = limit
         self.keeps_connections = keeps_connections
-        self.jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        self.lock = threading.Lock()
-        self.idle = 0  # waiting threads not yet promised a job
-        self.threads = 0
+        self.executor = _DaemonThreadPoolExecutor(max_workers=limit, thread_name_prefix="health-check")
+        self.local = threading.local()  # per thread: when its connections last served a job without an error
 
     def submit(self, job: Job) -> None:
-        with self.lock:
-            if self.idle > 0:
-                self.idle -= 1
-            elif self.threads < self.limit:
-                self.threads += 1
-                threading.Thread(target=self._work, name="health-check", daemon=True).start()
-            # else: every thread is busy; the job waits for the first one free
-        self.jobs.put(job)
+        job.future = self.executor.submit(self._run, job)
 
-    def _work(self) -> None:
-        last_ok = 0.0  # when this thread's connections last served a job without an error
+    def _run(self, job: Job) -> None:
+        if job.wait_until is not None and time.monotonic() >= job.wait_until:
+            # Taken just as its caller gave up (after wait() timed out, before cancel()): its caller has already
+            # reported "no answer"; running it now would only feed a backlog.
+            return
+        if self.keeps_connections:
+            _probe_unless_fresh(getattr(self.local, "last_ok", 0.0))
         try:
-            while True:
-                try:
-                    job = self.jobs.get(timeout=POOL_IDLE_SECONDS)
-                except queue.Empty:
-                    with self.lock:
-                        if self.idle > 0:  # nobody promised this thread a job: leave
-                            self.idle -= 1
-                            self.threads -= 1
-                            return
-                    continue
-                if job.wait_until is None or time.monotonic() < job.wait_until:
-                    if self.keeps_connections:
-                        _probe_unless_fresh(last_ok)
-                    try:
-                        job.run()
-                    finally:
-                        if self._after(job):
-                            last_ok = time.monotonic()
-                # else: its caller has already reported "no answer"; running it now would only feed a backlog
-                with self.lock:
-                    self.idle += 1
+            job.run()
         finally:
-            _close_all_quietly()
+            if self._after(job):
+                self.local.last_ok = time.monotonic()
+            elif self.keeps_connections:
+                self.local.last_ok = 0.0
 
     def _after(self, job: Job) -> bool:
         """True when the job ended without an error and its thread still holds working connections."""
         if self.keeps_connections:
             # Like the end of a request: drop connections that failed or outlived CONN_MAX_AGE. Asking a broken
-            # connection whether it is usable can itself raise; that must not kill the pool thread (the pool
-            # would count a thread that no longer exists).
+            # connection whether it is usable can itself raise; that must not escape into the executor.
             try:
                 close_old_connections()
             except Exception:
@@ -168,18 +179,21 @@ _database_lock = threading.Lock()
 
 def _database_pool() -> Pool:
     """The database pool for the current MONITOR_DB_CONNECTIONS (a changed setting, in tests, gets a new pool: the
-    old one's threads finish their jobs and exit after POOL_IDLE_SECONDS, closing their connections)."""
+    old executor is shut down without waiting; its threads finish the jobs they hold and exit)."""
     global _database
     limit = settings.MONITOR_DB_CONNECTIONS
     with _database_lock:
         if _database is None or _database.limit != limit:
+            if _database is not None:
+                _database.executor.shutdown(wait=False)
             _database = Pool(limit=limit, keeps_connections=True)
         return _database
 
 
 def _reset_pools_after_fork() -> None:
     # A forked child (a Celery prefork child replaced after the heartbeat thread used the pool, gunicorn --preload)
-    # inherits the counters but none of the threads: it must start with empty pools or every job would wait.
+    # inherits the executors' bookkeeping but none of their threads: it must start with new executors or every job
+    # would wait.
     global _general, _database, _database_lock
     _general = Pool(limit=POOL_MAX_THREADS, keeps_connections=False)
     _database, _database_lock = None, threading.Lock()
@@ -190,7 +204,7 @@ os.register_at_fork(after_in_child=_reset_pools_after_fork)
 
 def run_jobs(jobs: list[Job], *, deadline: float, meanwhile: tuple[Job, ...] | list[Job] = ()) -> None:
     """Start every job, run the `meanwhile` jobs in this thread (checks that cannot hang), then wait for each pool
-    job until its timeout or the deadline, whichever comes first."""
+    job until its timeout or the deadline, whichever comes first; cancel the jobs no thread started by then."""
     end = time.monotonic() + deadline
     submitted = time.monotonic()
     for job in jobs:
@@ -199,8 +213,21 @@ def run_jobs(jobs: list[Job], *, deadline: float, meanwhile: tuple[Job, ...] | l
         (_database_pool() if job.uses_database else _general).submit(job)
     for job in meanwhile:
         job.run()
-    for job in jobs:
-        job.done.wait(max(0.0, job.wait_until - time.monotonic()))
+    pending = [job for job in jobs if job.future is not None]
+    while pending:
+        # Wait for all of them until the nearest time a caller stops waiting, then give up on the jobs due by then.
+        nearest = min(job.wait_until for job in pending)  # type: ignore[type-var]
+        wait([job.future for job in pending], timeout=max(0.0, nearest - time.monotonic()))  # type: ignore[misc]
+        now = time.monotonic()
+        still = []
+        for job in pending:
+            if job.future.done():  # type: ignore[union-attr]
+                continue
+            if job.wait_until <= now:  # type: ignore[operator]
+                job.future.cancel()  # type: ignore[union-attr]  # not started yet: dropped unrun
+            else:
+                still.append(job)
+        pending = still
 
 
 def run_database_job(label: str, target: Callable[[], object], *, timeout: float) -> object:

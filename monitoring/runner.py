@@ -1,6 +1,6 @@
 """The one runner behind the health view, the metrics view, snapshots, heartbeats and `manage.py monitor`.
 
-Checks run concurrently on pools of long-lived daemon threads (monitoring/pool.py); the caller waits at most each
+Checks run concurrently on two ThreadPoolExecutors (monitoring/pool.py); the caller waits at most each
 check's timeout, and never longer than the overall deadline. A check that has not answered by then is reported as
 failed ("no answer within ...") and abandoned, so the caller never hangs.
 

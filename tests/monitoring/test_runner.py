@@ -235,3 +235,32 @@ def _close_database_pool_connections(threads: int) -> None:
         connections.close_all()
 
     run_jobs([Job("close", close, 5, uses_database=True) for _ in range(threads)], deadline=5)
+
+
+STUCK_THEN_EXIT = """
+import threading
+
+import django
+
+django.setup()
+from monitoring.pool import Job, run_jobs
+
+never = threading.Event()
+stuck = Job("stuck", never.wait, 0.2)  # a check in a dependency that never answers
+run_jobs([stuck], deadline=0.2)
+print("gave up" if not stuck.done.is_set() else "answered")
+"""
+
+
+def test_a_process_whose_check_is_stuck_still_exits_once_it_has_its_report():
+    """`manage.py monitor` run by Nagios: a check stuck for ever must not keep the process from exiting."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.monitoring.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-c", STUCK_THEN_EXIT], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "gave up"
