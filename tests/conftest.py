@@ -23,6 +23,16 @@ def pytest_configure(config) -> None:
     admin.autodiscover()
 
 
+@pytest.fixture(autouse=True)
+def _language_back_to_default() -> Iterator[None]:
+    """Each test starts in the default language: a request with Accept-Language: ja activates Japanese for the
+    thread (LocaleMiddleware), and a later test calling a command or a service directly would read Japanese."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 def free_port() -> int:
     """A free loopback port (bound, then released): a server can take it; until one does, connecting is refused."""
     with socket.socket() as probe:

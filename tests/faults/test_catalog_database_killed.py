@@ -105,7 +105,7 @@ def test_the_next_backup_attempt_writes_the_journalled_failure_and_is_accepted_a
     run_id, code, stderr = kill_the_catalog_mid_dump(catalog_cluster, portal)
 
     assert code == 1
-    assert f"Backup #{run_id} failed: database:default: pg_dump exited with" in stderr
+    assert f"Backup #{run_id} failed: database:default: pg_dump exited with" in stderr, stderr[-4000:]
     [name] = journal(portal)
     assert name.startswith(f"run-{run_id}-")
     folder = Path(portal["VAR_DIR"]) / "backup-journal"
