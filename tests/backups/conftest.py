@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import pty
 import secrets
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import TextIO
 
 import psycopg
 import pytest
@@ -239,3 +243,26 @@ def sqlite_database_alias(alias: str, path: Path, rows: int = 200) -> Iterator[P
         del connections.settings[alias]
         if hasattr(connections._connections, alias):
             delattr(connections._connections, alias)
+
+
+@contextlib.contextmanager
+def terminal_output() -> Iterator[tuple[TextIO, bytearray]]:
+    """A real terminal (a pty: isatty() is true) to hand a command as its stream, and the bytes it drew there; the
+    bytes are complete once the block ends."""
+    master, slave = pty.openpty()
+    received = bytearray()
+
+    def read() -> None:
+        with contextlib.suppress(OSError):  # EIO once the slave side is closed
+            while chunk := os.read(master, 65536):
+                received.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    terminal = os.fdopen(slave, "w")
+    try:
+        yield terminal, received
+    finally:
+        terminal.close()
+        reader.join(timeout=10)
+        os.close(master)

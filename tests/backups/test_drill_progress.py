@@ -8,10 +8,7 @@ pg_restore takes seconds and the test can read the row from its own connection w
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import pty
 import re
 import threading
 import time
@@ -27,7 +24,7 @@ from django.utils import timezone
 from backups.models import BackupRun
 from backups.selectors import backup_run_drill_progress
 from backups.services.verify import backup_run_verify
-from tests.backups.conftest import current_db_url, make_run, make_user
+from tests.backups.conftest import current_db_url, make_run, make_user, terminal_output
 from tests.backups.test_live_progress import slow_database  # noqa: F401 (a fixture)
 
 MB = 1024 * 1024
@@ -106,24 +103,9 @@ def test_a_drill_whose_worker_stopped_beating_is_not_shown_as_running(client, se
 @pytest.mark.django_db(transaction=True)
 def test_verifybackup_drill_draws_a_bar_on_a_terminal(backup_dir, run_backup):
     backup = run_backup()
-    master, slave = pty.openpty()  # a real terminal device: isatty() is true on its slave side
-    received = bytearray()
-
-    def read() -> None:
-        with contextlib.suppress(OSError):  # EIO once the slave side is closed
-            while chunk := os.read(master, 65536):
-                received.extend(chunk)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    terminal = os.fdopen(slave, "w")
     out = io.StringIO()
-    try:
+    with terminal_output() as (terminal, received):
         call_command("verifybackup", str(backup.pk), "--drill", stderr=terminal, stdout=out)
-    finally:
-        terminal.close()
-        reader.join(timeout=10)
-        os.close(master)
     text = received.decode()
     redraws = [part for part in text.split("\r\x1b[K") if part.startswith(f"drill of backup #{backup.pk} ")]
     assert redraws, text

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import pty
 import re
 import socket
 import threading
@@ -33,7 +32,7 @@ from backups.services.backup import backup_run_create, backup_run_execute
 from backups.services.progress import RestoreHeartbeat, progress_figures, source_estimate
 from backups.sources import selected
 from backups.storage import backup_storage, open_stored
-from tests.backups.conftest import PG, current_db_url, make_user
+from tests.backups.conftest import PG, current_db_url, make_user, terminal_output
 from tests.conftest import free_port, wait_for
 
 ALIAS = "progressdb"
@@ -197,23 +196,8 @@ def test_recent_actions_do_not_keep_the_status_a_run_had_when_started(client, dj
 
 @pytest.mark.django_db(transaction=True)
 def test_the_backup_command_draws_a_bar_on_a_terminal(slow_database):
-    master, slave = pty.openpty()  # a real terminal device: isatty() is true on its slave side
-    received = bytearray()
-
-    def read() -> None:
-        with contextlib.suppress(OSError):  # EIO once the slave side is closed
-            while chunk := os.read(master, 65536):
-                received.extend(chunk)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    terminal = os.fdopen(slave, "w")
-    try:
+    with terminal_output() as (terminal, received):
         call_command("backup", stderr=terminal, stdout=io.StringIO())
-    finally:
-        terminal.close()
-        reader.join(timeout=10)
-        os.close(master)
     text = received.decode()
     redraws = [part for part in text.split("\r\x1b[K") if part.startswith("backup #")]
     assert len(redraws) >= 2, text  # redrawn in place, not one line per update

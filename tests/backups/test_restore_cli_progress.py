@@ -7,17 +7,14 @@ command has several beats to show. No timing is asserted.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import pty
 import re
-import threading
 
 import pytest
 from django.core.management import call_command
 
 from backups.models import BackupRun, RestoreRun
+from tests.backups.conftest import terminal_output
 from tests.backups.test_live_progress import ThrottledProxy, slow_database  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,23 +35,8 @@ def slow_target(slow_database, run_backup, new_database_url):  # noqa: F811
 
 def test_the_restore_command_draws_a_bar_on_a_terminal(slow_target):
     backup, into = slow_target
-    master, slave = pty.openpty()  # a real terminal device: isatty() is true on its slave side
-    received = bytearray()
-
-    def read() -> None:
-        with contextlib.suppress(OSError):  # EIO once the slave side is closed
-            while chunk := os.read(master, 65536):
-                received.extend(chunk)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    terminal = os.fdopen(slave, "w")
-    try:
+    with terminal_output() as (terminal, received):
         call_command("restore", backup.pk, "--into", into, "--yes", stderr=terminal, stdout=terminal)
-    finally:
-        terminal.close()
-        reader.join(timeout=10)
-        os.close(master)
     text = received.decode()
     label = f"restore of backup #{backup.pk}"
     redraws = [part for part in text.split("\r\x1b[K") if part.startswith(label)]
