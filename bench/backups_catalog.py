@@ -25,33 +25,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-INSERT_RUNS = """
-INSERT INTO backups_backuprun (uuid, status, kind, physical_type, trigger, triggered_by_name, "only", created_at,
-    started_at, finished_at, worker_host, storage_prefix, bytes_done, current_artifact, total_bytes, error, log,
-    verification, verification_detail, pinned)
-SELECT md5(g::text || %(salt)s)::uuid,
-       CASE WHEN g %% 17 = 0 THEN 'failed' ELSE 'succeeded' END,
-       'logical', '',
-       CASE WHEN g %% 29 = 0 THEN 'safety' WHEN g %% 5 = 0 THEN 'manual' ELSE 'scheduled' END,
-       CASE WHEN g %% 5 = 0 THEN 'admin' ELSE 'schedule' END,
-       CASE WHEN g %% 29 = 0 THEN '["database:default"]'::jsonb ELSE '[]'::jsonb END,
-       now() - (g || ' hours')::interval, now() - (g || ' hours')::interval,
-       now() - (g || ' hours')::interval + interval '95 seconds',
-       'worker-1', 'run' || g, 1000000 + g, '', 400000 + g, '',
-       repeat('pg_dump: dumping contents of table x' || chr(10), 55),
-       CASE WHEN g %% 7 = 0 THEN 'verified' ELSE '' END, '', g %% 997 = 0
-FROM generate_series(%(low)s, %(high)s) AS g
-"""
-
-INSERT_ARTIFACTS = """
-INSERT INTO backups_backupartifact (run_id, kind, name, path, stored_bytes, raw_bytes, sha256, compression, encrypted,
-    format, metadata)
-SELECT id, 'database', 'default', storage_prefix || '/database-default.dump.zst', total_bytes, total_bytes * 5,
-       md5(id::text) || md5(id::text), 'zstd', false, 'pg_dump-custom', '{}'::jsonb
-FROM backups_backuprun WHERE id BETWEEN %(low)s AND %(high)s
-"""
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=100_000)
@@ -73,21 +46,12 @@ def run(args, name: str) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from bench.seed_runs import insert_runs
+
     call_command("migrate", verbosity=0)
 
     def insert(low: int, high: int) -> None:
-        with connection.cursor() as cursor:
-            for start in range(low, high + 1, 50_000):
-                bounds = {"low": start, "high": min(high, start + 49_999), "salt": name}
-                cursor.execute(INSERT_RUNS, bounds)
-            cursor.execute(
-                "SELECT min(id), max(id) FROM backups_backuprun WHERE NOT EXISTS "
-                "(SELECT 1 FROM backups_backupartifact a WHERE a.run_id = backups_backuprun.id)"
-            )
-            first, last = cursor.fetchone()
-            cursor.execute(INSERT_ARTIFACTS, {"low": first, "high": last})
-            cursor.execute("ANALYZE backups_backuprun")
-            cursor.execute("ANALYZE backups_backupartifact")
+        insert_runs(low, high, name, artifacts=True)
 
     def deep_id() -> str:
         with connection.cursor() as cursor:  # a run half-way down the history: page 1,000 of 50 at 100,000
