@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -107,6 +108,13 @@ def tool_path(tool: str, server_major: int | None = None) -> str:
 
 
 def tool_version(path: str) -> tuple[int, str]:
+    """The tool's major version and its `--version` line; asked once per binary (a replaced binary is asked again)."""
+    stat = os.stat(path)
+    return _tool_version(path, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+@functools.lru_cache(maxsize=32)
+def _tool_version(path: str, mtime_ns: int, size: int, inode: int) -> tuple[int, str]:
     output = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
     match = re.search(r"(\d+)(?:\.(\d+))?", output)
     if not match:

@@ -1,8 +1,9 @@
 """Every configured Django database alias: PostgreSQL through pg_dump, SQLite through the online backup API.
 
 The whole database is dumped, so tables of apps added later (or created outside any model) need no change here.
-PostgreSQL row counts come from the same snapshot as the dump: an exported snapshot is passed to pg_dump, and the
-exporting transaction counts the rows after the dump, still inside that snapshot.
+PostgreSQL row counts come from the same snapshot as the dump: an exported snapshot is passed to pg_dump, and a
+second connection that imports it counts the rows while pg_dump runs (counting after the dump added its whole
+time, 0.12-0.16 s at 1 GB, to every backup).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import fcntl
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +21,7 @@ import psycopg
 from django.conf import settings
 from django.db import connections
 from django.utils.translation import gettext as _
+from psycopg import sql
 
 from backups import postgres, sqlite_tools
 from backups.feed import feed_child
@@ -35,6 +38,62 @@ SQLITE = "django.db.backends.sqlite3"
 
 def _engine_label(engine: str) -> str:
     return {POSTGRES: "PostgreSQL", SQLITE: "SQLite"}.get(engine, engine)
+
+
+class SnapshotRowCounts:
+    """Every table's row count inside an exported snapshot, counted on a connection of its own in a thread.
+
+    Started as soon as pg_dump is, so the counting overlaps the dump instead of following it. `result()` waits for the
+    counts (a failure to count fails the backup, as counting after the dump did); `stop()` cancels a count still
+    running (the dump failed or was interrupted) and waits for the thread.
+    """
+
+    def __init__(self, db: dict, snapshot: str) -> None:
+        self.db, self.snapshot = db, snapshot
+        self.counts: dict[str, int] | None = None
+        self.error: BaseException | None = None
+        self._conn: psycopg.Connection | None = None
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="backup-row-counts", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = None
+        try:
+            conn = postgres.connect(self.db, autocommit=False)
+            with self._lock:
+                if self._stopped:
+                    return
+                self._conn = conn
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(self.snapshot)))
+            self.counts = postgres.row_counts(conn)
+        except BaseException as exc:  # reported by result(); a stop() meanwhile makes it moot
+            self.error = exc
+        finally:
+            with self._lock:
+                self._conn = None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+    def result(self) -> dict[str, int]:
+        self._thread.join()
+        if self.error is not None:
+            if isinstance(self.error, psycopg.Error):
+                raise SourceError(postgres.scrub(_("counting rows: %(error)s") % {"error": self.error}, self.db))
+            raise self.error
+        return self.counts or {}
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.cancel()
+        self._thread.join(timeout=30)
 
 
 @register
@@ -72,6 +131,7 @@ class DatabaseSource(Source):
         conn.read_only = True
         stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
         process = None
+        counting: SnapshotRowCounts | None = None
         try:
             snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
             _, dump_version = postgres.tool_version(self.pg_dump)
@@ -79,6 +139,7 @@ class DatabaseSource(Source):
             command = [self.pg_dump, "-Fc", "-Z0", f"--snapshot={snapshot}", "--no-password"]
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=postgres.pg_env(db))
             _widen_pipe(process.stdout)
+            counting = SnapshotRowCounts(db, snapshot)
             metadata = {
                 "engine": "postgresql",
                 "database": db["NAME"],
@@ -94,10 +155,12 @@ class DatabaseSource(Source):
                 stderr.seek(0)
                 message = stderr.read().decode(errors="replace").strip()
                 raise SourceError(postgres.scrub(f"pg_dump exited with {code}: {message}", db))
-            metadata["row_counts"] = postgres.row_counts(conn)
+            metadata["row_counts"] = counting.result()
         except psycopg.Error as exc:
             raise SourceError(postgres.scrub(str(exc), db)) from None
         finally:
+            if counting is not None:
+                counting.stop()
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()

@@ -2,6 +2,11 @@
 
 A file is written as `<name>.partial`, fsynced and renamed on success, unlinked on failure: a reader never sees half
 a file under its final name. Files are 0600 and folders 0700: backups hold every secret of the portal.
+
+While a file is written, every WRITE_BACK_EVERY bytes the kernel is told the range just written is not needed again
+(POSIX_FADV_DONTNEED): Linux starts writing it back at once and drops it from the page cache once it is on disk. So the
+fsync at the end waits for the last few MiB, not for the whole file (0.09 s for 205 MB before), and a backup does not
+push the database's own pages out of the page cache.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from django.core.files.storage import FileSystemStorage, Storage
 
 PARTIAL_SUFFIX = ".partial"
 BUFFER = 1 << 20
+WRITE_BACK_EVERY = 8 << 20
 
 
 class BackupFileSystemStorage(FileSystemStorage):
@@ -55,9 +61,14 @@ class PartialFileUpload:
         self.partial = self.final.with_name(self.final.name + PARTIAL_SUFFIX)
         fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         self.file: BinaryIO = os.fdopen(fd, "wb", buffering=BUFFER)
+        self._written_back = 0  # bytes before this offset were handed to the kernel's write-back
 
     def write(self, data: memoryview) -> None:
         self.file.write(data)
+        on_disk_side = self.file.raw.tell()  # what the buffer has passed to the kernel so far
+        if on_disk_side - self._written_back >= WRITE_BACK_EVERY:
+            _start_write_back(self.file.fileno(), self._written_back, on_disk_side - self._written_back)
+            self._written_back = on_disk_side
 
     def commit(self) -> None:
         self.file.flush()
@@ -70,6 +81,12 @@ class PartialFileUpload:
             self.file.close()
         with contextlib.suppress(FileNotFoundError):
             self.partial.unlink()
+
+
+def _start_write_back(fd: int, offset: int, length: int) -> None:
+    if hasattr(os, "posix_fadvise"):  # not on macOS: there the fsync does it all
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 class FileSystemBackend:

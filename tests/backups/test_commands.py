@@ -64,6 +64,22 @@ def test_an_older_pg_dump_is_refused_naming_both_versions(backup_dir, settings, 
     assert not list(backup_dir.rglob("*.zst"))
 
 
+def test_a_pg_dump_replaced_in_place_is_asked_its_version_again(tmp_path):
+    # The version is asked once per binary (a backup no longer runs `pg_dump --version` twice), but a long-lived
+    # worker must see an upgrade of the client tools at the same path.
+    from backups import postgres
+
+    tool = tmp_path / "pg_dump"
+    tool.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.16'\n")
+    tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+    assert postgres.tool_version(str(tool)) == (13, "pg_dump (PostgreSQL) 13.16")
+    replacement = tmp_path / "pg_dump.new"
+    replacement.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 17.2'\n")
+    replacement.chmod(replacement.stat().st_mode | stat.S_IXUSR)
+    replacement.replace(tool)  # as a package upgrade does: a new file renamed over the old one
+    assert postgres.tool_version(str(tool)) == (17, "pg_dump (PostgreSQL) 17.2")
+
+
 def test_listbackups_json_and_reindex_rebuild_the_catalog_from_storage(backup_dir, run_backup, capsys):
     first = run_backup()
     BackupRun.objects.all().delete()

@@ -62,3 +62,51 @@ def test_into_refuses_a_database_that_already_has_tables(backup_dir, run_backup)
     restore = restore_run_create_and_execute(run_id=run.pk, into=current_db_url())
     assert restore.status == RestoreRun.Status.REFUSED
     assert "already has tables" in restore.error
+
+
+def test_rows_committed_while_pg_dump_runs_are_neither_in_the_dump_nor_in_its_row_counts(
+    backup_dir, run_backup, new_database_url
+):
+    """The row counts are counted beside the dump, on a connection of their own: they must still see the dump's
+    snapshot exactly. pg_dump and the counting are held by a lock on one table while rows are added (and committed)
+    to a table counted after it."""
+    import threading
+    import time
+
+    url = current_db_url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bk_a_held (id int)")
+        conn.execute("CREATE TABLE bk_z_growing (id int)")
+        conn.execute("INSERT INTO bk_z_growing SELECT generate_series(1, 40)")
+    holder = psycopg.connect(url)
+    holder.execute("LOCK TABLE bk_a_held IN ACCESS EXCLUSIVE MODE")
+    outcome: dict[str, BackupRun] = {}
+    backup = threading.Thread(target=lambda: outcome.setdefault("run", run_backup()))
+    backup.start()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            deadline = time.monotonic() + 30
+            # pg_dump (or the row counts) waits for the held table: the snapshot is exported. (The size estimate
+            # before it waits too, briefly, with its own lock timeout: not that one.)
+            while not conn.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'opsportal-backup'"
+                " AND wait_event_type = 'Lock' AND (query LIKE 'LOCK TABLE%' OR query LIKE 'SELECT count(*)%')"
+            ).fetchone():
+                assert time.monotonic() < deadline, "pg_dump never waited for the held table"
+                time.sleep(0.05)
+            conn.execute("INSERT INTO bk_z_growing SELECT generate_series(41, 100)")  # committed after the snapshot
+    finally:
+        holder.rollback()
+        holder.close()
+        backup.join(60)
+    run = outcome["run"]
+    assert run.status == BackupRun.Status.SUCCEEDED, run.error
+    counts = run.artifacts.get(kind="database").metadata["row_counts"]
+    assert counts["public.bk_z_growing"] == 40
+    assert counts["public.bk_a_held"] == 0
+
+    target = new_database_url()
+    restore = restore_run_create_and_execute(run_id=run.pk, into=target)
+    assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
+    with psycopg.connect(target) as conn:
+        assert conn.execute("SELECT count(*) FROM bk_z_growing").fetchone()[0] == 40
