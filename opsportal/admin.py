@@ -20,6 +20,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, Permission, User
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat import admin as beat_admin
@@ -32,7 +33,7 @@ from django_celery_beat.models import (
     cronexp,
 )
 
-from opsportal.lib.permissions import PermissionMultipleChoiceField
+from opsportal.lib.permissions import PermissionMultipleChoiceField, permission_label
 
 # cron-descriptor's locales (cron_descriptor/locale/*.mo) for the portal's languages; any other reads English.
 CRON_DESCRIPTOR_LOCALES = {"ja": "ja_JP"}
@@ -168,13 +169,39 @@ class ClockedScheduleAdmin(ScheduleAdminMixin, beat_admin.ClockedScheduleAdmin):
     pass
 
 
+PERMISSION_FIELDS = ("permissions", "user_permissions")
+
+
 class PermissionLabelsMixin:
-    """Every many-to-many to Permission chosen in the reader's language (opsportal.lib.permissions)."""
+    """Every many-to-many to Permission in the reader's language (opsportal.lib.permissions): chosen in the form, and
+    read as text by a user who may only view (Django's read-only display joins the stored English names)."""
 
     def formfield_for_manytomany(self, db_field, request=None, **kwargs):
         if db_field.remote_field.model is Permission:
             kwargs["form_class"] = PermissionMultipleChoiceField
         return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (title, {**options, "fields": [f"{name}_as_text" if name in PERMISSION_FIELDS else name
+                                           for name in options["fields"]]})
+            for title, options in fieldsets
+        ]
+
+    def _permissions_as_text(self, permissions) -> str:
+        labels = sorted(permission_label(permission) for permission in permissions.select_related("content_type"))
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((label,) for label in labels)))
+
+    @admin.display(description=Group._meta.get_field("permissions").verbose_name)
+    def permissions_as_text(self, obj) -> str:
+        return self._permissions_as_text(obj.permissions.all())
+
+    @admin.display(description=User._meta.get_field("user_permissions").verbose_name)
+    def user_permissions_as_text(self, obj) -> str:
+        return self._permissions_as_text(obj.user_permissions.all())
 
 
 # django.contrib.auth's admins (registered before this module: auth comes first in INSTALLED_APPS), again, with the

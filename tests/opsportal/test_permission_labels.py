@@ -70,3 +70,31 @@ def test_the_group_form_lists_permissions_with_these_labels(admin_client):
     page = admin_client.get("/admin/auth/group/add/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     assert ">バックアップ | バックアップ実行 | " in page
     assert "Can add" not in page and "Can change user" not in page
+
+
+def test_a_user_who_may_only_view_groups_reads_their_permissions_in_his_language(client, django_user_model):
+    """Without the change permission the group page shows the permissions as text, not as choices: that text is in the
+    reader's language too (Django's own read-only display joins the stored English names)."""
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.create(name="operators")
+    group.permissions.add(backup_run_permission("add_backuprun"), backup_run_permission("run_backup"))
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_group"))
+    client.force_login(viewer)
+    page = client.get(f"/admin/auth/group/{group.pk}/change/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "バックアップ | バックアップ実行 | バックアップの実行、検証、訓練、ピン留めができる" in page
+    assert "Can add" not in page and "Can run" not in page
+    page = client.get(f"/admin/auth/group/{group.pk}/change/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Backups | backup run | Can add backup run" in page
+
+
+def test_a_user_who_may_only_view_users_reads_their_own_permissions_in_his_language(client, django_user_model):
+    operator = django_user_model.objects.create_user("operator", password="x")
+    operator.user_permissions.add(backup_run_permission("view_backuprun"))
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_user"))
+    client.force_login(viewer)
+    page = client.get(f"/admin/auth/user/{operator.pk}/change/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "バックアップ | バックアップ実行 | " in page
+    assert "Can view" not in page
