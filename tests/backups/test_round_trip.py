@@ -13,6 +13,15 @@ from tests.backups.conftest import current_db_url, schema_dump, table_contents
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def backup_in_thread(run_backup, outcome: dict) -> None:
+    from django.db import connections
+
+    try:
+        outcome["run"] = run_backup()
+    finally:
+        connections.close_all()  # this thread's own connection, or the test database cannot be dropped
+
+
 def without_catalog(contents: dict[str, list[str]]) -> dict[str, list[str]]:
     """The backup catalog itself changes after the dump (the run finishes, the restore is recorded)."""
     return {table: rows for table, rows in contents.items() if not table.startswith("public.backups_")}
@@ -81,7 +90,7 @@ def test_rows_committed_while_pg_dump_runs_are_neither_in_the_dump_nor_in_its_ro
     holder = psycopg.connect(url)
     holder.execute("LOCK TABLE bk_a_held IN ACCESS EXCLUSIVE MODE")
     outcome: dict[str, BackupRun] = {}
-    backup = threading.Thread(target=lambda: outcome.setdefault("run", run_backup()))
+    backup = threading.Thread(target=backup_in_thread, args=(run_backup, outcome))
     backup.start()
     try:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -99,6 +108,8 @@ def test_rows_committed_while_pg_dump_runs_are_neither_in_the_dump_nor_in_its_ro
         holder.rollback()
         holder.close()
         backup.join(60)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE bk_a_held, bk_z_growing")
     run = outcome["run"]
     assert run.status == BackupRun.Status.SUCCEEDED, run.error
     counts = run.artifacts.get(kind="database").metadata["row_counts"]
@@ -110,3 +121,39 @@ def test_rows_committed_while_pg_dump_runs_are_neither_in_the_dump_nor_in_its_ro
     assert restore.status == RestoreRun.Status.SUCCEEDED, restore.error
     with psycopg.connect(target) as conn:
         assert conn.execute("SELECT count(*) FROM bk_z_growing").fetchone()[0] == 40
+
+
+def test_a_backup_whose_row_counting_connection_is_killed_fails_and_keeps_no_files(backup_dir, run_backup):
+    """The counts are part of the artifact (drills compare them): if their connection dies while pg_dump goes on, the
+    backup fails naming the counting, and leaves no file, rather than succeeding without counts."""
+    import threading
+    import time
+
+    url = current_db_url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bk_a_held (id int)")
+    holder = psycopg.connect(url)
+    holder.execute("LOCK TABLE bk_a_held IN ACCESS EXCLUSIVE MODE")
+    outcome: dict[str, BackupRun] = {}
+    backup = threading.Thread(target=backup_in_thread, args=(run_backup, outcome))
+    backup.start()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            deadline = time.monotonic() + 30
+            while not (row := conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'opsportal-backup'"
+                " AND wait_event_type = 'Lock' AND query LIKE 'SELECT count(*)%'"
+            ).fetchone()):
+                assert time.monotonic() < deadline, "the row counting never waited for the held table"
+                time.sleep(0.05)
+            conn.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+    finally:
+        holder.rollback()
+        holder.close()
+        backup.join(60)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE bk_a_held")
+    run = outcome["run"]
+    assert run.status == BackupRun.Status.FAILED
+    assert "counting rows" in run.error, run.error
+    assert not [path for path in backup_dir.rglob("*") if path.is_file()]
