@@ -72,6 +72,26 @@ def wait_for(
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
 
 
+@pytest.fixture
+def throwaway_postgres() -> Iterator:
+    """A started PostgreSQL cluster of this test's own (tests/pg_cluster.py): stop it, kill it, create databases in
+    it; it is removed after the test."""
+    from tests.pg_cluster import throwaway_cluster
+
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def module_throwaway_postgres() -> Iterator:
+    """The same, shared by the tests of one module (initdb costs a few seconds); a test that stops it must start it
+    again (see ThrowawayPostgres.running)."""
+    from tests.pg_cluster import throwaway_cluster
+
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
 def test_database_env(**extra: str) -> dict[str, str]:
     """The environment for a subprocess (manage.py, a worker) that must use this test run's database and broker."""
     from django.db import connection

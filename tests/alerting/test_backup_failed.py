@@ -18,17 +18,15 @@ from alerting.models import Alert, AlertEvent
 from backups.models import BackupRun
 from backups.signals import backup_failed
 from tests.alerting.conftest import notify_unprocessed, webhook_payloads
-from tests.monitoring.conftest import ThrowawayPostgres
 
 pytestmark = pytest.mark.django_db
 ALIAS = "reporting"
 
 
 @pytest.fixture
-def unreachable_alias(settings) -> Iterator[int]:
+def unreachable_alias(settings, throwaway_postgres) -> Iterator[int]:
     """BACKUP_DATABASES is one alias, on a cluster that was started once and is now stopped; yields its port."""
-    cluster = ThrowawayPostgres()
-    cluster.start()
+    cluster = throwaway_postgres
     cluster.stop()
     connections.settings[ALIAS] = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(cluster.port),
                                    "NAME": "postgres", "USER": "postgres", "PASSWORD": ""}
@@ -40,7 +38,6 @@ def unreachable_alias(settings) -> Iterator[int]:
         del connections.settings[ALIAS]
         if hasattr(connections._connections, ALIAS):
             delattr(connections._connections, ALIAS)
-        cluster.cleanup()
 
 
 def test_a_failed_backup_fires_the_alert_naming_the_failing_source(

@@ -24,7 +24,6 @@ from backups.services.verify import backup_run_verify
 from opsportal.lib.database_urls import parse_database_urls
 from tests.backups.conftest import PG
 from tests.conftest import test_database_env
-from tests.monitoring.conftest import ThrowawayPostgres
 from tests.opsportal.embedded import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -224,25 +223,17 @@ def test_the_command_line_reads_the_urls_from_the_file_and_restores_in_place(oth
     assert _sql(billing, "SELECT sum(amount) FROM invoices") == [(60,)]
 
 
-@pytest.fixture
-def other_server() -> Iterator[ThrowawayPostgres]:
-    """A second PostgreSQL server of this test's own (initdb, its own port): the portal knows it only by URL."""
-    cluster = ThrowawayPostgres()
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.cleanup()
+def test_a_database_on_another_server_is_backed_up_restored_and_drilled_there(throwaway_postgres, settings,
+                                                                             backup_dir, run_backup):
+    """A second PostgreSQL server of this test's own (throwaway_postgres): the portal knows it only by URL."""
+    other_server = throwaway_postgres
+    other_server.create_database("remote_billing")
 
-
-def test_a_database_on_another_server_is_backed_up_restored_and_drilled_there(other_server, settings, backup_dir,
-                                                                             run_backup):
     def remote(statement: str, dbname: str = "remote_billing"):
-        with psycopg.connect(f"postgres://postgres@127.0.0.1:{other_server.port}/{dbname}", autocommit=True) as conn:
+        with psycopg.connect(other_server.url_for(dbname), autocommit=True) as conn:
             cursor = conn.execute(statement)
             return cursor.fetchall() if cursor.description else None
 
-    remote("CREATE DATABASE remote_billing", "postgres")
     remote("CREATE TABLE invoices (id int); INSERT INTO invoices SELECT generate_series(1, 5)")
     _use(settings, f"remote=postgres://postgres:{SECRET}@127.0.0.1:{other_server.port}/remote_billing")
 

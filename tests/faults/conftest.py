@@ -9,4 +9,4 @@ from tests.backups.conftest import (  # noqa: F401
     s3_endpoint,
 )
 from tests.backups.physical.conftest import archiving_cluster, physical  # noqa: E402, F401
-from tests.monitoring.conftest import checks_close_their_connections, portal_server, throwaway_postgres  # noqa: F401
+from tests.monitoring.conftest import checks_close_their_connections, portal_server  # noqa: F401

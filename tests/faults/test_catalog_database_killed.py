@@ -13,37 +13,29 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.conftest import ROOT, pg_dumps_running, test_database_env, wait_for
-from tests.monitoring.conftest import ThrowawayPostgres
+from tests.pg_cluster import ThrowawayPostgres
 
 pytestmark = pytest.mark.faults
 
 
-@pytest.fixture(scope="module")
-def catalog_cluster() -> Iterator[ThrowawayPostgres]:
-    cluster = ThrowawayPostgres()
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.cleanup()
+@pytest.fixture
+def catalog_cluster(module_throwaway_postgres) -> ThrowawayPostgres:
+    """The cluster that holds the portal's catalog, shared by this module's tests, running when a test starts."""
+    if not module_throwaway_postgres.running:  # an earlier test stopped it and failed
+        module_throwaway_postgres.start()
+    return module_throwaway_postgres
 
 
 @pytest.fixture
 def portal(catalog_cluster, tmp_path, django_db_blocker) -> dict[str, str]:
     """The environment of a portal whose catalog is on the throwaway cluster, with its own VAR_DIR and storage."""
-    if not (catalog_cluster.data / "postmaster.pid").exists():  # an earlier test stopped it and failed
-        catalog_cluster.start()
-    name = f"portal_{secrets.token_hex(3)}"
-    with psycopg.connect(catalog_cluster.url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = f"postgres://postgres@127.0.0.1:{catalog_cluster.port}/{name}"
+    url = catalog_cluster.create_database(f"portal_{secrets.token_hex(3)}")
     with django_db_blocker.unblock():
         env = test_database_env(
             TEST_DATABASE_URL=url, VAR_DIR=str(tmp_path / "var"), BACKUP_DIR=str(tmp_path / "backups"),

@@ -13,24 +13,19 @@ from backups.models import BackupRun
 from backups.services.backup import backup_run_create, backup_run_execute
 from tests.backups.conftest import files_under
 from tests.conftest import pg_dumps_running, wait_for
-from tests.monitoring.conftest import ThrowawayPostgres
+from tests.pg_cluster import ThrowawayPostgres
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
 ALIAS = "faulttarget"
 
 
 @pytest.fixture
-def doomed_cluster() -> Iterator[ThrowawayPostgres]:
-    cluster = ThrowawayPostgres()
-    cluster.start()
-    try:
-        with psycopg.connect(cluster.url, autocommit=True) as conn:
-            # About 100 MB: pg_dump streams for a while, so the kill lands mid-dump.
-            conn.execute("CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 3) AS pad "
-                         "FROM generate_series(1, 800000) g")
-        yield cluster
-    finally:
-        cluster.cleanup()
+def doomed_cluster(throwaway_postgres) -> ThrowawayPostgres:
+    with psycopg.connect(throwaway_postgres.url, autocommit=True) as conn:
+        # About 100 MB: pg_dump streams for a while, so the kill lands mid-dump.
+        conn.execute("CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 3) AS pad "
+                     "FROM generate_series(1, 800000) g")
+    return throwaway_postgres
 
 
 @pytest.fixture

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +11,6 @@ import pytest
 
 from tests.conftest import free_port, wait_for
 
-PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1] if Path("/usr/lib/postgresql").exists() else None
 HEALTH_TOKEN = "health-token-for-tests-0123456789abcdef"
 METRICS_TOKEN = "metrics-token-for-tests-0123456789abcdef"
 
@@ -56,54 +53,6 @@ def user_client(client, django_user_model):
     user = django_user_model.objects.create_user("plain", password="pw", is_staff=False)
     client.force_login(user)
     return client
-
-
-class ThrowawayPostgres:
-    """A PostgreSQL cluster of our own (initdb, own port and folder): stopping it harms nobody else's tests."""
-
-    def __init__(self, *, server_options: str = "") -> None:
-        if PG_BIN is None:
-            pytest.fail("PostgreSQL server binaries are not installed (/usr/lib/postgresql/*/bin)")
-        self.folder = Path(tempfile.mkdtemp(prefix="monitoring-pg-"))
-        self.data = self.folder / "data"
-        self.port = free_port()
-        self.server_options = server_options  # extra `-c name=value` settings, e.g. a low max_connections
-        shutil.chown(self.folder, "postgres", "postgres")
-
-    def _as_postgres(self, *command: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=60)
-
-    def start(self) -> None:
-        if not self.data.exists():
-            self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                              "--no-sync")
-        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.folder / "log"),
-                          "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                          f"{self.server_options}", "start")
-
-    def stop(self) -> None:
-        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    @property
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
-
-    def cleanup(self) -> None:
-        try:
-            if (self.data / "postmaster.pid").exists():
-                self.stop()
-        finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
-
-
-@pytest.fixture
-def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
-    cluster = ThrowawayPostgres()
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.cleanup()
 
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.monitoring.conftest import HEALTH_TOKEN, METRICS_TOKEN, ROOT, ThrowawayPostgres
+from tests.monitoring.conftest import HEALTH_TOKEN, METRICS_TOKEN, ROOT
+from tests.pg_cluster import ThrowawayPostgres, throwaway_cluster
 
 pytestmark = pytest.mark.faults
 
@@ -44,12 +45,8 @@ ENDPOINTS = [
 
 @pytest.fixture
 def small_cluster() -> Iterator[ThrowawayPostgres]:
-    cluster = ThrowawayPostgres(server_options=f"-c max_connections={MAX_CONNECTIONS}")
-    cluster.start()
-    try:
+    with throwaway_cluster(server_options=f"-c max_connections={MAX_CONNECTIONS}") as cluster:
         yield cluster
-    finally:
-        cluster.cleanup()
 
 
 def _migrate(url: str) -> None:

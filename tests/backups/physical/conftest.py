@@ -20,7 +20,7 @@ import pytest
 from django.db import connection, connections
 
 from tests.conftest import free_port, wait_for
-from tests.monitoring.conftest import PG_BIN
+from tests.pg_cluster import PG_BIN
 
 ALIAS = "pitr"
 STANZA = "pitrtest"

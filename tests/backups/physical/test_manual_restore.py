@@ -10,7 +10,7 @@ from backups.physical.backup import physical_backup_create
 from backups.services.backup import backup_run_execute
 from tests.backups.physical.conftest import moment_between_commits, order_ids, write_rows
 from tests.conftest import free_port, wait_for
-from tests.monitoring.conftest import PG_BIN
+from tests.pg_cluster import PG_BIN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
