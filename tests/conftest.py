@@ -42,7 +42,9 @@ def free_port() -> int:
 
 def pg_dumps_running(parent_pid: int | None = None) -> list:
     """The pg_dump processes dumping under `parent_pid` (default: this process), not the short-lived
-    `pg_dump --version` a database source runs first; a child that exits while we look is skipped."""
+    `pg_dump --version` a database source runs first; a child that exits while we look is skipped, and so is one
+    whose command line is empty: a process that is exiting (not yet a zombie) has none, and it may be that
+    `pg_dump --version` (tests/test_pg_dumps_running.py)."""
     import psutil
 
     try:
@@ -52,7 +54,10 @@ def pg_dumps_running(parent_pid: int | None = None) -> list:
     found = []
     for child in children:
         try:
-            if child.name() == "pg_dump" and "--version" not in child.cmdline():
+            if child.name() != "pg_dump":
+                continue
+            command = child.cmdline()
+            if command and "--version" not in command:
                 found.append(child)
         except psutil.NoSuchProcess:
             continue

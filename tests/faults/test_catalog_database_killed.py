@@ -63,6 +63,13 @@ def journal(env: dict[str, str]) -> list[str]:
     return sorted(p.name for p in folder.glob("run-*.json")) if folder.exists() else []
 
 
+def dump_waits_on_lock(env: dict[str, str]) -> bool:
+    with psycopg.connect(env["CATALOG_URL"], autocommit=True) as conn:
+        # pg_dump's own session (application_name is the portal's, PGAPPNAME): its LOCK TABLE waits on ours
+        return bool(conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                 "AND query LIKE 'LOCK TABLE % IN ACCESS SHARE MODE'").fetchone()[0])
+
+
 def kill_the_catalog_mid_dump(cluster: ThrowawayPostgres, env: dict[str, str]) -> tuple[int, int, str]:
     """Start `manage.py backup`, stop the cluster while its pg_dump waits on a lock; return (run, exit code, stderr)."""
     locker = psycopg.connect(env["CATALOG_URL"])
@@ -71,6 +78,8 @@ def kill_the_catalog_mid_dump(cluster: ThrowawayPostgres, env: dict[str, str]) -
                            stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: pg_dumps_running(cli.pid), timeout=60, interval=0.05, what="pg_dump to start")
+        # the moment is certain only once pg_dump waits on the lock: the CLI then only waits for pg_dump's output
+        wait_for(lambda: dump_waits_on_lock(env), timeout=60, interval=0.05, what="pg_dump to wait on the lock")
         [(run_id, status, _)] = catalog(env)
         assert status == "running"
         cluster.stop()
