@@ -20,6 +20,11 @@ import os
 from celery import Celery
 from celery.signals import worker_process_init
 from kombu import Exchange, Queue
+from kombu.transport import TRANSPORT_ALIASES
+
+# filesystem:// (the embedded default) through a transport that never shows a worker a half-written message
+# (opsportal/lib/filesystem_broker.py).
+TRANSPORT_ALIASES["filesystem"] = "opsportal.lib.filesystem_broker:Transport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsportal.settings")
 
