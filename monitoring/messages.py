@@ -55,6 +55,10 @@ class Message:
 
     def render_default(self) -> str:
         """In the portal's own language (LANGUAGE_CODE), whoever asked: the text stored beside the id."""
+        if translation.get_language() == settings.LANGUAGE_CODE:
+            # Already active (or nothing is, as in a check pool's thread): activating it again and restoring the
+            # previous language cost more than rendering (every check result renders its message once).
+            return self.render()
         with translation.override(settings.LANGUAGE_CODE):
             return self.render()
 

@@ -29,6 +29,7 @@ from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, check
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.pool import Job, run_jobs
+from monitoring.sqlread import SqlRead, read_together
 from opsportal.lib.hostname import host_name
 
 logger = logging.getLogger(__name__)
@@ -94,16 +95,25 @@ def _check_outcome(check: HealthCheck, job: Job) -> CheckOutcome:
 
 def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
                extra_jobs: dict[str, tuple[Callable[[], object], float]] | None = None,
+               extra_reads: dict[str, tuple[SqlRead, float]] | None = None,
                ) -> tuple[list[CheckOutcome], dict[str, Job]]:
-    """Run checks (and optional extra callables) concurrently; return results in check order and the extra jobs.
+    """Run checks (and optional extra callables and reads) concurrently; return results in check order and the
+    extra jobs (by label; a read's job holds its part of the shared statement's answer).
 
-    Extra jobs (other hosts' reports, metric providers) read the database: they run on the database pool."""
+    Extra jobs (other hosts' reports, metric providers) read the database: they run on the database pool. The
+    database checks that are one read (`sql_read()`) and the extra reads are read together, one statement and one
+    database-pool job per alias (monitoring/sqlread.py); checks of one class with the same `together_key()` (the
+    Redis checks of one server) run in one job. Each check still gets its own outcome; a shared job that does not
+    answer in time is "no answer" for each of its checks."""
     deadline = settings.HEALTH_DEADLINE.total_seconds() if deadline is None else deadline
     now = time.monotonic()
     cached: dict[int, CheckOutcome] = {}
     jobs: list[Job] = []
     pending: list[tuple[int, HealthCheck, Job]] = []
     inline: list[tuple[int, HealthCheck, Job]] = []
+    # alias -> [(index or label, check or None, read, timeout)]
+    reads: dict[str, list[tuple[int | str, HealthCheck | None, SqlRead, float]]] = {}
+    together: dict[tuple[type[HealthCheck], str], list[tuple[int, HealthCheck]]] = {}
     for index, check in enumerate(checks):
         if check.cache_for:
             with _cache_lock:
@@ -111,6 +121,14 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
             if hit and now - hit[0] < check.cache_for:
                 cached[index] = dataclasses.replace(hit[1])  # a copy: callers set host on their results
                 continue
+        read = check.sql_read() if check.uses_database else None
+        if read is not None:
+            reads.setdefault(read.alias, []).append((index, check, read, check.timeout))
+            continue
+        key = None if check.inline else check.together_key()
+        if key is not None:
+            together.setdefault((type(check), key), []).append((index, check))
+            continue
         job = Job(check.name, check.run, check.timeout, uses_database=check.uses_database)
         if check.inline:
             inline.append((index, check, job))
@@ -120,8 +138,30 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
         pending.append((index, check, job))
     extras = {label: Job(label, target, timeout, uses_database=True)
               for label, (target, timeout) in (extra_jobs or {}).items()}
+    for label, (read, timeout) in (extra_reads or {}).items():
+        reads.setdefault(read.alias, []).append((label, None, read, timeout))
+    # One pool job for several checks: the database reads of one alias, the checks sharing a together_key.
+    shared: list[tuple[Job, list[tuple[int | str, HealthCheck | None, SqlRead | None, float]]]] = []
+    for alias, parts in reads.items():
+        batch = [read for _key, _check, read, _timeout in parts]
+        shared.append((Job(f"database reads ({alias})", lambda batch=batch: read_together(batch),
+                           min(timeout for *_rest, timeout in parts), uses_database=True), parts))
+    for (check_class, key), members in together.items():
+        group = [check for _index, check in members]
+        shared.append((Job(f"{check_class.name} ({key})", lambda cls=check_class, group=group: cls.run_together(group),
+                           min(check.timeout for check in group), uses_database=check_class.uses_database),
+                       [(index, check, None, check.timeout) for index, check in members]))
     # The pools' jobs start first; the inline checks run here meanwhile, then the caller waits for the rest.
-    run_jobs(jobs + list(extras.values()), deadline=deadline, meanwhile=[job for _i, _c, job in inline])
+    run_jobs([job for job, _parts in shared] + jobs + list(extras.values()), deadline=deadline,
+             meanwhile=[job for _i, _c, job in inline])
+
+    for job, parts in shared:
+        for position, (key, check, _read, _timeout) in enumerate(parts):
+            part = _part_of(job, position)
+            if check is None:
+                extras[key] = part  # type: ignore[index]
+            else:
+                pending.append((key, check, part))  # type: ignore[arg-type]
 
     results: dict[int, CheckOutcome] = dict(cached)
     for index, check, job in pending:
@@ -140,10 +180,33 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
     return ordered, extras
 
 
+def _part_of(job: Job, position: int) -> Job:
+    """One part of a shared read as a job of its own: not done when the shared job is not (no answer in time), the
+    shared job's error when it failed as a whole (the database could not be reached), else the part's own answer."""
+    part = Job(job.label, job.target, job.timeout, uses_database=True)
+    part.started = job.started
+    if not job.done.is_set():
+        return part
+    part.finished = job.finished
+    if job.error is not None:
+        part.error = job.error
+    else:
+        answer = job.value[position]  # type: ignore[index]
+        part.value, part.error = answer.value, answer.error
+    part.done.set()
+    return part
+
+
 def _remote_host_results() -> list[CheckOutcome]:
     from monitoring.selectors import host_reports_current
 
     return host_reports_current(exclude=local_hostname())
+
+
+def _remote_host_read() -> SqlRead | None:
+    from monitoring.selectors import host_reports_read
+
+    return host_reports_read(exclude=local_hostname())
 
 
 def _provider_samples() -> list[MetricValue]:
@@ -162,14 +225,20 @@ def health_report_collect(*, names: list[str] | None = None, hosts: bool = True,
     started = time.monotonic()
     timeout = settings.MONITOR_CHECK_TIMEOUT.total_seconds()
     extra: dict[str, tuple[Callable[[], object], float]] = {}
+    extra_reads: dict[str, tuple[SqlRead, float]] = {}
     if hosts:
-        extra["hosts"] = (_remote_host_results, timeout)
+        read = _remote_host_read()
+        if read is not None:
+            extra_reads["hosts"] = (read, timeout)
+        else:
+            extra["hosts"] = (_remote_host_results, timeout)
     if metrics:
         extra["metrics"] = (_provider_samples, timeout)
     # The moment the checks were started: snapshots are then spaced as their ticks are, whatever each one's checks
     # took, so alert durations counted between two snapshots do not shrink by the difference of their run times.
     generated_at = timezone.now()
-    results, jobs = run_checks(registry.checks(names=names), deadline=deadline, extra_jobs=extra)
+    results, jobs = run_checks(registry.checks(names=names), deadline=deadline, extra_jobs=extra,
+                               extra_reads=extra_reads)
     report = HealthReport(results=results, duration=0.0, generated_at=generated_at)
     if "hosts" in jobs:
         job = jobs["hosts"]
