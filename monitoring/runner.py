@@ -125,12 +125,13 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
         if read is not None:
             reads.setdefault(read.alias, []).append((index, check, read, check.timeout))
             continue
-        key = None if check.inline else check.together_key()
+        inline_here = check.runs_inline()
+        key = None if inline_here else check.together_key()
         if key is not None:
             together.setdefault((type(check), key), []).append((index, check))
             continue
         job = Job(check.name, check.run, check.timeout, uses_database=check.uses_database)
-        if check.inline:
+        if inline_here:
             inline.append((index, check, job))
             pending.append((index, check, job))
             continue

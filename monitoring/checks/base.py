@@ -156,6 +156,11 @@ class HealthCheck:
     # filesystem that may hang (disk: statvfs on a dead network mount blocks).
     inline: ClassVar[bool] = False
 
+    def runs_inline(self) -> bool:
+        """Whether the runner may call this check in the caller's thread now (`inline`, unless a check knows more:
+        disk does when no filesystem it could touch can hang)."""
+        return self.inline
+
     @classmethod
     def instances(cls) -> list[HealthCheck]:
         """The checks this class stands for under the current settings (several for e.g. database aliases)."""
