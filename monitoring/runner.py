@@ -77,7 +77,7 @@ class HealthReport:
         return found + self.extra_samples
 
 
-def _check_outcome(check: HealthCheck, job: Job) -> CheckOutcome:
+def _check_outcome(check: HealthCheck, job: Job | _Part) -> CheckOutcome:
     if not job.done.is_set():
         result = check.failure(Message(_("no answer within %(seconds).1f s"),
                                        {"seconds": min(job.timeout, time.monotonic() - job.started)}))
@@ -158,7 +158,7 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
 
     for job, parts in shared:
         for position, (key, check, _read, _timeout) in enumerate(parts):
-            part = _part_of(job, position)
+            part = _Part(job, position)
             if check is None:
                 extras[key] = part  # type: ignore[index]
             else:
@@ -181,21 +181,32 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
     return ordered, extras
 
 
-def _part_of(job: Job, position: int) -> Job:
-    """One part of a shared read as a job of its own: not done when the shared job is not (no answer in time), the
-    shared job's error when it failed as a whole (the database could not be reached), else the part's own answer."""
-    part = Job(job.label, job.target, job.timeout, uses_database=True)
-    part.started = job.started
-    if not job.done.is_set():
-        return part
-    part.finished = job.finished
-    if job.error is not None:
-        part.error = job.error
-    else:
-        answer = job.value[position]  # type: ignore[index]
-        part.value, part.error = answer.value, answer.error
-    part.done.set()
-    return part
+class _Settled:
+    """`done.is_set()` of a part of a shared job, fixed once the caller stopped waiting for it."""
+
+    def __init__(self, done: bool) -> None:
+        self.done = done
+
+    def is_set(self) -> bool:
+        return self.done
+
+
+class _Part:
+    """One check's (or extra read's) part of a shared job, read as a Job is: not done when the shared job is not
+    (no answer in time), the shared job's error when it failed as a whole (the database could not be reached),
+    else the part's own answer."""
+
+    def __init__(self, job: Job, position: int) -> None:
+        self.label, self.timeout, self.started, self.finished = job.label, job.timeout, job.started, job.finished
+        done = job.done.is_set()
+        self.done = _Settled(done)
+        self.value: object = None
+        self.error: BaseException | None = None
+        if done and job.error is not None:
+            self.error = job.error
+        elif done:
+            answer = job.value[position]  # type: ignore[index]
+            self.value, self.error = answer.value, answer.error
 
 
 def _remote_host_results() -> list[CheckOutcome]:
