@@ -11,6 +11,7 @@ so failing nightly backups cannot hide behind them. A portal that has never back
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 from django.utils.translation import gettext_noop as _
 
@@ -36,6 +37,10 @@ class BackupsCheck(HealthCheck):
     def run(self) -> CheckOutcome:
         # One query: the latest complete backup and the latest drill (the warnings below read one more).
         return self._outcome(backup_freshness())
+
+    def sql_alias(self) -> str | None:
+        alias = BackupRun.objects.db
+        return alias if connections[alias].vendor == "postgresql" else None
 
     def sql_read(self) -> SqlRead | None:
         """That query as a read the runner may share with the other database checks (monitoring/sqlread.py)."""

@@ -29,10 +29,13 @@ from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, check
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.pool import Job, run_jobs
-from monitoring.sqlread import SqlRead, read_together
+from monitoring.sqlread import SqlRead, read_parts
 from opsportal.lib.hostname import host_name
 
 logger = logging.getLogger(__name__)
+
+# How a part of the shared database read is made: (build its SqlRead, or None; run it alone instead).
+Builders = tuple[Callable[[], "SqlRead | None"], Callable[[], object]]
 
 _cache: dict[str, tuple[float, CheckOutcome]] = {}
 _cache_lock = threading.Lock()
@@ -95,7 +98,7 @@ def _check_outcome(check: HealthCheck, job: Job | _Part) -> CheckOutcome:
 
 def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
                extra_jobs: dict[str, tuple[Callable[[], object], float]] | None = None,
-               extra_reads: dict[str, tuple[SqlRead, float]] | None = None,
+               extra_reads: dict[str, tuple[str, Builders, float]] | None = None,
                ) -> tuple[list[CheckOutcome], dict[str, Job]]:
     """Run checks (and optional extra callables and reads) concurrently; return results in check order and the
     extra jobs (by label; a read's job holds its part of the shared statement's answer).
@@ -111,8 +114,8 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
     jobs: list[Job] = []
     pending: list[tuple[int, HealthCheck, Job]] = []
     inline: list[tuple[int, HealthCheck, Job]] = []
-    # alias -> [(index or label, check or None, read, timeout)]
-    reads: dict[str, list[tuple[int | str, HealthCheck | None, SqlRead, float]]] = {}
+    # alias -> [(index or label, check or None, (build its read, run it alone), timeout)]
+    reads: dict[str, list[tuple[int | str, HealthCheck | None, Builders, float]]] = {}
     together: dict[tuple[type[HealthCheck], str], list[tuple[int, HealthCheck]]] = {}
     for index, check in enumerate(checks):
         if check.cache_for:
@@ -121,9 +124,9 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
             if hit and now - hit[0] < check.cache_for:
                 cached[index] = dataclasses.replace(hit[1])  # a copy: callers set host on their results
                 continue
-        read = check.sql_read() if check.uses_database else None
-        if read is not None:
-            reads.setdefault(read.alias, []).append((index, check, read, check.timeout))
+        alias = check.sql_alias() if check.uses_database else None
+        if alias is not None:
+            reads.setdefault(alias, []).append((index, check, (check.sql_read, check.run), check.timeout))
             continue
         inline_here = check.runs_inline()
         key = None if inline_here else check.together_key()
@@ -139,13 +142,13 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
         pending.append((index, check, job))
     extras = {label: Job(label, target, timeout, uses_database=True)
               for label, (target, timeout) in (extra_jobs or {}).items()}
-    for label, (read, timeout) in (extra_reads or {}).items():
-        reads.setdefault(read.alias, []).append((label, None, read, timeout))
+    for label, (alias, builders, timeout) in (extra_reads or {}).items():
+        reads.setdefault(alias, []).append((label, None, builders, timeout))
     # One pool job for several checks: the database reads of one alias, the checks sharing a together_key.
-    shared: list[tuple[Job, list[tuple[int | str, HealthCheck | None, SqlRead | None, float]]]] = []
+    shared: list[tuple[Job, list[tuple[int | str, HealthCheck | None, Builders | None, float]]]] = []
     for alias, parts in reads.items():
-        batch = [read for _key, _check, read, _timeout in parts]
-        shared.append((Job(f"database reads ({alias})", lambda batch=batch: read_together(batch),
+        batch = [builders for _key, _check, builders, _timeout in parts]
+        shared.append((Job(f"database reads ({alias})", lambda batch=batch: read_parts(batch),
                            min(timeout for *_rest, timeout in parts), uses_database=True), parts))
     for (check_class, key), members in together.items():
         group = [check for _index, check in members]
@@ -221,6 +224,12 @@ def _remote_host_read() -> SqlRead | None:
     return host_reports_read(exclude=local_hostname())
 
 
+def _remote_host_alias() -> str | None:
+    from django.db import connection
+
+    return connection.alias if connection.vendor == "postgresql" else None
+
+
 def _provider_samples() -> list[MetricValue]:
     samples: list[MetricValue] = []
     for provider in registry.metric_providers():
@@ -237,11 +246,11 @@ def health_report_collect(*, names: list[str] | None = None, hosts: bool = True,
     started = time.monotonic()
     timeout = settings.MONITOR_CHECK_TIMEOUT.total_seconds()
     extra: dict[str, tuple[Callable[[], object], float]] = {}
-    extra_reads: dict[str, tuple[SqlRead, float]] = {}
+    extra_reads: dict[str, tuple[str, Builders, float]] = {}
     if hosts:
-        read = _remote_host_read()
-        if read is not None:
-            extra_reads["hosts"] = (read, timeout)
+        alias = _remote_host_alias()
+        if alias is not None:
+            extra_reads["hosts"] = (alias, (_remote_host_read, _remote_host_results), timeout)
         else:
             extra["hosts"] = (_remote_host_results, timeout)
     if metrics:

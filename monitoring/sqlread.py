@@ -76,3 +76,24 @@ def read_together(reads: Sequence[SqlRead]) -> list[Answer]:
         answers.append(answer_of(lambda read=read, values=values: read.finish(values, seconds)))
         offset += len(read.columns)
     return answers
+
+
+def read_parts(parts: Sequence[tuple[Callable[[], SqlRead | None], Callable[[], object]]]) -> list[Answer]:
+    """On a database-pool thread: build each part's read (`build`, e.g. a check's sql_read: it may touch settings
+    and the filesystem, which must not happen in the caller's thread), read them all in one statement, and run
+    `alone` for a part that has no read after all. One Answer per part, in order; a part whose read could not be
+    built has that error as its answer. A database that cannot be reached raises (every part's reason)."""
+    answers: list[Answer | None] = [None] * len(parts)
+    reads: list[tuple[int, SqlRead]] = []
+    for position, (build, alone) in enumerate(parts):
+        built = answer_of(build)
+        if built.error is not None:
+            answers[position] = built
+        elif built.value is None:
+            answers[position] = answer_of(alone)
+        else:
+            reads.append((position, built.value))  # type: ignore[arg-type]
+    if reads:
+        for (position, _read), answer in zip(reads, read_together([read for _p, read in reads]), strict=True):
+            answers[position] = answer
+    return answers  # type: ignore[return-value]

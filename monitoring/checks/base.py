@@ -193,8 +193,14 @@ class HealthCheck:
     def sql_read(self) -> SqlRead | None:
         """For a check whose database work is one read (`uses_database = True`): that read as a SqlRead
         (monitoring/sqlread.py), which `run()` then runs alone. The runner reads every such check of one database
-        alias, and the other hosts' reports, in one statement on one database-pool thread; each still gets its own
-        outcome (a part that fails is that check's failure, with its own error). None (the default): run()."""
+        alias, and the other hosts' reports, in one statement on one database-pool thread (where it calls this);
+        each still gets its own outcome (a part that fails is that check's failure, with its own error). None (the
+        default): run()."""
+        return None
+
+    def sql_alias(self) -> str | None:
+        """The database alias `sql_read()` reads, or None when the check has no shared read (the default). Called
+        in the caller's thread to group the reads, so it must not touch a database, a file or a network."""
         return None
 
     def result(self, status: Status, message: str | Message = "", values: dict | None = None,

@@ -78,6 +78,11 @@ class CeleryCheck(HealthCheck):
             return read_alone(read)
         return self._outcome(now, *_heartbeats_and_tick(now - settings.MONITOR_WORKER_STALE))
 
+    def sql_alias(self) -> str | None:
+        from django.db import connection
+
+        return connection.alias if connection.vendor == "postgresql" else None
+
     def sql_read(self, now=None) -> SqlRead | None:
         """Heartbeats and beat's last tick as one read the runner may share with the other database checks
         (monitoring/sqlread.py); the queue lengths are then read from the broker."""

@@ -69,6 +69,9 @@ class DatabaseCheck(HealthCheck):
 
         return read_alone(self.sql_read())
 
+    def sql_alias(self) -> str | None:
+        return self.alias if connections[self.alias].vendor == "postgresql" else None
+
     def sql_read(self) -> SqlRead | None:
         """The PostgreSQL check as one read (monitoring/sqlread.py): the runner may share its round trip with the
         other database checks' reads; its latency is then that statement's round trip."""

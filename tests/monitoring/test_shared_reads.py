@@ -15,10 +15,12 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from backups.models import BackupRun
+from monitoring.checks.base import HealthCheck
 from monitoring.checks.celery import HEARTBEAT_TICK, monitored_queues
+from monitoring.checks.database import DatabaseCheck
 from monitoring.models import BeatTick, HostReport, Status, WorkerHeartbeat
 from monitoring.pool import Job, run_jobs
-from monitoring.runner import health_report_collect
+from monitoring.runner import health_report_collect, run_checks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -187,3 +189,28 @@ def test_a_dead_cache_server_fails_only_the_cache_check(settings, dead_redis_url
     assert found["redis:broker"].status == Status.OK, found["redis:broker"].message
     assert found["redis:cache"].status == Status.CRITICAL
     assert "ConnectionError" in found["redis:cache"].message
+
+
+class UnbuildableRead(HealthCheck):
+    """A database check whose shared read cannot even be built (a setting it reads is broken)."""
+
+    name = "unbuildable"
+    uses_database = True
+
+    def sql_alias(self):
+        return "default"
+
+    def sql_read(self):
+        raise RuntimeError("BACKUP_FILES is not a list")
+
+    def run(self):
+        raise AssertionError("not reached: the shared read's failure is the answer")
+
+
+def test_a_read_that_cannot_be_built_fails_its_own_check_not_the_request():
+    results, _jobs = run_checks([DatabaseCheck(), UnbuildableRead()], deadline=3)
+
+    database, unbuildable = results
+    assert database.status == Status.OK
+    assert unbuildable.status == Status.CRITICAL
+    assert unbuildable.message == "RuntimeError: BACKUP_FILES is not a list"
