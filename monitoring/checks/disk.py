@@ -26,11 +26,11 @@ def existing_ancestor(path: Path) -> Path:
 
 # Filesystems statvfs() answers from memory: local disks, memory and the kernel's own. Anything else (nfs, cifs,
 # ceph, 9p, fuse.*, autofs, which mounts one on first use) may wait on a network for as long as it likes.
-LOCAL_FILESYSTEMS = frozenset({
-    "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "vfat", "exfat", "ntfs3", "overlay", "squashfs",
-    "iso9660", "tmpfs", "ramfs", "devtmpfs", "devpts", "proc", "sysfs", "cgroup", "cgroup2", "mqueue", "hugetlbfs",
-    "securityfs", "debugfs", "tracefs", "pstore", "bpf", "configfs", "efivarfs", "nsfs", "binfmt_misc", "fusectl",
-})
+_DISKS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "vfat", "exfat", "ntfs3", "squashfs", "iso9660"}
+_UNION_AND_MEMORY = {"overlay", "tmpfs", "ramfs", "devtmpfs", "devpts", "mqueue", "hugetlbfs"}
+_KERNEL = {"proc", "sysfs", "cgroup", "cgroup2", "securityfs", "debugfs", "tracefs", "pstore", "bpf", "configfs"}
+_KERNEL_MORE = {"efivarfs", "nsfs", "binfmt_misc", "fusectl"}
+LOCAL_FILESYSTEMS = frozenset(_DISKS | _UNION_AND_MEMORY | _KERNEL | _KERNEL_MORE)
 MOUNTINFO = "/proc/self/mountinfo"
 
 
