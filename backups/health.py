@@ -11,15 +11,22 @@ so failing nightly backups cannot hide behind them. A portal that has never back
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 from django.utils.translation import gettext_noop as _
 
 from backups.models import BackupRun
 from backups.physical.health import WalArchiveCheck  # noqa: F401 (registers the check)
-from backups.selectors import backup_freshness, backup_run_latest_succeeded
+from backups.selectors import (
+    backup_freshness,
+    backup_freshness_from,
+    backup_freshness_sql,
+    backup_run_latest_succeeded,
+)
 from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue
 from monitoring.messages import Message
 from monitoring.registry import register
+from monitoring.sqlread import SqlRead
 
 
 @register
@@ -29,7 +36,22 @@ class BackupsCheck(HealthCheck):
 
     def run(self) -> CheckOutcome:
         # One query: the latest complete backup and the latest drill (the warnings below read one more).
-        found = backup_freshness()
+        return self._outcome(backup_freshness())
+
+    def sql_alias(self) -> str | None:
+        alias = BackupRun.objects.db
+        return alias if connections[alias].vendor == "postgresql" else None
+
+    def sql_read(self) -> SqlRead | None:
+        """That query as a read the runner may share with the other database checks (monitoring/sqlread.py)."""
+        found = backup_freshness_sql()
+        if found is None:
+            return None
+        sql, params = found
+        return SqlRead(BackupRun.objects.db, [sql],
+                       lambda row, _seconds: self._outcome(backup_freshness_from(row[0])), params)
+
+    def _outcome(self, found) -> CheckOutcome:
         if found is None:
             if backup_run_latest_succeeded() is not None:
                 return self.warning(Message(_("no complete backup of every configured source yet")),

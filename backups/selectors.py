@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ from django.db import connections
 from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from backups import manifest
@@ -84,14 +86,17 @@ def backup_run_latest_complete(*, look_back: int = 50) -> BackupRun | None:
     return None
 
 
-def backup_freshness(*, look_back: int = 50) -> tuple[BackupRun, dict | None] | None:
+def backup_freshness(*, look_back: int = 50) -> tuple[BackupRun | FreshRun, dict | None] | None:
     """For the backups health check, in one query: the run backup_run_latest_complete() returns (only the columns
     the check reads) and the latest verification or drill (run, at, outcome, rto_seconds), or None when there is no
     complete backup. The same rules as backup_run_latest_complete: the newest `look_back` candidates only, and a
     run counts when it holds an artifact for every source configured now."""
+    found = backup_freshness_sql(look_back=look_back)
+    if found is not None:
+        with connections[BackupRun.objects.db].cursor() as cursor:
+            cursor.execute(f"SELECT {found[0]}", found[1])  # noqa: S608 - from backup_freshness_sql
+            return backup_freshness_from(cursor.fetchone()[0])
     wanted = [(source.kind, source.name) for source in selected(None)]
-    if connections[BackupRun.objects.db].vendor == "postgresql":
-        return _backup_freshness_postgresql(wanted, look_back=look_back)
     from django.db.models import Exists, OuterRef, Subquery
     from django.db.models.functions import JSONObject
 
@@ -127,32 +132,52 @@ def _drill(row: dict | None) -> dict | None:
             "rto_seconds": row["rto_seconds"]}
 
 
-def _backup_freshness_postgresql(wanted: list[tuple[str, str]], *, look_back: int):
-    """backup_freshness() as one hand-written statement: building the ORM's version cost 2-3 ms of CPU per health
-    report, several times the query itself."""
+def backup_freshness_sql(*, look_back: int = 50) -> tuple[str, list] | None:
+    """backup_freshness() on PostgreSQL as one SQL expression and its parameters (None on another database), so
+    the backups health check can share a statement with the other checks' reads (monitoring/sqlread.py): a JSON
+    array [id, finished_at, total_bytes, drill] or NULL; backup_freshness_from() turns it into the answer.
+
+    Hand-written: building the ORM's version cost 2-3 ms of CPU per health report, several times the query."""
+    if connections[BackupRun.objects.db].vendor != "postgresql":
+        return None
+    wanted = [(source.kind, source.name) for source in selected(None)]
     runs, artifacts = BackupRun._meta.db_table, BackupArtifact._meta.db_table
-    sql = f"""
-        SELECT r.id, r.finished_at, r.total_bytes,
+    # The newest `look_back` candidates, the newest of them with an artifact of every wanted source. Written as
+    # one scan of the candidates rather than a join of the runs with them: planning the join cost the server
+    # twice as much (it is planned on every health report).
+    sql = f"""(
+        SELECT json_build_array(c.id, c.finished_at, c.total_bytes,
                (SELECT json_build_object('id', d.id, 'at', d.verified_at, 'outcome', d.verification,
                                          'rto_seconds', d.drill_rto_seconds)
-                  FROM {runs} d WHERE d.verified_at IS NOT NULL ORDER BY d.verified_at DESC LIMIT 1)
-          FROM {runs} r
-         WHERE r.id IN (SELECT c.id FROM {runs} c
-                         WHERE c.status = %s AND c.finished_at IS NOT NULL AND c.only = '[]'::jsonb
-                           AND NOT (c.trigger = %s)
-                         ORDER BY c.finished_at DESC, c.id DESC LIMIT %s)
-           AND NOT EXISTS (SELECT 1 FROM unnest(%s::text[], %s::text[]) AS w(kind, name)
+                  FROM {runs} d WHERE d.verified_at IS NOT NULL ORDER BY d.verified_at DESC LIMIT 1))
+          FROM (SELECT k.id, k.finished_at, k.total_bytes FROM {runs} k
+                 WHERE k.status = %s AND k.finished_at IS NOT NULL AND k.only = '[]'::jsonb AND NOT (k.trigger = %s)
+                 ORDER BY k.finished_at DESC, k.id DESC LIMIT %s) c
+         WHERE NOT EXISTS (SELECT 1 FROM unnest(%s::text[], %s::text[]) AS w(kind, name)
                             WHERE NOT EXISTS (SELECT 1 FROM {artifacts} a
-                                               WHERE a.run_id = r.id AND a.kind = w.kind AND a.name = w.name))
-         ORDER BY r.finished_at DESC, r.id DESC LIMIT 1"""  # noqa: S608 - table names from the models
-    with connections[BackupRun.objects.db].cursor() as cursor:
-        cursor.execute(sql, [BackupRun.Status.SUCCEEDED, BackupRun.Trigger.SAFETY, look_back,
-                             [kind for kind, _name in wanted], [name for _kind, name in wanted]])
-        row = cursor.fetchone()
-    if row is None:
+                                               WHERE a.run_id = c.id AND a.kind = w.kind AND a.name = w.name))
+         ORDER BY c.finished_at DESC, c.id DESC LIMIT 1)"""  # noqa: S608 - table names from the models
+    return sql, [BackupRun.Status.SUCCEEDED, BackupRun.Trigger.SAFETY, look_back,
+                 [kind for kind, _name in wanted], [name for _kind, name in wanted]]
+
+
+@dataclass(frozen=True)
+class FreshRun:
+    """The columns of a BackupRun the backups check reads (building a model instance per report cost more)."""
+
+    pk: int
+    finished_at: datetime
+    total_bytes: int
+
+
+def backup_freshness_from(value: list | str | None) -> tuple[FreshRun, dict | None] | None:
+    """The value of backup_freshness_sql() as backup_freshness() answers."""
+    if value is None:
         return None
-    run = BackupRun(id=row[0], finished_at=row[1], total_bytes=row[2])
-    return run, _drill(row[3])
+    if isinstance(value, str):
+        value = json.loads(value)
+    run_id, finished_at, total_bytes, drill = value
+    return FreshRun(pk=run_id, finished_at=parse_datetime(finished_at), total_bytes=total_bytes), _drill(drill)
 
 
 def backup_run_as_dict(run: BackupRun) -> dict:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext, gettext_noop, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext, trans_real
 
 JOIN = gettext_noop("%(first)s; %(second)s")
 # Reserved parameter keys: the plural msgid and the name of the parameter that chooses the plural form.
@@ -55,6 +55,12 @@ class Message:
 
     def render_default(self) -> str:
         """In the portal's own language (LANGUAGE_CODE), whoever asked: the text stored beside the id."""
+        if settings.USE_I18N:
+            # Straight from LANGUAGE_CODE's catalog, the one translation.override(LANGUAGE_CODE) would activate:
+            # activating it and restoring the previous language cost more than rendering, and every check
+            # result renders its message once.
+            catalog = trans_real.translation(settings.LANGUAGE_CODE)
+            return render_message(self.msgid, self.data_params(), catalog=catalog)
         with translation.override(settings.LANGUAGE_CODE):
             return self.render()
 
@@ -62,29 +68,41 @@ class Message:
         return self.render()
 
 
+class _ActiveLanguage:
+    """The active language's gettext and ngettext (Django's own functions)."""
+
+    gettext = staticmethod(gettext)
+    ngettext = staticmethod(ngettext)
+
+
+_active = _ActiveLanguage()
+
+
 def plural_msgids(singular: str, plural: str, _number: int = 0) -> tuple[str, str]:
     """Marks a plural pair without looking it up: imported `as ngettext` so makemessages extracts it as a plural."""
     return singular, plural
 
 
-def _value(value: Any) -> Any:
+def _value(value: Any, catalog: Any = None) -> Any:
     if isinstance(value, dict) and "message_id" in value:
-        return render_message(value["message_id"], value.get("params") or {})
+        return render_message(value["message_id"], value.get("params") or {}, catalog=catalog)
     return value
 
 
-def render_message(message_id: str, params: dict[str, Any] | None, fallback: str = "") -> str:
-    """The message in the active language; `fallback` (the stored text) when there is no id or it cannot be
-    formatted (a translation whose placeholders do not match the parameters falls back to the English msgid)."""
+def render_message(message_id: str, params: dict[str, Any] | None, fallback: str = "", *, catalog: Any = None) -> str:
+    """The message in the active language (or from `catalog`, a translation object); `fallback` (the stored text)
+    when there is no id or it cannot be formatted (a translation whose placeholders do not match the parameters
+    falls back to the English msgid)."""
     if not message_id:
         return fallback
     params = params or {}
-    values = {key: _value(value) for key, value in params.items() if key not in (PLURAL, COUNT)}
+    values = {key: _value(value, catalog) for key, value in params.items() if key not in (PLURAL, COUNT)}
     try:
         if params.get(PLURAL):
-            text = ngettext(message_id, params[PLURAL], int(values[params[COUNT]]))
+            number = int(values[params[COUNT]])
+            text = (catalog or _active).ngettext(message_id, params[PLURAL], number)
         else:
-            text = gettext(message_id)
+            text = (catalog or _active).gettext(message_id)
         return text % values if values else text
     except (KeyError, ValueError, TypeError):
         try:

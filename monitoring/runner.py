@@ -29,9 +29,13 @@ from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, check
 from monitoring.messages import Message
 from monitoring.models import Status
 from monitoring.pool import Job, run_jobs
+from monitoring.sqlread import SqlRead, read_parts
 from opsportal.lib.hostname import host_name
 
 logger = logging.getLogger(__name__)
+
+# How a part of the shared database read is made: (build its SqlRead, or None; run it alone instead).
+Builders = tuple[Callable[[], "SqlRead | None"], Callable[[], object]]
 
 _cache: dict[str, tuple[float, CheckOutcome]] = {}
 _cache_lock = threading.Lock()
@@ -76,7 +80,7 @@ class HealthReport:
         return found + self.extra_samples
 
 
-def _check_outcome(check: HealthCheck, job: Job) -> CheckOutcome:
+def _check_outcome(check: HealthCheck, job: Job | _Part) -> CheckOutcome:
     if not job.done.is_set():
         result = check.failure(Message(_("no answer within %(seconds).1f s"),
                                        {"seconds": min(job.timeout, time.monotonic() - job.started)}))
@@ -94,16 +98,25 @@ def _check_outcome(check: HealthCheck, job: Job) -> CheckOutcome:
 
 def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
                extra_jobs: dict[str, tuple[Callable[[], object], float]] | None = None,
+               extra_reads: dict[str, tuple[str, Builders, float]] | None = None,
                ) -> tuple[list[CheckOutcome], dict[str, Job]]:
-    """Run checks (and optional extra callables) concurrently; return results in check order and the extra jobs.
+    """Run checks (and optional extra callables and reads) concurrently; return results in check order and the
+    extra jobs (by label; a read's job holds its part of the shared statement's answer).
 
-    Extra jobs (other hosts' reports, metric providers) read the database: they run on the database pool."""
+    Extra jobs (other hosts' reports, metric providers) read the database: they run on the database pool. The
+    database checks that are one read (`sql_read()`) and the extra reads are read together, one statement and one
+    database-pool job per alias (monitoring/sqlread.py); checks of one class with the same `together_key()` (the
+    Redis checks of one server) run in one job. Each check still gets its own outcome; a shared job that does not
+    answer in time is "no answer" for each of its checks."""
     deadline = settings.HEALTH_DEADLINE.total_seconds() if deadline is None else deadline
     now = time.monotonic()
     cached: dict[int, CheckOutcome] = {}
     jobs: list[Job] = []
     pending: list[tuple[int, HealthCheck, Job]] = []
     inline: list[tuple[int, HealthCheck, Job]] = []
+    # alias -> [(index or label, check or None, (build its read, run it alone), timeout)]
+    reads: dict[str, list[tuple[int | str, HealthCheck | None, Builders, float]]] = {}
+    together: dict[tuple[type[HealthCheck], str], list[tuple[int, HealthCheck]]] = {}
     for index, check in enumerate(checks):
         if check.cache_for:
             with _cache_lock:
@@ -111,8 +124,17 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
             if hit and now - hit[0] < check.cache_for:
                 cached[index] = dataclasses.replace(hit[1])  # a copy: callers set host on their results
                 continue
+        alias = check.sql_alias() if check.uses_database else None
+        if alias is not None:
+            reads.setdefault(alias, []).append((index, check, (check.sql_read, check.run), check.timeout))
+            continue
+        inline_here = check.runs_inline()
+        key = None if inline_here else check.together_key()
+        if key is not None:
+            together.setdefault((type(check), key), []).append((index, check))
+            continue
         job = Job(check.name, check.run, check.timeout, uses_database=check.uses_database)
-        if check.inline:
+        if inline_here:
             inline.append((index, check, job))
             pending.append((index, check, job))
             continue
@@ -120,8 +142,30 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
         pending.append((index, check, job))
     extras = {label: Job(label, target, timeout, uses_database=True)
               for label, (target, timeout) in (extra_jobs or {}).items()}
+    for label, (alias, builders, timeout) in (extra_reads or {}).items():
+        reads.setdefault(alias, []).append((label, None, builders, timeout))
+    # One pool job for several checks: the database reads of one alias, the checks sharing a together_key.
+    shared: list[tuple[Job, list[tuple[int | str, HealthCheck | None, Builders | None, float]]]] = []
+    for alias, parts in reads.items():
+        batch = [builders for _key, _check, builders, _timeout in parts]
+        shared.append((Job(f"database reads ({alias})", lambda batch=batch: read_parts(batch),
+                           min(timeout for *_rest, timeout in parts), uses_database=True), parts))
+    for (check_class, key), members in together.items():
+        group = [check for _index, check in members]
+        shared.append((Job(f"{check_class.name} ({key})", lambda cls=check_class, group=group: cls.run_together(group),
+                           min(check.timeout for check in group), uses_database=check_class.uses_database),
+                       [(index, check, None, check.timeout) for index, check in members]))
     # The pools' jobs start first; the inline checks run here meanwhile, then the caller waits for the rest.
-    run_jobs(jobs + list(extras.values()), deadline=deadline, meanwhile=[job for _i, _c, job in inline])
+    run_jobs([job for job, _parts in shared] + jobs + list(extras.values()), deadline=deadline,
+             meanwhile=[job for _i, _c, job in inline])
+
+    for job, parts in shared:
+        for position, (key, check, _read, _timeout) in enumerate(parts):
+            part = _Part(job, position)
+            if check is None:
+                extras[key] = part  # type: ignore[index]
+            else:
+                pending.append((key, check, part))  # type: ignore[arg-type]
 
     results: dict[int, CheckOutcome] = dict(cached)
     for index, check, job in pending:
@@ -140,10 +184,50 @@ def run_checks(checks: list[HealthCheck], *, deadline: float | None = None,
     return ordered, extras
 
 
+class _Settled:
+    """`done.is_set()` of a part of a shared job, fixed once the caller stopped waiting for it."""
+
+    def __init__(self, done: bool) -> None:
+        self.done = done
+
+    def is_set(self) -> bool:
+        return self.done
+
+
+class _Part:
+    """One check's (or extra read's) part of a shared job, read as a Job is: not done when the shared job is not
+    (no answer in time), the shared job's error when it failed as a whole (the database could not be reached),
+    else the part's own answer."""
+
+    def __init__(self, job: Job, position: int) -> None:
+        self.label, self.timeout, self.started, self.finished = job.label, job.timeout, job.started, job.finished
+        done = job.done.is_set()
+        self.done = _Settled(done)
+        self.value: object = None
+        self.error: BaseException | None = None
+        if done and job.error is not None:
+            self.error = job.error
+        elif done:
+            answer = job.value[position]  # type: ignore[index]
+            self.value, self.error = answer.value, answer.error
+
+
 def _remote_host_results() -> list[CheckOutcome]:
     from monitoring.selectors import host_reports_current
 
     return host_reports_current(exclude=local_hostname())
+
+
+def _remote_host_read() -> SqlRead | None:
+    from monitoring.selectors import host_reports_read
+
+    return host_reports_read(exclude=local_hostname())
+
+
+def _remote_host_alias() -> str | None:
+    from django.db import connection
+
+    return connection.alias if connection.vendor == "postgresql" else None
 
 
 def _provider_samples() -> list[MetricValue]:
@@ -162,14 +246,20 @@ def health_report_collect(*, names: list[str] | None = None, hosts: bool = True,
     started = time.monotonic()
     timeout = settings.MONITOR_CHECK_TIMEOUT.total_seconds()
     extra: dict[str, tuple[Callable[[], object], float]] = {}
+    extra_reads: dict[str, tuple[str, Builders, float]] = {}
     if hosts:
-        extra["hosts"] = (_remote_host_results, timeout)
+        alias = _remote_host_alias()
+        if alias is not None:
+            extra_reads["hosts"] = (alias, (_remote_host_read, _remote_host_results), timeout)
+        else:
+            extra["hosts"] = (_remote_host_results, timeout)
     if metrics:
         extra["metrics"] = (_provider_samples, timeout)
     # The moment the checks were started: snapshots are then spaced as their ticks are, whatever each one's checks
     # took, so alert durations counted between two snapshots do not shrink by the difference of their run times.
     generated_at = timezone.now()
-    results, jobs = run_checks(registry.checks(names=names), deadline=deadline, extra_jobs=extra)
+    results, jobs = run_checks(registry.checks(names=names), deadline=deadline, extra_jobs=extra,
+                               extra_reads=extra_reads)
     report = HealthReport(results=results, duration=0.0, generated_at=generated_at)
     if "hosts" in jobs:
         job = jobs["hosts"]

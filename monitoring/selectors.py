@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -7,6 +8,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Avg, Case, Count, FloatField, Max, Min, Q, Value, When
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_noop
 
 from monitoring.checks.base import CheckOutcome, check_outcome
@@ -25,6 +27,7 @@ from monitoring.models import (
     Status,
     WorkerHeartbeat,
 )
+from monitoring.sqlread import SqlRead, read_alone
 from opsportal.lib.timebins import EpochBin, bin_start, rows
 
 
@@ -34,21 +37,47 @@ def worker_heartbeats_recent(*, limit: int = 10) -> list[WorkerHeartbeat]:
 
 def host_reports_current(*, exclude: str = "") -> list[CheckOutcome]:
     """The host checks each worker host last reported; a host gone silent is one 'host' warning instead."""
+    read = host_reports_read(exclude=exclude)
+    if read is not None:
+        return read_alone(read)  # type: ignore[return-value]
+    return _host_outcomes((report.hostname, report.reported_at, report.results)
+                          for report in HostReport.objects.exclude(hostname=exclude).order_by("hostname"))
+
+
+def host_reports_read(*, exclude: str = "") -> SqlRead | None:
+    """host_reports_current() on PostgreSQL as one read (monitoring/sqlread.py) the health runner shares with the
+    database checks: every report as one JSON array, decoded once (the ORM decoded each row's JSON on its own)."""
+    if connection.vendor != "postgresql":
+        return None
+    table = connection.ops.quote_name(HostReport._meta.db_table)
+    sql = (f"(SELECT json_agg(json_build_array(hostname, reported_at, results) ORDER BY hostname)"  # noqa: S608
+           f" FROM {table} WHERE hostname <> %s)")
+
+    def finish(row: tuple, _seconds: float) -> list[CheckOutcome]:
+        found = row[0]
+        if isinstance(found, str):
+            found = json.loads(found)
+        return _host_outcomes((hostname, parse_datetime(at), results) for hostname, at, results in found or [])
+
+    return SqlRead(connection.alias, [sql], finish, [exclude])
+
+
+def _host_outcomes(reports) -> list[CheckOutcome]:
     now = timezone.now()
     stale = settings.MONITOR_WORKER_STALE
     results: list[CheckOutcome] = []
-    for report in HostReport.objects.exclude(hostname=exclude).order_by("hostname"):
-        age = now - report.reported_at
+    for hostname, reported_at, items in reports:
+        age = now - reported_at
         if age > stale:
             results.append(check_outcome(
                 "host", Status.WARNING, Message(gettext_noop("no report from this host for %(minutes)d min"),
                                                 {"minutes": int(age.total_seconds() // 60)}),
-                host=report.hostname, critical=False, values={"reported_at": report.reported_at.isoformat()},
+                host=hostname, critical=False, values={"reported_at": reported_at.isoformat()},
             ))
             continue
-        for item in report.results:
+        for item in items:
             result = CheckOutcome.from_dict(item)
-            result.host = report.hostname
+            result.host = hostname
             results.append(result)
     return results
 

@@ -10,13 +10,17 @@ its heartbeat. A check that queries a database sets `uses_database = True` (see 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 
 from monitoring.messages import Message, render_message
 from monitoring.models import SEVERITY, Status
+
+if TYPE_CHECKING:
+    from monitoring.sqlread import SqlRead
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,21 @@ def check_outcome(name: str, status: Status, message: str | Message = "", **fiel
     return CheckOutcome(name=name, status=status, message=message, **fields)
 
 
+@dataclass
+class Answer:
+    """What one check of a shared job gave: its outcome, or the exception that is its failure."""
+
+    value: object = None
+    error: BaseException | None = None
+
+
+def answer_of(run: Callable[[], object]) -> Answer:
+    try:
+        return Answer(value=run())
+    except Exception as exc:  # noqa: BLE001 - a check's failure is its own outcome, not the others'
+        return Answer(error=exc)
+
+
 def worst(statuses: list[Status]) -> Status:
     return max(statuses, key=lambda status: SEVERITY[status], default=Status.OK)
 
@@ -137,6 +156,11 @@ class HealthCheck:
     # filesystem that may hang (disk: statvfs on a dead network mount blocks).
     inline: ClassVar[bool] = False
 
+    def runs_inline(self) -> bool:
+        """Whether the runner may call this check in the caller's thread now (`inline`, unless a check knows more:
+        disk does when no filesystem it could touch can hang)."""
+        return self.inline
+
     @classmethod
     def instances(cls) -> list[HealthCheck]:
         """The checks this class stands for under the current settings (several for e.g. database aliases)."""
@@ -154,6 +178,30 @@ class HealthCheck:
 
     def run(self) -> CheckOutcome:
         raise NotImplementedError
+
+    def together_key(self) -> str | None:
+        """Checks of one class with the same key (e.g. the same Redis server) run in one pool job, one after the
+        other (`run_together`): one thread hand-off instead of one per check, and a dependency that hangs takes no
+        more checks with it than it would anyway. None (the default): a job of its own."""
+        return None
+
+    @classmethod
+    def run_together(cls, checks: Sequence[HealthCheck]) -> list[Answer]:
+        """Run checks sharing a `together_key`, one Answer each, in order (each check's failure is its own)."""
+        return [answer_of(check.run) for check in checks]
+
+    def sql_read(self) -> SqlRead | None:
+        """For a check whose database work is one read (`uses_database = True`): that read as a SqlRead
+        (monitoring/sqlread.py), which `run()` then runs alone. The runner reads every such check of one database
+        alias, and the other hosts' reports, in one statement on one database-pool thread (where it calls this);
+        each still gets its own outcome (a part that fails is that check's failure, with its own error). None (the
+        default): run()."""
+        return None
+
+    def sql_alias(self) -> str | None:
+        """The database alias `sql_read()` reads, or None when the check has no shared read (the default). Called
+        in the caller's thread to group the reads, so it must not touch a database, a file or a network."""
+        return None
 
     def result(self, status: Status, message: str | Message = "", values: dict | None = None,
                samples: list[MetricValue] | None = None) -> CheckOutcome:

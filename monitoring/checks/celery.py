@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_noop as _
@@ -17,6 +18,7 @@ from monitoring.checks.redis import redis_client
 from monitoring.messages import Message
 from monitoring.models import BeatTick, Status, WorkerHeartbeat
 from monitoring.registry import register
+from monitoring.sqlread import SqlRead, read_alone
 
 HEARTBEAT_TICK = "monitoring: worker heartbeat"
 # kombu's Redis transport keeps each priority level of a queue in its own list: "<queue>\x06\x16<priority>".
@@ -29,17 +31,39 @@ def monitored_queues() -> list[str]:
     return sorted(queue.name for queue in app.conf.task_queues or [])
 
 
+# Every queue's length summed over its priority lists, in Redis: one command and one reply of one number per queue
+# (a pipeline of an LLEN per list cost the health report more CPU to build and parse than the check itself).
+_LENGTHS = """
+local lengths = {}
+local step = tonumber(ARGV[1])
+for index, key in ipairs(KEYS) do
+    local queue = math.floor((index - 1) / step) + 1
+    lengths[queue] = (lengths[queue] or 0) + redis.call('LLEN', key)
+end
+return lengths
+"""
+_scripts: dict[redis.Redis, object] = {}
+
+
 def queue_lengths(queues: list[str], *, timeout: float) -> dict[str, int] | None:
     broker = settings.CELERY_BROKER_URL
     if not broker.startswith(("redis://", "rediss://")):
         return None  # other transports have no cheap length query; the check reports workers and beat only
-    pipe = redis_client(broker, timeout=timeout).pipeline(transaction=False)
-    for queue in queues:
-        for suffix in PRIORITY_SUFFIXES:
-            pipe.llen(queue + suffix)
-    counts = pipe.execute()
-    step = len(PRIORITY_SUFFIXES)
-    return {queue: sum(counts[index * step:(index + 1) * step]) for index, queue in enumerate(queues)}
+    client = redis_client(broker, timeout=timeout)
+    keys = [queue + suffix for queue in queues for suffix in PRIORITY_SUFFIXES]
+    script = _scripts.get(client)
+    if script is None:
+        script = _scripts[client] = client.register_script(_LENGTHS)
+    try:
+        counts = script(keys=keys, args=[len(PRIORITY_SUFFIXES)]) if keys else []
+    except redis.exceptions.ResponseError:  # scripting disabled on this server: one LLEN per list
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.llen(key)
+        flat = pipe.execute()
+        step = len(PRIORITY_SUFFIXES)
+        counts = [sum(flat[index * step:(index + 1) * step]) for index in range(len(queues))]
+    return {queue: int(count) for queue, count in zip(queues, counts, strict=True)}
 
 
 @register
@@ -49,10 +73,38 @@ class CeleryCheck(HealthCheck):
 
     def run(self) -> CheckOutcome:
         now = timezone.now()
-        stale = settings.MONITOR_WORKER_STALE
+        read = self.sql_read(now)
+        if read is not None:
+            return read_alone(read)
+        return self._outcome(now, *_heartbeats_and_tick(now - settings.MONITOR_WORKER_STALE))
+
+    def sql_alias(self) -> str | None:
+        from django.db import connection
+
+        return connection.alias if connection.vendor == "postgresql" else None
+
+    def sql_read(self, now=None) -> SqlRead | None:
+        """Heartbeats and beat's last tick as one read the runner may share with the other database checks
+        (monitoring/sqlread.py); the queue lengths are then read from the broker."""
+        from django.db import connection
+
+        if connection.vendor != "postgresql":  # the embedded SQLite catalog: two queries, no ARRAY
+            return None
+        now = now or timezone.now()
+        # Table names from the models, values as parameters.
+        columns = [f"(SELECT last_tick FROM {BeatTick._meta.db_table} WHERE name = %s)",  # noqa: S608
+                   f"ARRAY(SELECT ARRAY[hostname, queue] FROM {WorkerHeartbeat._meta.db_table}"  # noqa: S608
+                   " WHERE last_seen >= %s)"]
+
+        def finish(row: tuple, _seconds: float) -> CheckOutcome:
+            tick, rows = row
+            return self._outcome(now, [(hostname, queue) for hostname, queue in rows or []], tick)
+
+        return SqlRead(connection.alias, columns, finish, [HEARTBEAT_TICK, now - settings.MONITOR_WORKER_STALE])
+
+    def _outcome(self, now, heartbeats: list[tuple[str, str]], tick) -> CheckOutcome:
         queues = monitored_queues()
         alive: dict[str, list[str]] = {queue: [] for queue in queues}
-        heartbeats, tick = _heartbeats_and_tick(now - stale)
         for hostname, queue in heartbeats:
             alive.setdefault(queue, []).append(hostname)
         beat_age = (now - tick).total_seconds() if tick else None
@@ -88,19 +140,10 @@ class CeleryCheck(HealthCheck):
 
 
 def _heartbeats_and_tick(since) -> tuple[list[tuple[str, str]], object]:
-    """In one round trip: (hostname, queue) of every heartbeat seen since `since`, and beat's last tick (or None)."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":  # the embedded SQLite catalog: two queries, no ARRAY
-        rows = list(WorkerHeartbeat.objects.filter(last_seen__gte=since).values_list("hostname", "queue"))
-        return rows, BeatTick.objects.filter(name=HEARTBEAT_TICK).values_list("last_tick", flat=True).first()
-    # Table names from the models, values as parameters.
-    sql = (f"SELECT (SELECT last_tick FROM {BeatTick._meta.db_table} WHERE name = %s),"  # noqa: S608
-           f" ARRAY(SELECT ARRAY[hostname, queue] FROM {WorkerHeartbeat._meta.db_table} WHERE last_seen >= %s)")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [HEARTBEAT_TICK, since])
-        tick, rows = cursor.fetchone()
-    return [(hostname, queue) for hostname, queue in rows or []], tick
+    """(hostname, queue) of every heartbeat seen since `since`, and beat's last tick (or None), through the ORM (the
+    embedded SQLite catalog; on PostgreSQL the check reads both in one statement, CeleryCheck.sql_read)."""
+    rows = list(WorkerHeartbeat.objects.filter(last_seen__gte=since).values_list("hostname", "queue"))
+    return rows, BeatTick.objects.filter(name=HEARTBEAT_TICK).values_list("last_tick", flat=True).first()
 
 
 def _duration(delta: timedelta) -> Message:

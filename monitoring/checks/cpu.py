@@ -57,6 +57,19 @@ class CpuUsage:
 
 cpu_usage = CpuUsage()
 
+# The number of cores online changes only when CPUs are hot-plugged, yet reading it (glibc reads
+# /sys/devices/system/cpu/online on every call) cost more than the load average: read at most every CORES_REFRESH s.
+CORES_REFRESH = 60.0
+_cores: tuple[float, int] = (-CORES_REFRESH, 1)
+
+
+def cores_online() -> int:
+    global _cores
+    now = time.monotonic()
+    if now - _cores[0] >= CORES_REFRESH:
+        _cores = (now, psutil.cpu_count() or 1)
+    return _cores[1]
+
 
 def _new_lock_after_fork() -> None:
     # A child forked while another thread held the lock would wait on it forever; the reading itself stays valid.
@@ -73,7 +86,7 @@ class CpuCheck(HealthCheck):
     inline = True  # /proc only
 
     def run(self) -> CheckOutcome:
-        cores = psutil.cpu_count() or 1
+        cores = cores_online()
         load1, load5, load15 = psutil.getloadavg()
         percent = cpu_usage.read()
         per_core = load5 / cores

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
 from django.utils.translation import gettext_noop as _
 
-from monitoring.checks.base import CheckOutcome, HealthCheck, MetricValue, threshold_status
+from monitoring.checks.base import Answer, CheckOutcome, HealthCheck, MetricValue, answer_of, threshold_status
 from monitoring.messages import Message
 from monitoring.registry import register
 
@@ -53,6 +54,17 @@ def redis_urls() -> dict[str, str]:
     return urls
 
 
+def _probe(url: str, *, timeout: float) -> tuple[float, dict, dict]:
+    """PING and both INFO sections in one round trip: its time is the latency (INFO costs Redis microseconds)."""
+    pipe = redis_client(url, timeout=timeout).pipeline(transaction=False)
+    pipe.ping()
+    pipe.info("memory")
+    pipe.info("clients")
+    started = time.perf_counter()
+    _pong, memory, clients = pipe.execute()
+    return (time.perf_counter() - started) * 1000, memory, clients
+
+
 @register
 class RedisCheck(HealthCheck):
     name = "redis"
@@ -67,16 +79,33 @@ class RedisCheck(HealthCheck):
 
     def run(self) -> CheckOutcome:
         url = redis_urls()[self.role]
-        client = redis_client(url, timeout=self.timeout)
+        return self._outcome(url, _probe(url, timeout=self.timeout))
+
+    def together_key(self) -> str | None:
+        # The broker and the cache on one server: one pool job (a server that hangs holds both anyway).
+        url = redis_urls().get(self.role)
+        return redacted(url).split("/", 1)[0] if url else None
+
+    @classmethod
+    def run_together(cls, checks: Sequence[HealthCheck]) -> list[Answer]:
+        """The Redis checks of one server in one job; roles with the same URL (the broker and the cache in one
+        database) share one PING and INFO, each reporting it under its own name."""
+        probes: dict[str, Answer] = {}
+        answers = []
+        for check in checks:
+            url = redis_urls()[check.role]  # type: ignore[attr-defined]
+            if url not in probes:
+                probes[url] = answer_of(lambda url=url, check=check: _probe(url, timeout=check.timeout))
+            probe = probes[url]
+            if probe.error is not None:
+                answers.append(Answer(error=probe.error))
+            else:
+                answers.append(answer_of(lambda url=url, check=check, probe=probe: check._outcome(url, probe.value)))
+        return answers
+
+    def _outcome(self, url: str, probe: tuple[float, dict, dict]) -> CheckOutcome:
+        latency_ms, memory, clients = probe
         labels = {"role": self.role}
-        # PING and both INFO sections in one round trip: its time is the latency (INFO costs Redis microseconds).
-        pipe = client.pipeline(transaction=False)
-        pipe.ping()
-        pipe.info("memory")
-        pipe.info("clients")
-        started = time.perf_counter()
-        _pong, memory, clients = pipe.execute()
-        latency_ms = (time.perf_counter() - started) * 1000
         used, maximum = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
         connected = int(clients.get("connected_clients", 0))
         values = {"server": redacted(url), "latency_ms": round(latency_ms, 2), "used_memory_bytes": used,

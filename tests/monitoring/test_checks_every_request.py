@@ -160,3 +160,46 @@ def test_an_inline_check_that_raises_is_a_critical_result(client, settings, monk
     assert checks["memory"]["status"] == "critical"
     assert checks["memory"]["message"] == "OSError: cannot read /proc/meminfo"
     assert code == 503
+
+
+MOUNTS_CHANGE = """
+import os, subprocess, sys, tempfile
+import django
+
+django.setup()
+from monitoring.checks.disk import LOCAL_FILESYSTEMS, LocalMounts
+
+# ramfs stands in for a network filesystem (mounting nfs needs a server): the same kernel event either way.
+mounts = LocalMounts(accepted=LOCAL_FILESYSTEMS - {"ramfs"})
+folder = tempfile.mkdtemp()
+seen = [mounts.all_local()]
+subprocess.run(["mount", "-t", "ramfs", "none", folder], check=True)
+seen += [mounts.all_local(), mounts.all_local()]
+subprocess.run(["umount", folder], check=True)
+seen.append(mounts.all_local())
+print(seen)
+"""
+
+
+def test_disk_leaves_the_request_thread_as_soon_as_a_filesystem_that_may_hang_is_mounted():
+    """The disk check runs in the request's thread only while every mounted filesystem is local; the kernel's
+    mount-table event sends it back to a pool thread before its next run. In a private mount namespace."""
+    import os
+    import sys
+
+    from tests.monitoring.conftest import ROOT
+
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c", MOUNTS_CHANGE],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[True, False, False, True]"
+
+
+def test_a_network_filesystem_in_mountinfo_is_not_local():
+    from monitoring.checks.disk import LOCAL_FILESYSTEMS, mount_types
+
+    mountinfo = (b"22 1 0:21 / / rw,relatime - overlay overlay rw,lowerdir=/a\\040b\n"
+                 b"40 22 0:35 / /backups rw,relatime shared:5 - nfs4 srv:/export rw,vers=4.2\n")
+    assert mount_types(mountinfo) == {"overlay", "nfs4"}
+    assert not mount_types(mountinfo) <= LOCAL_FILESYSTEMS
