@@ -158,8 +158,15 @@ def decoding_file(artifact: BackupArtifact, *, on_bytes: Callable[[int], None] |
     in memory (tmpfs, see memory_folder) when it fits, else under VAR_DIR/restore-tmp; it is removed when the block
     ends, after the decoding stopped. `on_bytes` is told the size of each decoded chunk (a restore's progress).
     """
-    folder = memory_folder(artifact.raw_bytes or 0) or temp_folder()
-    fd, name = tempfile.mkstemp(prefix=f"restore-{artifact.run_id}-", suffix=".pgdump", dir=folder)
+    prefix = f"restore-{artifact.run_id}-"
+    folder = memory_folder(artifact.raw_bytes or 0)
+    try:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".pgdump", dir=folder or temp_folder())
+    except OSError:
+        if folder is None:
+            raise
+        folder = None  # the memory folder went away (removed by a restore that just ended): on disk then
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".pgdump", dir=temp_folder())
     path = Path(name)
     stop = threading.Event()
 
@@ -184,6 +191,9 @@ def decoding_file(artifact: BackupArtifact, *, on_bytes: Callable[[int], None] |
                 stop.set()  # the block ended (or failed) before the decoding did: stop it; the pool waits for it
     finally:
         path.unlink(missing_ok=True)
+        if folder is not None:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # left only when empty: no folder per installation stays in memory for nothing
 
 
 @contextlib.contextmanager
