@@ -8,7 +8,10 @@ It creates a database, migrates the portal's schema into it, fills several index
 customers, orders, events: data that compresses about 5:1) to the size on disk, takes one `manage.py backup`
 (zstd 3, as configured) and one plain `pg_dump -Fc -Z0` file. Then per round, in turn:
 
-- plain: `createdb` + `pg_restore -j 2 --no-owner` of the plain dump file into a new database (dropped after);
+- plain (the baseline, like for like): `createdb` + `pg_restore -j 2 --no-owner` of the very dump bytes the portal
+  restores (the stored artifact decoded once with `zstd -d` to a file before the rounds), into a new database;
+- plain, file dump (informational): the same of the `pg_dump -Fc -Z0` file, which pg_dump wrote with the data
+  offsets in its table of contents (the portal's dump went through a pipe, so its TOC has none);
 - portal: a process that starts Django and runs the restore step of `manage.py restore` over that database:
   decode the stored artifact to a file, `pg_restore -j BACKUP_RESTORE_JOBS` into `<name>__restoring_<id>`, check
   the migrations and re-index the catalog inside it, swap it in (one transaction), drop the previous one. Timed
@@ -16,7 +19,10 @@ customers, orders, events: data that compresses about 5:1) to the size on disk, 
 - full (informational): `manage.py restore RUN --yes`, which also takes the safety backup and migrates and re-indexes
   the catalog inside the new database before the swap.
 
-It prints every time, the medians and best, and the ratios portal / plain.
+- compare (with `--compare-checkout DIR`): the same restore step run from another checkout (e.g. a git worktree of
+  the previous commit), interleaved, so a change is measured against its predecessor in the same conditions.
+
+It prints every time, the medians and best, the ratios to plain and the load average at the start and the end.
 """
 
 from __future__ import annotations
@@ -85,9 +91,9 @@ def fill(url: str, size_mb: int) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+def timed(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, str]:
     started = time.monotonic()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if os.environ.get("BENCH_VERBOSE"):
         print(done.stderr, file=sys.stderr)
     if done.returncode != 0:
@@ -102,6 +108,12 @@ def main() -> None:
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument("--database", default="opsportal_restore_bench", help="scratch database (created, dropped)")
     parser.add_argument("--full", action="store_true", help="also time `manage.py restore --yes` each round")
+    parser.add_argument(
+        "--compare-checkout",
+        type=Path,
+        help="also run the restore step from another checkout "
+        "(e.g. a git worktree of the previous commit), interleaved with the rest",
+    )
     args = parser.parse_args()
     url = f"{args.server}/{args.database}"
     plain_db = f"{args.database}_plain"
@@ -111,13 +123,25 @@ def main() -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{args.database}"')
     work = Path(tempfile.mkdtemp(prefix="opsportal-restore-bench-"))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "opsportal.settings", "ENV_FILE": "", "VAR_DIR": str(work / "var"),
-           "SECRET_KEY": "bench-only", "DATABASE_URL": url, "CELERY_BROKER_URL": "filesystem://", "BACKUP_FILES": "",
-           "BACKUP_DOCKER_VOLUMES": "", "BACKUP_DIR": str(work / "backups"), "BACKUP_RESTORE_JOBS": "2",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "opsportal.settings",
+        "ENV_FILE": "",
+        "VAR_DIR": str(work / "var"),
+        "SECRET_KEY": "bench-only",
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": "filesystem://",
+        "BACKUP_FILES": "",
+        "BACKUP_DOCKER_VOLUMES": "",
+        "BACKUP_DIR": str(work / "backups"),
+        "BACKUP_RESTORE_JOBS": "2",
+        "PYTHONPATH": str(ROOT),
+    }
     pg_env = {**env, "PGHOST": "127.0.0.1", "PGUSER": "postgres"}
     python = sys.executable
-    times: dict[str, list[float]] = {"plain": [], "step": [], "portal": [], "full": []}
+    times: dict[str, list[float]] = {"plain": [], "file": [], "step": [], "portal": [], "compare": [], "full": []}
+    loads = [os.getloadavg()[0]]
+    other = args.compare_checkout.resolve() if args.compare_checkout else None
     try:
         subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         fill(url, args.size_mb)
@@ -129,22 +153,49 @@ def main() -> None:
         with dump.open("wb") as out:
             subprocess.run(["pg_dump", "-Fc", "-Z0", "-d", args.database], env=pg_env, stdout=out, check=True)
         dump_mb = dump.stat().st_size / 1024 / 1024
-        stored_mb = sum(p.stat().st_size for p in (work / "backups").rglob("*.zst")) / 1024 / 1024
+        stored = list((work / "backups").rglob("*.zst"))  # the database's artifact alone (no files, no volumes)
+        stored_mb = sum(p.stat().st_size for p in stored) / 1024 / 1024
+        same = work / "same.pgdump"  # the dump bytes the portal restores
+        subprocess.run(
+            ["zstd", "-d", "-q", "-f", str(max(stored, key=lambda p: p.stat().st_size)), "-o", str(same)], check=True
+        )
         for round_ in range(1, args.rounds + 1):
-            seconds, _ = timed(["sh", "-c", f'createdb "{plain_db}" && pg_restore -j 2 --no-owner --exit-on-error '
-                                              f'-d "{plain_db}" "{dump}"'], pg_env)
-            times["plain"].append(seconds)
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE "{plain_db}" WITH (FORCE)')
+            for key, source in (("plain", same), ("file", dump)):
+                seconds, _ = timed(
+                    [
+                        "sh",
+                        "-c",
+                        f'createdb "{plain_db}" && pg_restore -j 2 --no-owner '
+                        f'--exit-on-error -d "{plain_db}" "{source}"',
+                    ],
+                    pg_env,
+                )
+                times[key].append(seconds)
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE "{plain_db}" WITH (FORCE)')
             seconds, output = timed([python, "-c", STEP, str(run_id), str(900_000 + round_)], env)
             times["portal"].append(seconds)
             times["step"].append(float(output.split("STEP ")[1]))
+            if other is not None:
+                _, output = timed(
+                    [python, "-c", STEP, str(run_id), str(910_000 + round_)],
+                    {**env, "PYTHONPATH": str(other)},
+                    cwd=other,
+                )
+                times["compare"].append(float(output.split("STEP ")[1]))
+            loads.append(os.getloadavg()[0])
             if args.full:
                 seconds, _ = timed([python, "manage.py", "restore", str(run_id), "--yes"], env)
                 times["full"].append(seconds)
-            print(f"round {round_}: plain {times['plain'][-1]:.2f}s  portal step {times['step'][-1]:.2f}s  "
-                  f"portal process {times['portal'][-1]:.2f}s" + (f"  full {times['full'][-1]:.2f}s" if args.full
-                                                                  else ""), flush=True)
+            print(
+                f"round {round_}: plain {times['plain'][-1]:.2f}s  file dump {times['file'][-1]:.2f}s  "
+                f"portal step {times['step'][-1]:.2f}s  "
+                + (f"compare step {times['compare'][-1]:.2f}s  " if other else "")
+                + f"load {loads[-1]:.1f}  "
+                f"portal process {times['portal'][-1]:.2f}s"
+                + (f"  full {times['full'][-1]:.2f}s" if args.full else ""),
+                flush=True,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -152,16 +203,27 @@ def main() -> None:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     plain = times["plain"]
-    print(f"\ndatabase {on_disk / 1024 / 1024:.0f} MB on disk, dump {dump_mb:.0f} MB, stored {stored_mb:.0f} MB "
-          f"(zstd 3, unencrypted), {args.rounds} interleaved rounds, BACKUP_RESTORE_JOBS=2")
+    print(
+        f"\ndatabase {on_disk / 1024 / 1024:.0f} MB on disk, dump {dump_mb:.0f} MB, stored {stored_mb:.0f} MB "
+        f"(zstd 3, unencrypted), {args.rounds} interleaved rounds, BACKUP_RESTORE_JOBS=2; load average (1 min) "
+        f"{min(loads):.1f}-{max(loads):.1f} ({os.cpu_count()} CPUs)"
+    )
     print(f"{'':28}{'median':>9}{'best':>9}{'ratio median':>14}{'ratio best':>12}")
-    rows = [("pg_restore -j 2 (plain)", plain), ("portal restore step", times["step"]),
-            ("portal, with process start", times["portal"])]
+    rows = [
+        ("pg_restore -j 2 (plain)", plain),
+        ("  of the pg_dump file", times["file"]),
+        ("portal restore step", times["step"]),
+        ("portal, with process start", times["portal"]),
+    ]
+    if times["compare"]:
+        rows.append((f"step of {other.name}"[:27], times["compare"]))
     if times["full"]:
         rows.append(("manage.py restore (full)", times["full"]))
     for label, values in rows:
-        print(f"{label:28}{statistics.median(values):>8.2f}s{min(values):>8.2f}s"
-              f"{statistics.median(values) / statistics.median(plain):>14.2f}{min(values) / min(plain):>12.2f}")
+        print(
+            f"{label:28}{statistics.median(values):>8.2f}s{min(values):>8.2f}s"
+            f"{statistics.median(values) / statistics.median(plain):>14.2f}{min(values) / min(plain):>12.2f}"
+        )
     print("target: portal restore step / pg_restore -j 2 <= 1.05")
 
 

@@ -263,9 +263,12 @@ if _missing_aliases:
 # PostgreSQL databases other than the portal's own, each backed up as `postgres:NAME` (opsportal/lib/database_urls.py):
 # `NAME=URL` entries separated by commas, and/or a file of them, one a line. Name to settings dict (PASSWORD inside,
 # which Django's error pages hide); a bad entry is reported by the system checks backups.E011-E015, not raised here.
-_database_urls = read_database_urls(os.environ.get("BACKUP_DATABASE_URLS", ""),
-                                    os.environ.get("BACKUP_DATABASE_URLS_FILE", ""), variable="BACKUP_DATABASE_URLS",
-                                    portal=DATABASES["default"])
+_database_urls = read_database_urls(
+    os.environ.get("BACKUP_DATABASE_URLS", ""),
+    os.environ.get("BACKUP_DATABASE_URLS_FILE", ""),
+    variable="BACKUP_DATABASE_URLS",
+    portal=DATABASES["default"],
+)
 BACKUP_DATABASE_URLS = _database_urls.databases
 BACKUP_DATABASE_URL_PROBLEMS = _database_urls.problems
 # Files holding secrets (the project's .env by default, when it exists).
@@ -289,6 +292,9 @@ BACKUP_RESTORE_NO_OWNER = env_bool("BACKUP_RESTORE_NO_OWNER", True)
 BACKUP_RESTORE_JOBS = os.environ.get("BACKUP_RESTORE_JOBS", "2")
 # Keep the database replaced by an in-place restore as <name>__before_restore_<id> (an undo, dropped by hand).
 BACKUP_RESTORE_KEEP_PREVIOUS = env_bool("BACKUP_RESTORE_KEEP_PREVIOUS", False)
+# pg_restore -j reads a decoded file: put it here (tmpfs) when it fits in the free space and memory, else on disk
+# under VAR_DIR/restore-tmp. Empty: always on disk.
+BACKUP_RESTORE_MEMORY_DIR = os.environ.get("BACKUP_RESTORE_MEMORY_DIR", "/dev/shm")  # noqa: S108 (own 0700 folder)
 # Pages and the CLI promise progress at least every 2 s: the thread flushes this often (at most 2s).
 BACKUP_PROGRESS_EVERY = env_duration("BACKUP_PROGRESS_EVERY", "1s")
 if BACKUP_PROGRESS_EVERY.total_seconds() > 2:
@@ -381,9 +387,11 @@ MONITOR_REQUIRED_CONTAINERS = env_list("MONITOR_REQUIRED_CONTAINERS", [])
 MONITOR_SNAPSHOT_INTERVAL = env_duration("MONITOR_SNAPSHOT_INTERVAL", "20s")
 MONITOR_RAW_RETENTION = env_duration("MONITOR_RAW_RETENTION", "7d")
 MONITOR_ROLLUP_RETENTION = env_duration("MONITOR_ROLLUP_RETENTION", "365d")
-for _low, _high in (("MONITOR_DISK_WARNING", "MONITOR_DISK_CRITICAL"),
-                    ("MONITOR_MEMORY_WARNING", "MONITOR_MEMORY_CRITICAL"),
-                    ("MONITOR_LOAD_WARNING", "MONITOR_LOAD_CRITICAL")):
+for _low, _high in (
+    ("MONITOR_DISK_WARNING", "MONITOR_DISK_CRITICAL"),
+    ("MONITOR_MEMORY_WARNING", "MONITOR_MEMORY_CRITICAL"),
+    ("MONITOR_LOAD_WARNING", "MONITOR_LOAD_CRITICAL"),
+):
     if globals()[_low] > globals()[_high]:
         raise ImproperlyConfigured(f"{_low} ({globals()[_low]}) must not be above {_high} ({globals()[_high]}).")
 

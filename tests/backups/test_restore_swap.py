@@ -23,6 +23,7 @@ from django.db import connection, connections
 from backups.models import BackupRun, RestoreRun
 from backups.services.catalog_pending import marker_path
 from backups.services.restore import restore_run_create, restore_run_create_and_execute
+from backups.services.swap import memory_folder
 from backups.tasks import reap_stale_runs
 from backups.tasks import run_restore as restore_task
 from tests.backups.conftest import PG, current_db_url
@@ -37,8 +38,9 @@ def marked(django_db_blocker):
     with django_db_blocker.unblock(), psycopg.connect(current_db_url(), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS swap_marker, swap_big")
         conn.execute("CREATE TABLE swap_marker (note text); INSERT INTO swap_marker VALUES ('at backup time')")
-        conn.execute("CREATE TABLE swap_big AS SELECT g AS id, repeat(md5(g::text), 4) AS pad "
-                     "FROM generate_series(1, 300000) g")
+        conn.execute(
+            "CREATE TABLE swap_big AS SELECT g AS id, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 300000) g"
+        )
         conn.execute("CREATE INDEX swap_big_pad ON swap_big (pad)")
     yield
     with django_db_blocker.unblock(), psycopg.connect(current_db_url(), autocommit=True) as conn:
@@ -60,8 +62,9 @@ def _side_databases() -> list[str]:
     live = current_db_url().rsplit("/", 1)[1]
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         names = [row[0] for row in conn.execute("SELECT datname FROM pg_database")]
-    return [name for name in names if name.startswith(f"{live}__restoring_") or
-            name.startswith(f"{live}__before_restore_")]
+    return [
+        name for name in names if name.startswith(f"{live}__restoring_") or name.startswith(f"{live}__before_restore_")
+    ]
 
 
 def _fresh() -> None:
@@ -120,8 +123,9 @@ def test_a_worker_restores_the_portal_database_and_the_catalog_is_right_without_
     assert backup.status == BackupRun.Status.SUCCEEDED, backup.error
     _change_note()
     restore = restore_run_create(run_id=backup.pk, actor="test")
-    celery_worker_process(queues="backups", extra_env={"BACKUP_DIR": str(backup_dir), "BACKUP_FILES": "",
-                                                       "BACKUP_DOCKER_VOLUMES": ""})
+    celery_worker_process(
+        queues="backups", extra_env={"BACKUP_DIR": str(backup_dir), "BACKUP_FILES": "", "BACKUP_DOCKER_VOLUMES": ""}
+    )
     restore_task.delay(restore.pk)
 
     def finished() -> bool:
@@ -158,23 +162,41 @@ def test_sigkill_during_pg_restore_leaves_the_old_database_and_the_reaper_drops_
 ):
     backup = run_backup()
     _change_note()
-    worker = celery_worker_process(queues="backups", extra_env={"BACKUP_DIR": str(backup_dir), "BACKUP_FILES": "",
-                                                                "BACKUP_DOCKER_VOLUMES": ""})
+    # the worker shares this test's VAR_DIR, so the reaper below looks where the worker decoded (disk or memory)
+    worker = celery_worker_process(
+        queues="backups",
+        extra_env={
+            "BACKUP_DIR": str(backup_dir),
+            "BACKUP_FILES": "",
+            "BACKUP_DOCKER_VOLUMES": "",
+            "VAR_DIR": str(settings.VAR_DIR),
+        },
+    )
     restore = restore_run_create(run_id=backup.pk, actor="test")
     restore_task.delay(restore.pk)
-    wait_for(lambda: _pg_restore_of(worker.pid) and any("__restoring_" in name for name in _side_databases()),
-             timeout=300, interval=0.01, what="pg_restore -j to be running into the new database")
+    wait_for(
+        lambda: _pg_restore_of(worker.pid) and any("__restoring_" in name for name in _side_databases()),
+        timeout=300,
+        interval=0.01,
+        what="pg_restore -j to be running into the new database",
+    )
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
 
     _fresh()
     assert _note() == "changed after the backup"  # the old database, untouched
     settings.BACKUP_STALE_AFTER = timedelta(seconds=0)
-    wait_for(lambda: reap_stale_runs() is not None and not _side_databases(), timeout=60,
-             what="the reaper to drop the leftover new database")
+    wait_for(
+        lambda: reap_stale_runs() is not None and not _side_databases(),
+        timeout=60,
+        what="the reaper to drop the leftover new database",
+    )
     left = RestoreRun.objects.get(pk=restore.pk)
     assert left.status == RestoreRun.Status.FAILED and "worker lost" in left.error
     assert not list((Path(settings.VAR_DIR) / "restore-tmp").glob("*.pgdump"))  # its decoded artifact: removed
+    in_memory = memory_folder(1)  # the worker decoded there (tmpfs), so that is where the file was left
+    assert not list(in_memory.glob("*.pgdump"))
+    in_memory.rmdir()
     assert run_backup().status == BackupRun.Status.SUCCEEDED  # the portal works on the old database
 
 
@@ -188,7 +210,8 @@ def test_a_corrupt_artifact_fails_the_restore_and_leaves_the_old_database_untouc
     broken = zstandard.ZstdCompressor().compress(truncated)
     stored.write_bytes(broken)
     type(artifact).objects.filter(pk=artifact.pk).update(
-        sha256=hashlib.sha256(broken).hexdigest(), stored_bytes=len(broken), raw_bytes=len(truncated))
+        sha256=hashlib.sha256(broken).hexdigest(), stored_bytes=len(broken), raw_bytes=len(truncated)
+    )
     _change_note()
     restore = restore_run_create_and_execute(run_id=backup.pk, actor="test")
     assert restore.status == RestoreRun.Status.FAILED

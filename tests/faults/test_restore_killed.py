@@ -14,6 +14,7 @@ import pytest
 
 from backups.models import BackupRun, RestoreRun
 from backups.services.restore import restore_run_create
+from backups.services.swap import memory_folder
 from backups.tasks import reap_stale_runs, run_restore
 from tests.backups.conftest import current_db_url
 from tests.conftest import wait_for
@@ -28,8 +29,9 @@ def big_tables(django_db_blocker):
     """Tables outside any model, large enough that pg_restore runs for a while."""
     with django_db_blocker.unblock(), psycopg.connect(current_db_url(), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS rel_big, rel_marker")
-        conn.execute("CREATE TABLE rel_big AS SELECT g AS id, repeat(md5(g::text), 4) AS pad "
-                     "FROM generate_series(1, 600000) g")
+        conn.execute(
+            "CREATE TABLE rel_big AS SELECT g AS id, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 600000) g"
+        )
         conn.execute("CREATE INDEX rel_big_pad ON rel_big (pad)")  # rebuilt by pg_restore: a longer window
         conn.execute("CREATE TABLE rel_marker (note text); INSERT INTO rel_marker VALUES ('at backup time')")
     yield
@@ -44,9 +46,11 @@ def _state() -> tuple:
 
 def _pg_restore_active() -> bool:
     with psycopg.connect(current_db_url(), autocommit=True) as conn:
-        return bool(conn.execute(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pg_restore'"
-        ).fetchone())
+        return bool(
+            conn.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pg_restore'"
+            ).fetchone()
+        )
 
 
 def _pg_restore_of(worker_pid: int) -> bool:
@@ -69,10 +73,17 @@ def test_sigkill_mid_restore_leaves_the_database_as_before_or_as_restored(
 
     worker = celery_worker_process(
         queues="backups",
-        extra_env={"BACKUP_DIR": str(backup_dir), "BACKUP_FILES": "", "BACKUP_DOCKER_VOLUMES": ""},
+        # this test's VAR_DIR, so the reaper below looks where the worker decoded the artifact
+        extra_env={
+            "BACKUP_DIR": str(backup_dir),
+            "BACKUP_FILES": "",
+            "BACKUP_DOCKER_VOLUMES": "",
+            "VAR_DIR": str(settings.VAR_DIR),
+        },
     )
     restore = restore_run_create(run_id=backup.pk, actor="test")
     run_restore.delay(restore.pk)
+
     def restoring() -> bool:
         status = RestoreRun.objects.filter(pk=restore.pk).values_list("status", "error").first()
         assert status is None or status[0] in (RestoreRun.Status.QUEUED, RestoreRun.Status.RUNNING), status
@@ -91,6 +102,9 @@ def test_sigkill_mid_restore_leaves_the_database_as_before_or_as_restored(
     settings.BACKUP_STALE_AFTER = timedelta(seconds=1)
     time.sleep(1.5)
     reap_stale_runs()
+    in_memory = memory_folder(1)  # the killed worker's decoded artifact (tmpfs) is removed by the reaper
+    assert not list(in_memory.glob("*.pgdump"))
+    in_memory.rmdir()
     left = RestoreRun.objects.filter(pk=restore.pk).first()
     if after == before_restore:
         assert left.status == RestoreRun.Status.FAILED
