@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+
 import psycopg
 import pytest
 from django.core.management import call_command
@@ -13,13 +18,41 @@ from tests.backups.conftest import current_db_url, schema_dump, table_contents
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def backup_in_thread(run_backup, outcome: dict) -> None:
+@contextlib.contextmanager
+def backup_held_on(table: str, run_backup, waiting: str) -> Iterator[tuple[psycopg.Connection, int, dict]]:
+    """Run a backup in a thread while `table` is locked; yield (a connection, the pid of the backup's connection
+    waiting for the lock with a query LIKE `waiting`, the outcome dict) once it waits; release, join, drop `table`."""
     from django.db import connections
 
+    url = current_db_url()
+    outcome: dict[str, BackupRun] = {}
+
+    def backup() -> None:
+        try:
+            outcome["run"] = run_backup()
+        finally:
+            connections.close_all()  # this thread's own connection, or the test database cannot be dropped
+
+    holder = psycopg.connect(url)
+    holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    thread = threading.Thread(target=backup)
+    thread.start()
     try:
-        outcome["run"] = run_backup()
+        with psycopg.connect(url, autocommit=True) as conn:
+            deadline = time.monotonic() + 30
+            while not (row := conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'opsportal-backup'"
+                " AND wait_event_type = 'Lock' AND query LIKE %s", [waiting]
+            ).fetchone()):
+                assert time.monotonic() < deadline, f"no query LIKE {waiting!r} of the backup waited for {table}"
+                time.sleep(0.05)
+            yield conn, row[0], outcome
     finally:
-        connections.close_all()  # this thread's own connection, or the test database cannot be dropped
+        holder.rollback()
+        holder.close()
+        thread.join(60)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE {table}")
 
 
 def without_catalog(contents: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -79,37 +112,19 @@ def test_rows_committed_while_pg_dump_runs_are_neither_in_the_dump_nor_in_its_ro
     """The row counts are counted beside the dump, on a connection of their own: they must still see the dump's
     snapshot exactly. pg_dump and the counting are held by a lock on one table while rows are added (and committed)
     to a table counted after it."""
-    import threading
-    import time
-
     url = current_db_url()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bk_a_held (id int)")
         conn.execute("CREATE TABLE bk_z_growing (id int)")
         conn.execute("INSERT INTO bk_z_growing SELECT generate_series(1, 40)")
-    holder = psycopg.connect(url)
-    holder.execute("LOCK TABLE bk_a_held IN ACCESS EXCLUSIVE MODE")
-    outcome: dict[str, BackupRun] = {}
-    backup = threading.Thread(target=backup_in_thread, args=(run_backup, outcome))
-    backup.start()
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            deadline = time.monotonic() + 30
-            # pg_dump (or the row counts) waits for the held table: the snapshot is exported. (The size estimate
-            # before it waits too, briefly, with its own lock timeout: not that one.)
-            while not conn.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'opsportal-backup'"
-                " AND wait_event_type = 'Lock' AND (query LIKE 'LOCK TABLE%' OR query LIKE 'SELECT count(*)%')"
-            ).fetchone():
-                assert time.monotonic() < deadline, "pg_dump never waited for the held table"
-                time.sleep(0.05)
+        # pg_dump's LOCK TABLE waits for the held table: the snapshot is exported. (The size estimate before it
+        # waits too, briefly, with its own lock timeout: not that one.)
+        with backup_held_on("bk_a_held", run_backup, "LOCK TABLE%") as (conn, _pid, outcome):
             conn.execute("INSERT INTO bk_z_growing SELECT generate_series(41, 100)")  # committed after the snapshot
     finally:
-        holder.rollback()
-        holder.close()
-        backup.join(60)
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP TABLE bk_a_held, bk_z_growing")
+            conn.execute("DROP TABLE bk_z_growing")
     run = outcome["run"]
     assert run.status == BackupRun.Status.SUCCEEDED, run.error
     counts = run.artifacts.get(kind="database").metadata["row_counts"]
@@ -126,33 +141,10 @@ def test_rows_committed_while_pg_dump_runs_are_neither_in_the_dump_nor_in_its_ro
 def test_a_backup_whose_row_counting_connection_is_killed_fails_and_keeps_no_files(backup_dir, run_backup):
     """The counts are part of the artifact (drills compare them): if their connection dies while pg_dump goes on, the
     backup fails naming the counting, and leaves no file, rather than succeeding without counts."""
-    import threading
-    import time
-
-    url = current_db_url()
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(current_db_url(), autocommit=True) as conn:
         conn.execute("CREATE TABLE bk_a_held (id int)")
-    holder = psycopg.connect(url)
-    holder.execute("LOCK TABLE bk_a_held IN ACCESS EXCLUSIVE MODE")
-    outcome: dict[str, BackupRun] = {}
-    backup = threading.Thread(target=backup_in_thread, args=(run_backup, outcome))
-    backup.start()
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            deadline = time.monotonic() + 30
-            while not (row := conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = 'opsportal-backup'"
-                " AND wait_event_type = 'Lock' AND query LIKE 'SELECT count(*)%'"
-            ).fetchone()):
-                assert time.monotonic() < deadline, "the row counting never waited for the held table"
-                time.sleep(0.05)
-            conn.execute("SELECT pg_terminate_backend(%s)", [row[0]])
-    finally:
-        holder.rollback()
-        holder.close()
-        backup.join(60)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP TABLE bk_a_held")
+    with backup_held_on("bk_a_held", run_backup, "SELECT count(*)%") as (conn, pid, outcome):
+        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
     run = outcome["run"]
     assert run.status == BackupRun.Status.FAILED
     assert "counting rows" in run.error, run.error
