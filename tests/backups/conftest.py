@@ -266,3 +266,11 @@ def terminal_output() -> Iterator[tuple[TextIO, bytearray]]:
         terminal.close()
         reader.join(timeout=10)
         os.close(master)
+
+
+def worker_env_of(backup_dir: Path, settings) -> dict[str, str]:
+    """What a backups worker started by a test needs to work on that test's storage: its BACKUP_DIR, no files or
+    volumes, and its VAR_DIR, so the reaper the test runs looks where the worker decoded an artifact (disk or
+    memory)."""
+    return {"BACKUP_DIR": str(backup_dir), "BACKUP_FILES": "", "BACKUP_DOCKER_VOLUMES": "",
+            "VAR_DIR": str(settings.VAR_DIR)}

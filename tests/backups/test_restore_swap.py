@@ -26,7 +26,7 @@ from backups.services.restore import restore_run_create, restore_run_create_and_
 from backups.services.swap import memory_folder
 from backups.tasks import reap_stale_runs
 from backups.tasks import run_restore as restore_task
-from tests.backups.conftest import PG, current_db_url
+from tests.backups.conftest import PG, current_db_url, worker_env_of
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -162,15 +162,9 @@ def test_sigkill_during_pg_restore_leaves_the_old_database_and_the_reaper_drops_
 ):
     backup = run_backup()
     _change_note()
-    # the worker shares this test's VAR_DIR, so the reaper below looks where the worker decoded (disk or memory)
     worker = celery_worker_process(
         queues="backups",
-        extra_env={
-            "BACKUP_DIR": str(backup_dir),
-            "BACKUP_FILES": "",
-            "BACKUP_DOCKER_VOLUMES": "",
-            "VAR_DIR": str(settings.VAR_DIR),
-        },
+        extra_env=worker_env_of(backup_dir, settings),
     )
     restore = restore_run_create(run_id=backup.pk, actor="test")
     restore_task.delay(restore.pk)

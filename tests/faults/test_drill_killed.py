@@ -16,7 +16,7 @@ from backups.models import BackupRun
 from backups.services.scratch import PREFIX, scratch_database, scratch_databases_reap
 from backups.services.swap import memory_folder
 from backups.tasks import reap_stale_runs, verify_backup
-from tests.backups.conftest import current_db_url
+from tests.backups.conftest import current_db_url, worker_env_of
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
@@ -58,13 +58,7 @@ def test_the_reaper_drops_the_scratch_database_of_a_killed_drill(
     before = set(_scratch_databases())
     worker = celery_worker_process(
         queues="backups",
-        # this test's VAR_DIR, so the reaper below looks where the worker decoded the artifact (in memory)
-        extra_env={
-            "BACKUP_DIR": str(backup_dir),
-            "BACKUP_FILES": "",
-            "BACKUP_DOCKER_VOLUMES": "",
-            "VAR_DIR": str(settings.VAR_DIR),
-        },
+        extra_env=worker_env_of(backup_dir, settings),
     )
     verify_backup.delay(backup.pk, drill=True)
     wait_for(

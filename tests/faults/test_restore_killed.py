@@ -16,7 +16,7 @@ from backups.models import BackupRun, RestoreRun
 from backups.services.restore import restore_run_create
 from backups.services.swap import memory_folder
 from backups.tasks import reap_stale_runs, run_restore
-from tests.backups.conftest import current_db_url
+from tests.backups.conftest import current_db_url, worker_env_of
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
@@ -73,13 +73,7 @@ def test_sigkill_mid_restore_leaves_the_database_as_before_or_as_restored(
 
     worker = celery_worker_process(
         queues="backups",
-        # this test's VAR_DIR, so the reaper below looks where the worker decoded the artifact
-        extra_env={
-            "BACKUP_DIR": str(backup_dir),
-            "BACKUP_FILES": "",
-            "BACKUP_DOCKER_VOLUMES": "",
-            "VAR_DIR": str(settings.VAR_DIR),
-        },
+        extra_env=worker_env_of(backup_dir, settings),
     )
     restore = restore_run_create(run_id=backup.pk, actor="test")
     run_restore.delay(restore.pk)
